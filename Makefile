@@ -1,0 +1,54 @@
+# The two README commands: `make sandbox` and `make test`. Everything is project-local (.venv, tools/azurite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+AZURITE := tools/azurite/node_modules/.bin/azurite
+
+.PHONY: help venv sandbox test lint types pytest azurite emulators clean
+
+help:
+	@echo "make sandbox   run the whole service against embedded emulators, reports in ./reports/"
+	@echo "make test      lint (ruff), types (mypy --strict) and pytest"
+	@echo "make emulators start every emulator with the sample world (Ctrl-C to stop)"
+
+# The venv is (re)installed only when the dependency files change: idempotent and quick on re-runs.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, got " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Azurite (the Azure Storage emulator) from the npm registry, pinned by tools/azurite/package-lock.json.
+$(AZURITE): tools/azurite/package.json tools/azurite/package-lock.json
+	@command -v node >/dev/null || { echo "Node.js 20+ is needed for Azurite: install it, then run make test" >&2; exit 2; }
+	npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
+	@touch $(AZURITE)
+
+azurite: $(AZURITE)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+types: $(STAMP)
+	$(BIN)/mypy --strict rotation emulators tests
+
+# pytest exits 5 when it collected no test: that is a failure here, like any other non-zero code.
+pytest: $(STAMP) $(AZURITE)
+	$(BIN)/python -m pytest
+
+test: lint types pytest
+
+sandbox: $(STAMP)
+	$(BIN)/python -m emulators.sandbox
+
+emulators: $(STAMP)
+	$(BIN)/python -m emulators up --env-file .sandbox.env
+
+clean:
+	rm -rf $(VENV) tools/azurite/node_modules reports .mypy_cache .ruff_cache .pytest_cache

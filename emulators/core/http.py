@@ -1,0 +1,246 @@
+"""The HTTP side every emulator shares: routing, the spec's error shape, faults, counters, observers,
+and a threaded server on 127.0.0.1:0 (HTTPS when given a TLS context).
+
+Werkzeug does the HTTP parsing and routing; an emulator declares `Route`s and raises `HttpError`,
+which it renders in its own service's error shape. Any unexpected exception also becomes that shape
+with status 500: a client never sees a traceback page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from emulators.core.clock import Clock
+from emulators.core.faults import Fault, Faults, RequestCounters
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+log = logging.getLogger("emulators")
+
+Handler = Callable[..., Response]
+Observer = Callable[[str, str, Request, Response], None]
+"""Called after every API response with (emulator name, route name, request, response)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    method: str
+    path: str
+    handler: Handler
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers or {}, mimetype="application/json")
+
+
+def read_json(request: Request) -> Any:
+    """The request body as JSON, or a 400 in the emulator's error shape."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise HttpError(400, "BadRequest", "request body is empty, expected a JSON document")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HttpError(400, "BadRequest", f"request body is not valid JSON: {exc}") from None
+
+
+class EmulatorApp:
+    """A WSGI application made of `Route`s plus the shared `/_emulator/` admin routes."""
+
+    name = "emulator"
+
+    def __init__(self, *, clock: Clock | None = None, faults: Faults | None = None) -> None:
+        self.clock = clock or Clock()
+        self.faults = faults or Faults()
+        self.counters = RequestCounters()
+        self.observers: list[Observer] = []
+        self._handlers: dict[str, Handler] = {}
+        rules: list[Rule] = []
+        for route in [*self.routes(), *self._admin_routes(), *self.admin_routes()]:
+            self._handlers[route.name] = route.handler
+            rules.append(Rule(route.path, endpoint=route.name, methods=[route.method]))
+        self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    # -- to override ---------------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        return []
+
+    def admin_routes(self) -> list[Route]:
+        return []
+
+    def error_response(self, error: HttpError) -> Response:
+        body = {"error": {"code": error.code, "message": error.message}}
+        return json_response(body, error.status, error.headers)
+
+    # -- shared admin routes (sandbox control; loopback only) --------------------------------------------
+    def _admin_routes(self) -> list[Route]:
+        return [
+            Route("_emulator.counters", "GET", "/_emulator/counters", self._admin_counters),
+            Route("_emulator.clock.get", "GET", "/_emulator/clock", self._admin_clock_get),
+            Route("_emulator.clock.advance", "POST", "/_emulator/clock", self._admin_clock_advance),
+            Route("_emulator.faults.add", "POST", "/_emulator/faults", self._admin_faults_add),
+            Route("_emulator.faults.clear", "DELETE", "/_emulator/faults", self._admin_faults_clear),
+        ]
+
+    def _admin_counters(self, request: Request) -> Response:
+        return json_response(self.counters.snapshot())
+
+    def _admin_clock_get(self, request: Request) -> Response:
+        return json_response({"now": self.clock.now().isoformat()})
+
+    def _admin_clock_advance(self, request: Request) -> Response:
+        body = read_json(request)
+        seconds = body.get("advance_seconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, int | float) or seconds < 0:
+            raise HttpError(400, "BadRequest", f"advance_seconds: got {seconds!r}, expected a number >= 0")
+        now = self.clock.advance(timedelta(seconds=seconds))
+        return json_response({"now": now.isoformat()})
+
+    def _admin_faults_add(self, request: Request) -> Response:
+        body = read_json(request)
+        try:
+            fault = self.faults.add(Fault(**body))
+        except (TypeError, ValueError) as exc:
+            raise HttpError(400, "BadRequest", f"fault: {exc}") from None
+        return json_response(asdict(fault))
+
+    def _admin_faults_clear(self, request: Request) -> Response:
+        self.faults.clear()
+        return Response(status=204)
+
+    # -- dispatch --------------------------------------------------------------------------------------
+    def route_name(self, method: str, path: str) -> str | None:
+        adapter = self._map.bind("emulator", path_info=path.split("?", 1)[0])
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            return None
+        return str(endpoint)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        route = "unmatched"
+        try:
+            try:
+                endpoint, args = self._map.bind_to_environ(environ).match()
+            except NotFound:
+                raise HttpError(404, "NotFound", f"no such resource: {request.method} {request.path}") from None
+            except MethodNotAllowed:
+                raise HttpError(405, "MethodNotAllowed",
+                                f"method {request.method} is not allowed on {request.path}") from None
+            route = str(endpoint)
+            response = self._apply_faults(route) or self._handlers[route](request, **args)
+        except HttpError as error:
+            response = self.error_response(error)
+        except Exception:
+            log.exception("%s: unhandled error on %s %s", self.name, request.method, request.path)
+            response = self.error_response(
+                HttpError(500, "InternalServerError", "the emulator failed to handle the request"))
+        response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
+        self.counters.record(route, response.status_code)
+        if not route.startswith("_emulator"):
+            for observer in self.observers:
+                observer(self.name, route, request, response)
+        return response(environ, start_response)
+
+    def _apply_faults(self, route: str) -> Response | None:
+        for fault in self.faults.take(route):
+            if fault.kind == "latency":
+                time.sleep(fault.latency)
+            elif fault.kind == "throttle":
+                return self.error_response(HttpError(
+                    429, "TooManyRequests", "rate limit exceeded (injected)",
+                    {"Retry-After": str(fault.retry_after)}))
+            elif fault.kind == "error":
+                return self.error_response(HttpError(
+                    fault.status, "ServiceUnavailable" if fault.status == 503 else "InternalServerError",
+                    f"injected failure with status {fault.status}"))
+        return None
+
+    def take_drop(self, method: str, path: str) -> bool:
+        """Whether a `drop` fault fires for this request: the server then closes without answering."""
+        route = self.route_name(method, path)
+        if route is None:
+            return False
+        drops = self.faults.take_kind(route, "drop")
+        if drops:
+            self.counters.record(route, 0)
+        return bool(drops)
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, quiet, with dropped-connection faults and JSON for malformed requests."""
+
+    timeout = 30
+
+    def run_wsgi(self) -> None:
+        app = self.server.app
+        if isinstance(app, EmulatorApp) and app.take_drop(self.command, self.path):
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        super().run_wsgi()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        body = json.dumps({"error": {"code": "BadRequest", "message": message or "malformed request"}})
+        data = body.encode()
+        with contextlib.suppress(OSError):
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+        self.close_connection = True
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 -- stdlib signature
+        log.debug("emulator server: " + format, *args)  # noqa: G003
+
+
+@contextlib.contextmanager
+def serve(app: EmulatorApp, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1",
+          port: int = 0) -> Iterator[str]:
+    """Serve `app` in a background thread; yields the base URL (no trailing slash)."""
+    server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_RequestHandler,
+                                         ssl_context=tls)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"{app.name}-server", daemon=True)
+    thread.start()
+    scheme = "https" if tls is not None else "http"
+    try:
+        yield f"{scheme}://{host}:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,70 @@
+"""Session fixtures shared by every test: the sandbox CA, the JWT authority, the managed-identity
+endpoint, and the spec-conformance check applied to every emulator response of every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from emulators.conformance import IOTCENTRAL_SPEC, KEYVAULT_SPEC, SpecConformance
+from emulators.core import EmulatorApp, SandboxAuthority, SandboxCA
+from emulators.identity import IdentityEmulator, ManagedIdentity
+
+
+@pytest.fixture(scope="session")
+def sandbox_ca() -> Iterator[SandboxCA]:
+    ca = SandboxCA()
+    yield ca
+    ca.cleanup()
+
+
+@pytest.fixture(scope="session")
+def authority() -> SandboxAuthority:
+    return SandboxAuthority()
+
+
+@pytest.fixture(scope="session")
+def conformance() -> dict[str, SpecConformance]:
+    return {"iotcentral": SpecConformance(IOTCENTRAL_SPEC), "keyvault": SpecConformance(KEYVAULT_SPEC)}
+
+
+@pytest.fixture(autouse=True)
+def _responses_conform_to_specs(conformance: dict[str, SpecConformance]) -> Iterator[None]:
+    """Every emulator response seen during a test must match the official OpenAPI definition."""
+    yield
+    violations = [str(v) for checker in conformance.values() for v in checker.take_violations()]
+    assert not violations, "emulator responses that break the spec:\n" + "\n".join(violations)
+
+
+def attach_conformance(emulator: EmulatorApp, conformance: dict[str, SpecConformance]) -> None:
+    """Route the emulator's responses to the checker of its spec (by emulator name)."""
+    checker = conformance.get(emulator.name)
+    if checker is not None:
+        emulator.observers.append(checker.observe)
+
+
+@dataclass
+class IdentityEndpoint:
+    emulator: IdentityEmulator
+    endpoint: str
+
+    @property
+    def system(self) -> ManagedIdentity:
+        return self.emulator.system
+
+
+@pytest.fixture(scope="session")
+def identity_endpoint(authority: SandboxAuthority) -> Iterator[IdentityEndpoint]:
+    emulator = IdentityEmulator(authority, system=ManagedIdentity("rotation-service"))
+    with emulator.serve() as endpoint:
+        yield IdentityEndpoint(emulator, endpoint)
+
+
+@pytest.fixture
+def managed_identity_env(identity_endpoint: IdentityEndpoint, monkeypatch: pytest.MonkeyPatch) -> ManagedIdentity:
+    """Points `ManagedIdentityCredential` at the emulator (as App Service sets these variables)."""
+    monkeypatch.setenv("IDENTITY_ENDPOINT", identity_endpoint.endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", identity_endpoint.emulator.header_secret)
+    return identity_endpoint.system
