@@ -1,0 +1,99 @@
+"""The actions the planner decides and the executor applies. Each carries the reason a person reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from rotation.model import RoleAssignment
+
+
+@dataclass(frozen=True)
+class Mint:
+    """Mint → stage → verify → promote a new token for a slot."""
+
+    app: str
+    slot: str
+    reason: str
+    roles: frozenset[RoleAssignment]
+    supersedes: str | None
+
+
+@dataclass(frozen=True)
+class ResumePending:
+    """A staged token from an interrupted run: verify it and promote it."""
+
+    app: str
+    slot: str
+    reason: str
+    version: str
+    token_id: str
+
+
+@dataclass(frozen=True)
+class AbandonPending:
+    """A staged token that will not be promoted: delete it from the app, tag the staging version abandoned."""
+
+    app: str
+    slot: str
+    reason: str
+    version: str
+    token_id: str | None
+    token_exists: bool
+
+
+@dataclass(frozen=True)
+class FinishPromotion:
+    """The staged token is already current: only the staging version's tag is left to set."""
+
+    app: str
+    slot: str
+    reason: str
+    version: str
+
+
+@dataclass(frozen=True)
+class MarkSuperseded:
+    """An older version still tagged current (a run stopped mid-promotion): tag it previous."""
+
+    app: str
+    slot: str
+    reason: str
+    version: str
+    superseded_at: datetime
+
+
+@dataclass(frozen=True)
+class Revoke:
+    """A previous version past its grace period: delete its token (404 is fine), disable the version."""
+
+    app: str
+    slot: str
+    reason: str
+    version: str
+    token_id: str | None
+
+
+@dataclass(frozen=True)
+class DeleteToken:
+    """A token no version protects: an orphan, an expired managed token, or an unmanaged one a policy removes."""
+
+    app: str
+    reason: str
+    token_id: str
+    category: Literal["orphan", "expired", "unmanaged"]
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A slot the planner cannot act on safely (e.g. a custom role name the app does not know)."""
+
+    app: str
+    slot: str | None
+    reason: str
+
+
+RotateAction = Mint | ResumePending | AbandonPending | FinishPromotion | MarkSuperseded | Blocked
+RevokeAction = Revoke | DeleteToken | Blocked
+Action = RotateAction | RevokeAction

@@ -1,0 +1,139 @@
+"""Invariants of the pure planner, over generated worlds (hypothesis):
+re-planning after a successful apply yields nothing, and no plan revokes a slot's current token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rotation.actions import Blocked, DeleteToken, Revoke
+from rotation.model import (
+    STAGE_CURRENT,
+    STAGE_PENDING,
+    STAGE_PREVIOUS,
+    STAGE_REVOKED,
+    TAG_STAGE,
+    TAG_SUPERSEDED_AT,
+    TAG_TOKEN_ID,
+    AppSpec,
+    AppToken,
+    RoleAssignment,
+    RoleRef,
+    SecretVersion,
+    SlotSpec,
+)
+from rotation.planner import plan_revocation, plan_rotation
+from tests.unit.world_sim import SimWorld
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+OPERATOR = "ae2c9854-393b-4f97-8c42-479d70ce626e"
+BUILDER = "344138e9-8de4-4497-8c54-5237e96d6aaf"
+ROLES = {OPERATOR: "Operator", BUILDER: "Builder"}
+
+
+@st.composite
+def slot_specs(draw: st.DrawFn, index: int) -> SlotSpec:
+    lifetime = timedelta(days=draw(st.sampled_from([1, 7, 30])))
+    renew_at = draw(st.sampled_from([0.5, 0.67, 0.8]))
+    max_grace = lifetime * (1 - renew_at)
+    grace = min(timedelta(hours=draw(st.sampled_from([1, 24]))), max_grace)
+    return SlotSpec(app="app1", slot=f"s{index}", secret=f"iotc-app1-s{index}",
+                    roles=(RoleRef(draw(st.sampled_from([OPERATOR, "Builder"]))),),
+                    lifetime=lifetime, renew_at=renew_at, grace=grace, max_lifetime=timedelta(days=90),
+                    jitter=draw(st.sampled_from([0.0, 0.05])))
+
+
+def _tid(slot: str, created: datetime, n: int) -> str:
+    return f"rot-{slot}-{created:%Y%m%d%H%M%S}-{n:04d}"
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> SimWorld:
+    n_slots = draw(st.integers(1, 3))
+    spec = AppSpec(name="app1", base_url="https://app1.azureiotcentral.com", vault="https://kv.vault.azure.net",
+                   slots=tuple(draw(slot_specs(i)) for i in range(n_slots)))
+    world = SimWorld(spec=spec, roles=dict(ROLES))
+    serial = 0
+    for slot in spec.slots:
+        ages = sorted(draw(st.lists(st.integers(1, 24 * 60), max_size=3, unique=True)), reverse=True)
+        role = draw(st.sampled_from([OPERATOR, BUILDER]))
+        created_list = [NOW - timedelta(hours=a) for a in ages]
+        for i, created in enumerate(created_list):
+            serial += 1
+            token_id = _tid(slot.slot, created, serial)
+            if draw(st.booleans()) or i == len(created_list) - 1:
+                world.tokens[token_id] = AppToken(token_id, frozenset({RoleAssignment(role)}), created + slot.lifetime)
+            newest = i == len(created_list) - 1
+            stage = STAGE_CURRENT if newest else draw(st.sampled_from([STAGE_PREVIOUS, STAGE_REVOKED, STAGE_CURRENT]))
+            tags = {TAG_STAGE: stage, TAG_TOKEN_ID: token_id}
+            if stage == STAGE_PREVIOUS:
+                tags[TAG_SUPERSEDED_AT] = created_list[i + 1].isoformat()
+            version = SecretVersion(slot.secret, f"{slot.slot}-{i}", created, stage != STAGE_REVOKED,
+                                    created + slot.lifetime, tags)
+            world.versions.setdefault(slot.secret, []).append(version)
+        if draw(st.booleans()):
+            # A staged token from an interrupted run: newer than the current one, maybe gone from the app.
+            created = NOW - timedelta(minutes=draw(st.integers(1, 120)))
+            serial += 1
+            token_id = _tid(slot.slot, created, serial)
+            if draw(st.booleans()):
+                world.tokens[token_id] = AppToken(token_id, frozenset({RoleAssignment(role)}), created + slot.lifetime)
+            world.versions.setdefault(slot.pending_secret, []).append(
+                SecretVersion(slot.pending_secret, f"{slot.slot}-p", created, True, None,
+                              {TAG_STAGE: STAGE_PENDING, TAG_TOKEN_ID: token_id}))
+    for age in draw(st.lists(st.integers(0, 24 * 40), max_size=3)):
+        serial += 1
+        created = NOW - timedelta(hours=age)
+        token_id = _tid("s0", created, serial)
+        world.tokens[token_id] = AppToken(token_id, frozenset({RoleAssignment(OPERATOR)}), created + timedelta(days=30))
+    if draw(st.booleans()):
+        world.tokens["human-admin"] = AppToken("human-admin", frozenset({RoleAssignment(OPERATOR)}), None)
+    return world
+
+
+def _acting(actions: list) -> list:  # type: ignore[type-arg]
+    return [a for a in actions if not isinstance(a, Blocked)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds())
+def test_replanning_rotation_after_apply_is_empty(world: SimWorld) -> None:
+    actions = plan_rotation([world.spec], {"app1": world.observe()}, NOW)
+    world.apply(actions, NOW)
+    assert _acting(plan_rotation([world.spec], {"app1": world.observe()}, NOW)) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds())
+def test_replanning_revocation_after_apply_is_empty(world: SimWorld) -> None:
+    world.apply(plan_rotation([world.spec], {"app1": world.observe()}, NOW), NOW)
+    world.apply(plan_revocation([world.spec], {"app1": world.observe()}, NOW), NOW)
+    assert _acting(plan_revocation([world.spec], {"app1": world.observe()}, NOW)) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds(), st.integers(0, 24 * 60))
+def test_no_plan_revokes_a_current_token(world: SimWorld, later_hours: int) -> None:
+    later = NOW + timedelta(hours=later_hours)
+    world.apply(plan_rotation([world.spec], {"app1": world.observe()}, NOW), NOW)
+    state = world.observe()
+    currents = {s.current.token_id for s in state.slots.values() if s.current}
+    for action in plan_revocation([world.spec], {"app1": state}, later):
+        if isinstance(action, DeleteToken | Revoke):
+            assert action.token_id not in currents
+
+
+@settings(max_examples=200, deadline=None)
+@given(worlds())
+def test_every_slot_has_a_live_current_token_after_rotation(world: SimWorld) -> None:
+    world.apply(plan_rotation([world.spec], {"app1": world.observe()}, NOW), NOW)
+    state = world.observe()
+    for spec in world.spec.slots:
+        current = state.slots[spec.slot].current
+        assert current is not None
+        token = state.token(current.token_id or "")
+        assert token is not None
+        assert token.expiry is not None
+        assert token.expiry > NOW

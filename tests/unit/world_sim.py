@@ -1,0 +1,113 @@
+"""An in-memory model of one app and its vault secrets, for the planner's properties.
+
+It applies actions with the semantics the executor implements against the real services, so that
+"re-planning after a successful apply yields nothing" can be checked without I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from rotation.actions import (
+    AbandonPending,
+    Action,
+    Blocked,
+    DeleteToken,
+    FinishPromotion,
+    MarkSuperseded,
+    Mint,
+    ResumePending,
+    Revoke,
+)
+from rotation.model import (
+    STAGE_ABANDONED,
+    STAGE_CURRENT,
+    STAGE_PREVIOUS,
+    STAGE_PROMOTED,
+    STAGE_REVOKED,
+    TAG_STAGE,
+    TAG_SUPERSEDED_AT,
+    TAG_TOKEN_ID,
+    AppSpec,
+    AppState,
+    AppToken,
+    SecretVersion,
+    SlotState,
+)
+
+_counter = itertools.count()
+
+
+@dataclass
+class SimWorld:
+    spec: AppSpec
+    tokens: dict[str, AppToken] = field(default_factory=dict)
+    versions: dict[str, list[SecretVersion]] = field(default_factory=dict)  # secret name -> versions
+    roles: dict[str, str] = field(default_factory=dict)
+
+    def observe(self) -> AppState:
+        slots = {s.slot: SlotState(tuple(self.versions.get(s.secret, [])), tuple(self.versions.get(s.pending_secret, [])))
+                 for s in self.spec.slots}
+        return AppState(self.spec.name, tuple(self.tokens.values()), self.roles, slots)
+
+    def _slot(self, name: str):  # type: ignore[no-untyped-def]
+        return next(s for s in self.spec.slots if s.slot == name)
+
+    def _retag(self, secret: str, version: str, **tags: str) -> SecretVersion:
+        items = self.versions[secret]
+        for i, v in enumerate(items):
+            if v.version == version:
+                new = replace(v, tags={**v.tags, **tags})
+                items[i] = new
+                return new
+        raise KeyError(version)
+
+    def _add(self, secret: str, created: datetime, expires: datetime | None, **tags: str) -> SecretVersion:
+        version = SecretVersion(secret, f"v{next(_counter):06d}", created, True, expires, tags)
+        self.versions.setdefault(secret, []).append(version)
+        return version
+
+    def _promote(self, slot_name: str, token_id: str, now: datetime) -> None:
+        spec = self._slot(slot_name)
+        old = SlotState(tuple(self.versions.get(spec.secret, []))).current
+        self._add(spec.secret, now, self.tokens[token_id].expiry, **{TAG_STAGE: STAGE_CURRENT, TAG_TOKEN_ID: token_id})
+        if old is not None:
+            self._retag(spec.secret, old.version, **{TAG_STAGE: STAGE_PREVIOUS, TAG_SUPERSEDED_AT: now.isoformat()})
+
+    def apply(self, actions: list[Action], now: datetime) -> None:
+        for action in actions:
+            self.apply_one(action, now)
+
+    def apply_one(self, action: Action, now: datetime) -> None:  # noqa: PLR0912 -- one branch per action
+        if isinstance(action, Mint):
+            spec = self._slot(action.slot)
+            token_id = f"rot-{spec.slot}-{now:%Y%m%d%H%M%S}-{next(_counter) % 10000:04d}"
+            self.tokens[token_id] = AppToken(token_id, action.roles, now + spec.lifetime)
+            pending = self._add(spec.pending_secret, now, None, **{TAG_STAGE: "pending", TAG_TOKEN_ID: token_id})
+            self._promote(spec.slot, token_id, now)
+            self._retag(spec.pending_secret, pending.version, **{TAG_STAGE: STAGE_PROMOTED})
+        elif isinstance(action, ResumePending):
+            self._promote(action.slot, action.token_id, now)
+            self._retag(self._slot(action.slot).pending_secret, action.version, **{TAG_STAGE: STAGE_PROMOTED})
+        elif isinstance(action, AbandonPending):
+            if action.token_id:
+                self.tokens.pop(action.token_id, None)
+            self._retag(self._slot(action.slot).pending_secret, action.version, **{TAG_STAGE: STAGE_ABANDONED})
+        elif isinstance(action, FinishPromotion):
+            self._retag(self._slot(action.slot).pending_secret, action.version, **{TAG_STAGE: STAGE_PROMOTED})
+        elif isinstance(action, MarkSuperseded):
+            self._retag(self._slot(action.slot).secret, action.version,
+                        **{TAG_STAGE: STAGE_PREVIOUS, TAG_SUPERSEDED_AT: action.superseded_at.isoformat()})
+        elif isinstance(action, Revoke):
+            if action.token_id:
+                self.tokens.pop(action.token_id, None)
+            secret = self._slot(action.slot).secret
+            retagged = self._retag(secret, action.version, **{TAG_STAGE: STAGE_REVOKED})
+            items = self.versions[secret]
+            items[items.index(retagged)] = replace(retagged, enabled=False)
+        elif isinstance(action, DeleteToken):
+            self.tokens.pop(action.token_id, None)
+        elif isinstance(action, Blocked):
+            pass
