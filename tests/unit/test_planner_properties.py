@@ -3,12 +3,13 @@ re-planning after a successful apply yields nothing, and no plan revokes a slot'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotation.actions import Blocked, DeleteToken, Revoke
+from rotation.actions import Action, Blocked, DeleteToken, Revoke
 from rotation.model import (
     STAGE_CURRENT,
     STAGE_PENDING,
@@ -93,7 +94,7 @@ def worlds(draw: st.DrawFn) -> SimWorld:
     return world
 
 
-def _acting(actions: list) -> list:  # type: ignore[type-arg]
+def _acting(actions: Sequence[Action]) -> list[Action]:
     return [a for a in actions if not isinstance(a, Blocked)]
 
 

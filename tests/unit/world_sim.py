@@ -7,6 +7,7 @@ It applies actions with the semantics the executor implements against the real s
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -34,6 +35,7 @@ from rotation.model import (
     AppState,
     AppToken,
     SecretVersion,
+    SlotSpec,
     SlotState,
 )
 
@@ -48,11 +50,12 @@ class SimWorld:
     roles: dict[str, str] = field(default_factory=dict)
 
     def observe(self) -> AppState:
-        slots = {s.slot: SlotState(tuple(self.versions.get(s.secret, [])), tuple(self.versions.get(s.pending_secret, [])))
+        slots = {s.slot: SlotState(tuple(self.versions.get(s.secret, [])),
+                                   tuple(self.versions.get(s.pending_secret, [])))
                  for s in self.spec.slots}
         return AppState(self.spec.name, tuple(self.tokens.values()), self.roles, slots)
 
-    def _slot(self, name: str):  # type: ignore[no-untyped-def]
+    def _slot(self, name: str) -> SlotSpec:
         return next(s for s in self.spec.slots if s.slot == name)
 
     def _retag(self, secret: str, version: str, **tags: str) -> SecretVersion:
@@ -76,11 +79,11 @@ class SimWorld:
         if old is not None:
             self._retag(spec.secret, old.version, **{TAG_STAGE: STAGE_PREVIOUS, TAG_SUPERSEDED_AT: now.isoformat()})
 
-    def apply(self, actions: list[Action], now: datetime) -> None:
+    def apply(self, actions: Sequence[Action], now: datetime) -> None:
         for action in actions:
             self.apply_one(action, now)
 
-    def apply_one(self, action: Action, now: datetime) -> None:  # noqa: PLR0912 -- one branch per action
+    def apply_one(self, action: Action, now: datetime) -> None:
         if isinstance(action, Mint):
             spec = self._slot(action.slot)
             token_id = f"rot-{spec.slot}-{now:%Y%m%d%H%M%S}-{next(_counter) % 10000:04d}"
