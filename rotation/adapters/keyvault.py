@@ -58,6 +58,9 @@ class KeyVaultSecrets:
         self._client = client
         self.vault_url = client.vault_url
 
+    def close(self) -> None:
+        self._client.close()
+
     def list_versions(self, name: str) -> list[SecretVersion]:
         try:
             versions = [_version(p) for p in self._client.list_properties_of_secret_versions(name)]

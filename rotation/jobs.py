@@ -1,0 +1,92 @@
+"""The jobs the timers and the CLI run: observe → plan → execute, per app, apps in parallel.
+
+One app's failure never stops the others (certbot's renewal pattern); the result says per app what was
+planned, what happened and why, and whether anything failed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rotation.actions import Action, Blocked
+from rotation.executor import AppExecutor, Outcome, VerifyPolicy
+from rotation.model import AppSpec, AppState
+from rotation.observe import observe_app
+from rotation.planner import plan_revocation, plan_rotation
+from rotation.runtime import Runtime
+
+Job = Literal["rotate", "revoke"]
+
+
+@dataclass
+class AppRun:
+    app: str
+    state: AppState
+    planned: list[Action]
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(o.status == "failed" for o in self.outcomes) or any(isinstance(a, Blocked) for a in self.planned)
+
+
+@dataclass
+class JobResult:
+    job: Job
+    apps: list[AppRun]
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(run.failed for run in self.apps)
+
+    def outcomes(self) -> list[Outcome]:
+        return [o for run in self.apps for o in run.outcomes]
+
+
+def _plan(job: Job, app: AppSpec, state: AppState, runtime: Runtime,
+          forced: Iterable[tuple[str, str]]) -> list[Action]:
+    now = runtime.now()
+    if job == "rotate":
+        return list(plan_rotation([app], {app.name: state}, now, forced))
+    return list(plan_revocation([app], {app.name: state}, now))
+
+
+def run_job(runtime: Runtime, job: Job, *, apps: Sequence[AppSpec] | None = None,
+            forced: Iterable[tuple[str, str]] = (), dry_run: bool = False,
+            verify_policy: VerifyPolicy | None = None,
+            on_app_done: Callable[[AppRun], None] | None = None) -> JobResult:
+    selected = list(apps if apps is not None else runtime.apps)
+    forced = list(forced)
+
+    def one(app: AppSpec) -> AppRun:
+        try:
+            return attempt(app)
+        except Exception as exc:  # noqa: BLE001 -- one app's failure must never stop the others
+            message = f"{type(exc).__name__}: {exc}"
+            state = AppState(app.name, None, errors=(message,))
+            run = AppRun(app.name, state, [Blocked(app.name, None, f"app failed: {message}")])
+            if on_app_done is not None:
+                on_app_done(run)
+            return run
+
+    def attempt(app: AppSpec) -> AppRun:
+        iotc = runtime.iotcentral(app)
+        vault = runtime.vault(app.vault)
+        state = observe_app(app, iotc, vault)
+        run = AppRun(app.name, state, _plan(job, app, state, runtime, forced))
+        if not dry_run:
+            executor = AppExecutor(app, iotc, vault, runtime.now, random.SystemRandom(),
+                                   verify_policy or VerifyPolicy())
+            run.outcomes = executor.run(run.planned)
+        if on_app_done is not None:
+            on_app_done(run)
+        return run
+
+    with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix=job) as pool:
+        runs = list(pool.map(one, selected))
+    return JobResult(job, runs, dry_run)

@@ -1,0 +1,92 @@
+"""The one place adapters are built: credential, HTTP client, Key Vault clients, IoT Central clients and
+the clock. Nothing here runs at import time (cold start of the Function app stays cheap)."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+from rotation.adapters.http import RateLimiter, is_loopback_host, require_https
+from rotation.adapters.iotcentral import IoTCentralClient
+from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
+from rotation.config import Settings
+from rotation.errors import ConfigError
+from rotation.model import AppSpec
+
+
+def all_loopback(apps: Sequence[AppSpec]) -> bool:
+    urls = [u for app in apps for u in (app.base_url, app.vault)]
+    return bool(urls) and all(is_loopback_host(urlsplit(u).hostname or "") for u in urls)
+
+
+def build_credential(settings: Settings) -> Any:
+    """Managed identity in Azure (user-assigned when AZURE_CLIENT_ID is set), DefaultAzureCredential elsewhere."""
+    if settings.client_id:
+        return ManagedIdentityCredential(client_id=settings.client_id)
+    if os.environ.get("IDENTITY_ENDPOINT") or os.environ.get("MSI_ENDPOINT"):
+        return ManagedIdentityCredential()
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    apps: Sequence[AppSpec]
+    credential: Any = None
+    _http: httpx.Client | None = None
+    _vaults: dict[str, KeyVaultSecrets] = field(default_factory=dict)
+    _limiter: RateLimiter | None = None
+
+    def __post_init__(self) -> None:
+        for app in self.apps:
+            require_https(app.base_url, f"app {app.name} base URL")
+            require_https(app.vault, f"app {app.name} vault")
+        if self.settings.clock_offset and not all_loopback(self.apps):
+            raise ConfigError("ROTATION_CLOCK_OFFSET: got a clock offset with non-loopback endpoints, "
+                              "expected it only against the sandbox's loopback emulators")
+        self._limiter = RateLimiter(self.settings.rate_limit)
+
+    def now(self) -> datetime:
+        """Real time; plus the configured offset only in the sandbox (checked in __post_init__)."""
+        return datetime.now(UTC) + self.settings.clock_offset
+
+    @property
+    def clock_offset(self) -> timedelta:
+        return self.settings.clock_offset
+
+    def _cred(self) -> Any:
+        if self.credential is None:
+            self.credential = build_credential(self.settings)
+        return self.credential
+
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            verify: ssl.SSLContext | bool = True
+            if self.settings.ca_bundle:
+                verify = ssl.create_default_context(cafile=self.settings.ca_bundle)
+            self._http = httpx.Client(verify=verify, timeout=httpx.Timeout(15.0, connect=5.0),
+                                      limits=httpx.Limits(max_connections=32), trust_env=False)
+        return self._http
+
+    def iotcentral(self, app: AppSpec) -> IoTCentralClient:
+        return IoTCentralClient(app.base_url, self.http(), credential=self._cred(), limiter=self._limiter)
+
+    def vault(self, url: str) -> KeyVaultSecrets:
+        if url not in self._vaults:
+            client = build_secret_client(url, self._cred(), ca_bundle=self.settings.ca_bundle)
+            self._vaults[url] = KeyVaultSecrets(client)
+        return self._vaults[url]
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+        for vault in self._vaults.values():
+            vault.close()
