@@ -26,7 +26,7 @@ from rotation.model import (
     SlotSpec,
 )
 from rotation.planner import plan_revocation, plan_rotation
-from tests.unit.world_sim import SimWorld
+from rotation.simulate import SimWorld, simulate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 OPERATOR = "ae2c9854-393b-4f97-8c42-479d70ce626e"
@@ -138,3 +138,17 @@ def test_every_slot_has_a_live_current_token_after_rotation(world: SimWorld) -> 
         assert token is not None
         assert token.expiry is not None
         assert token.expiry > NOW
+
+
+@settings(max_examples=8, deadline=None)
+@given(slot_specs(0))
+def test_a_season_of_policy_has_no_gap_and_overlap_covers_grace(slot: SlotSpec) -> None:
+    """Renewal happens at the first run after the threshold, so the overlap may shrink by one step."""
+    spec = AppSpec(name="app1", base_url="https://app1.azureiotcentral.com", vault="https://kv.vault.azure.net",
+                   slots=(slot,))
+    step = timedelta(hours=2)
+    report = simulate(spec, NOW, days=90, step=step, roles=ROLES)
+    assert report.ok, report.gaps
+    mints = [e for e in report.events if e.kind == "mint+promote"]
+    assert len(mints) >= 90 // slot.lifetime.days
+    assert min(report.min_overlap.values()) >= slot.grace - step
