@@ -39,6 +39,7 @@ from rotation.model import (
     SlotSpec,
     SlotState,
 )
+from rotation.planner import plan_revocation, plan_rotation
 
 _counter = itertools.count()  # unique version ids and token suffixes
 
@@ -140,8 +141,6 @@ class SimReport:
 def simulate(spec: AppSpec, start: datetime, days: int, step: timedelta = timedelta(hours=1),
              roles: dict[str, str] | None = None) -> SimReport:
     """Run rotate then revoke every `step` for `days`, from an empty app; record what happens."""
-    from rotation.planner import plan_revocation, plan_rotation
-
     world = SimWorld(spec=spec, roles=dict(roles or {}))
     events: list[SimEvent] = []
     min_overlap: dict[str, timedelta] = {}
