@@ -159,11 +159,11 @@ def simulate(spec: AppSpec, start: datetime, days: int, step: timedelta = timede
                 if old_token is not None and old_token.expiry is not None:
                     overlap = old_token.expiry - now
                     min_overlap[action.slot] = min(min_overlap.get(action.slot, overlap), overlap)
-        for action in plan_revocation([spec], {spec.name: world.observe()}, now):
-            token_id = getattr(action, "token_id", None) or "?"
-            world.apply_one(action, now)
-            events.append(SimEvent(now, getattr(action, "slot", None), type(action).__name__.lower(), token_id,
-                                   action.reason))
+        for revocation in plan_revocation([spec], {spec.name: world.observe()}, now):
+            token_id = getattr(revocation, "token_id", None) or "?"
+            world.apply_one(revocation, now)
+            events.append(SimEvent(now, getattr(revocation, "slot", None), type(revocation).__name__.lower(),
+                                   token_id, revocation.reason))
         state = world.observe()
         for slot_spec in spec.slots:
             current = state.slots[slot_spec.slot].current
