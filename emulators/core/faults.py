@@ -65,13 +65,17 @@ class Faults:
 
     def _take(self, route: str, wanted: Callable[[str], bool]) -> list[Fault]:
         fired: list[Fault] = []
+        answered = False  # one request gets at most one injected answer; later ones wait their turn
         with self._lock:
             for fault in list(self._faults):
                 if not wanted(fault.kind) or not fault.matches(route):
                     continue
+                if fault.kind != "latency" and answered:
+                    continue
                 if fault.probability < 1.0 and self._rng.random() >= fault.probability:
                     continue
                 fired.append(fault)
+                answered = answered or fault.kind != "latency"
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:
