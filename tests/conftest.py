@@ -11,6 +11,7 @@ import pytest
 from emulators.conformance import IOTCENTRAL_SPEC, KEYVAULT_SPEC, SpecConformance
 from emulators.core import EmulatorApp, SandboxAuthority, SandboxCA
 from emulators.identity import IdentityEmulator, ManagedIdentity
+from emulators.sandbox import RunningWorld, running_world
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +69,15 @@ def managed_identity_env(identity_endpoint: IdentityEndpoint, monkeypatch: pytes
     monkeypatch.setenv("IDENTITY_ENDPOINT", identity_endpoint.endpoint)
     monkeypatch.setenv("IDENTITY_HEADER", identity_endpoint.emulator.header_secret)
     return identity_endpoint.system
+
+
+@pytest.fixture
+def world(tmp_path_factory: pytest.TempPathFactory, conformance: dict[str, SpecConformance],
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningWorld]:
+    """A fresh sample world (every emulator, seeded) per test; the real managed-identity env points at it."""
+    with running_world(tmp_path_factory.mktemp("world")) as running:
+        attach_conformance(running.world.iotcentral, conformance)
+        attach_conformance(running.world.vault, conformance)
+        monkeypatch.setenv("IDENTITY_ENDPOINT", running.identity_endpoint)
+        monkeypatch.setenv("IDENTITY_HEADER", running.world.identity.header_secret)
+        yield running
