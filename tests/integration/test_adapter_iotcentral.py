@@ -1,0 +1,101 @@
+"""The IoT Central adapter (httpx) against the emulator: paging, create/delete, retries, verification."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from azure.identity import ManagedIdentityCredential
+
+from emulators.core import Fault
+from emulators.sandbox import RunningWorld
+from rotation.adapters.http import RateLimiter, RetryPolicy
+from rotation.adapters.iotcentral import IoTCentralClient
+from rotation.errors import IncompleteListingError, ServiceError, ValidationError, VerificationError
+from rotation.model import RoleAssignment
+from rotation.secret import Secret
+
+OPERATOR = RoleAssignment("ae2c9854-393b-4f97-8c42-479d70ce626e")
+
+
+@pytest.fixture
+def http(world: RunningWorld) -> Iterator[httpx.Client]:
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(world.ca.pem_path)), trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def client(world: RunningWorld, http: httpx.Client, sleeps: list[float]) -> IoTCentralClient:
+    return IoTCentralClient(world.app_url("contoso-fleet"), http, credential=ManagedIdentityCredential(),
+                            limiter=RateLimiter(15), retry=RetryPolicy(sleep=sleeps.append))
+
+
+def test_listing_follows_next_link_to_the_end(world: RunningWorld, client: IoTCentralClient) -> None:
+    world.world.iotcentral.page_size = 2
+    tokens = client.list_tokens()
+    assert {t.id for t in tokens} == set(world.world.iotcentral.app("contoso-fleet").tokens)
+    assert world.world.iotcentral.counters.get("ApiTokens_List") == 3  # 5 tokens, pages of 2
+
+
+def test_create_returns_the_value_only_as_a_secret_and_delete_is_idempotent(
+        world: RunningWorld, client: IoTCentralClient) -> None:
+    expiry = world.world.clock.now() + timedelta(days=7)
+    token, value = client.create_token("rot-test-20261123000000-abcd", frozenset({OPERATOR}), expiry)
+    assert isinstance(value, Secret)
+    assert value.reveal().startswith("SharedAccessSignature ")
+    assert token.roles == frozenset({OPERATOR})
+    assert token.expiry is not None
+    assert abs(token.expiry - expiry) < timedelta(seconds=1)
+    client.verify(value, "GET", "/api/devices")
+    assert client.delete_token(token.id) is True
+    assert client.delete_token(token.id) is False
+
+
+def test_throttling_is_retried_honouring_retry_after(world: RunningWorld, client: IoTCentralClient,
+                                                    sleeps: list[float]) -> None:
+    world.world.iotcentral.faults.add(Fault("throttle", route="Roles_List", times=2, retry_after=3))
+    assert "Fleet Auditor" in client.list_roles().values()
+    assert sleeps == [3.0, 3.0]
+
+
+def test_a_dropped_connection_on_a_read_is_retried_but_a_create_is_not(
+        world: RunningWorld, client: IoTCentralClient) -> None:
+    world.world.iotcentral.faults.add(Fault("drop", route="ApiTokens_List", times=1))
+    assert client.list_tokens()
+    world.world.iotcentral.faults.add(Fault("drop", route="ApiTokens_Create", times=1))
+    with pytest.raises(ServiceError, match="connection failed"):
+        client.create_token("rot-test-20261123000000-zzzz", frozenset({OPERATOR}),
+                            world.world.clock.now() + timedelta(days=1))
+    assert world.world.iotcentral.counters.get("ApiTokens_Create") == 1
+
+
+def test_persistent_failure_makes_the_listing_incomplete(world: RunningWorld, client: IoTCentralClient) -> None:
+    world.world.iotcentral.faults.add(Fault("error", route="ApiTokens_List", status=500))
+    with pytest.raises(IncompleteListingError, match="listing incomplete"):
+        client.list_tokens()
+
+
+def test_a_wrong_token_fails_verification(client: IoTCentralClient) -> None:
+    with pytest.raises(VerificationError, match="401"):
+        client.verify(Secret("SharedAccessSignature sr=x&sig=y&skn=nope&se=1"), "GET", "/api/devices")
+
+
+@pytest.mark.parametrize("token_id", ["../users/x", "a b", "x" * 41, ""])
+def test_token_ids_are_checked_before_they_reach_a_url(client: IoTCentralClient, token_id: str) -> None:
+    with pytest.raises(ValidationError, match="token id"):
+        client.delete_token(token_id)
+
+
+def test_an_unregistered_identity_is_refused(world: RunningWorld, http: httpx.Client) -> None:
+    northwind = IoTCentralClient(world.app_url("northwind-labs"), http, credential=ManagedIdentityCredential(),
+                                 retry=RetryPolicy(sleep=lambda _: None))
+    with pytest.raises(IncompleteListingError, match="403"):
+        northwind.list_tokens()
