@@ -182,3 +182,44 @@ class AppState:
     @property
     def complete(self) -> bool:
         return self.tokens is not None and self.vault_complete
+
+
+# -- iottly (verify-only) ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IottlyKeySpec:
+    app: str
+    slot: str
+    secret: str
+    max_age: timedelta
+
+
+@dataclass(frozen=True)
+class IottlyAppSpec:
+    name: str
+    base_url: str
+    vault: str
+    keys: tuple[IottlyKeySpec, ...]
+
+
+# -- audit observations (gathered by the audit job, judged by the pure audit) -------------------------------
+@dataclass(frozen=True)
+class VerifyCheck:
+    """Whether a slot's current token (read from the vault) works against its app right now."""
+
+    app: str
+    slot: str
+    token_id: str | None
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """An iottly key: the versions of its vault secret and whether iottly accepts the current one."""
+
+    app: str
+    slot: str
+    secret: str
+    versions: tuple[SecretVersion, ...]
+    valid: bool | None  # None: could not be checked (missing from the vault, iottly unreachable)
+    error: str | None = None

@@ -16,6 +16,7 @@ from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
 from rotation.adapters.http import RateLimiter, is_loopback_host, require_https
 from rotation.adapters.iotcentral import IoTCentralClient
+from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.config import Settings
 from rotation.errors import ConfigError
@@ -78,6 +79,9 @@ class Runtime:
 
     def iotcentral(self, app: AppSpec) -> IoTCentralClient:
         return IoTCentralClient(app.base_url, self.http(), credential=self._cred(), limiter=self._limiter)
+
+    def iottly(self, base_url: str) -> IottlyClient:
+        return IottlyClient(base_url, self.http())
 
     def vault(self, url: str) -> KeyVaultSecrets:
         if url not in self._vaults:
