@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import string
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from rotation.model import (
 )
 from rotation.ports import IoTCentralPort, VaultPort
 from rotation.secret import Secret
+from rotation.values import new_managed_id
 
 CONTENT_TYPE = "application/vnd.iotcentral.apitoken"
 DEFAULT_VERIFY_PATH = "/api/devices"
@@ -79,14 +79,6 @@ class VerifyPolicy:
     attempts: int = 6
     first_delay: float = 0.25
     sleep: Callable[[float], None] = time.sleep
-
-
-def new_token_id(slot: str, now: datetime, rng: random.Random) -> str:
-    """`rot-<slot>-<yyyymmddHHMMSS>-<4 random>`, at most 40 characters (long slot names are cut)."""
-    suffix = "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(4))
-    stamp = now.strftime("%Y%m%d%H%M%S")
-    room = 40 - len("rot---") - len(stamp) - len(suffix)
-    return f"rot-{slot[:room].rstrip('-')}-{stamp}-{suffix}"
 
 
 def _iso(when: datetime) -> str:
@@ -167,7 +159,7 @@ class AppExecutor:
     def mint(self, action: Mint) -> str:
         spec = self._slot(action.slot)
         now = self.now()
-        token_id = new_token_id(spec.slot, now, self.rng)
+        token_id = new_managed_id(spec.slot, now, self.rng)
         requested = now + spec.lifetime
         token, value = self.iotc.create_token(token_id, action.roles, requested)
         expiry = token.expiry or requested

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-MANAGED_PREFIX = "rot-"
+from rotation.values import MANAGED_PREFIX
 
 # Tags of the rotation protocol (DESIGN.md "Key Vault layout").
 TAG_MANAGED_BY = "managed-by"

@@ -34,19 +34,13 @@ from rotation.model import (
     SlotSpec,
     SlotState,
 )
-
-MANAGED_ID = re.compile(r"^rot-(?P<slot>[a-z0-9-]+)-(?P<ts>\d{14})-(?P<rand>[a-z0-9]{4})$")
+from rotation.values import parse_managed_id
 
 
 def created_from_id(token_id: str) -> datetime | None:
     """Managed ids carry their creation time (the API returns none)."""
-    match = MANAGED_ID.match(token_id)
-    if not match:
-        return None
-    try:
-        return datetime.strptime(match["ts"] + "+0000", "%Y%m%d%H%M%S%z")
-    except ValueError:
-        return None
+    parsed = parse_managed_id(token_id)
+    return parsed[1] if parsed else None
 
 
 def jitter_offset(app: str, slot: str, jitter: float) -> float:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-from rotation.adapters.http import RateLimiter, is_loopback_host, require_https
+from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
 from rotation.adapters.iotcentral import IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
@@ -48,8 +48,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         for app in self.apps:
-            require_https(app.base_url, f"app {app.name} base URL")
-            require_https(app.vault, f"app {app.name} vault")
+            check_base_url(app.base_url, f"app {app.name} base URL")
+            check_base_url(app.vault, f"app {app.name} vault")
         if self.settings.clock_offset and not all_loopback(self.apps):
             raise ConfigError("ROTATION_CLOCK_OFFSET: got a clock offset with non-loopback endpoints, "
                               "expected it only against the sandbox's loopback emulators")

@@ -7,11 +7,9 @@ include request headers, so a credential cannot leak through an exception.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 from limits import RateLimitItemPerSecond
@@ -19,31 +17,13 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from rotation.errors import AuthError, NotFoundError, ServiceError, ValidationError
+from rotation.errors import AuthError, NotFoundError, ServiceError
+from rotation.values import check_base_url, is_loopback_host
+
+__all__ = ["RateLimiter", "RetryPolicy", "check_base_url", "is_loopback_host", "send"]
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def require_https(url: str, what: str) -> str:
-    """HTTPS only, except loopback emulators; no credentials, query or fragment in a base URL."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(host)):
-        raise ValidationError(f"{what}: got {url!r}, expected an https:// URL (http only for loopback emulators)")
-    if not host or parts.username or parts.password or parts.query or parts.fragment:
-        raise ValidationError(f"{what}: got {url!r}, expected scheme://host[:port][/path] without credentials, "
-                              "query or fragment")
-    return url.rstrip("/")
 
 
 class RetryableStatusError(ServiceError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from rotation.adapters.http import RetryPolicy, require_https, send
+from rotation.adapters.http import RetryPolicy, check_base_url, send
 from rotation.errors import AuthError
 from rotation.secret import Secret
 
@@ -15,7 +15,7 @@ PING_PATH = "/v1.0/project/ping"
 
 class IottlyClient:
     def __init__(self, base_url: str, http: httpx.Client, retry: RetryPolicy | None = None) -> None:
-        self.base_url = require_https(base_url, "iottly base URL")
+        self.base_url = check_base_url(base_url, "iottly base URL")
         self._http = http
         self._retry = retry or RetryPolicy()
 

@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient, SecretProperties
 
-from rotation.adapters.http import is_loopback_host, require_https
+from rotation.adapters.http import check_base_url, is_loopback_host
 from rotation.errors import AuthError, IncompleteListingError, ServiceError
 from rotation.model import SecretVersion
 from rotation.secret import Secret
 
 
 def build_secret_client(vault_url: str, credential: Any, *, ca_bundle: str | None = None) -> SecretClient:
-    url = require_https(vault_url, "vault URL")
+    url = check_base_url(vault_url, "vault URL")
     loopback = is_loopback_host(urlsplit(url).hostname or "")
     kwargs: dict[str, Any] = {"retry_total": 4, "retry_backoff_factor": 0.2}
     if ca_bundle:
