@@ -10,11 +10,14 @@ from types import FrameType
 
 
 def write_env(settings: dict[str, str], env_file: Path | None = None) -> None:
+    """The file first (atomically), then stdout: whoever reads stdout can rely on the file."""
     lines = "".join(f"{key}={value}\n" for key, value in settings.items())
+    if env_file is not None:
+        partial = env_file.with_name(env_file.name + ".partial")
+        partial.write_text(lines, encoding="utf-8")
+        partial.replace(env_file)
     sys.stdout.write(lines)
     sys.stdout.flush()
-    if env_file is not None:
-        env_file.write_text(lines, encoding="utf-8")
 
 
 def run_until_signalled(settings: dict[str, str], env_file: Path | None = None) -> None:
