@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AZURITE := tools/azurite/node_modules/.bin/azurite
 
-.PHONY: help venv sandbox test lint types pytest azurite emulators clean
+.PHONY: help venv sandbox test lint types pytest azurite emulators bench clean
 
 help:
 	@echo "make sandbox   run the whole service against embedded emulators, reports in ./reports/"
 	@echo "make test      lint (ruff), types (mypy --strict) and pytest"
 	@echo "make emulators start every emulator with the sample world (Ctrl-C to stop)"
+	@echo "make bench     benchmarks (ratios in one run)"
 
 # The venv is (re)installed only when the dependency files change: idempotent and quick on re-runs.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -36,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 types: $(STAMP)
-	$(BIN)/mypy --strict rotation emulators tests
+	$(BIN)/mypy --strict rotation emulators tests bench
 
 # pytest exits 5 when it collected no test: that is a failure here, like any other non-zero code.
 pytest: $(STAMP) $(AZURITE)
@@ -46,6 +47,10 @@ test: lint types pytest
 
 sandbox: $(STAMP)
 	$(BIN)/python -m emulators.sandbox
+
+# Ratios measured in one run (speed-up, requests and memory per app), never absolute thresholds.
+bench: $(STAMP)
+	$(BIN)/python -m bench.bench_rotation --apps 12
 
 emulators: $(STAMP)
 	$(BIN)/python -m emulators up --env-file .sandbox.env

@@ -63,6 +63,9 @@ class Runtime:
     def clock_offset(self) -> timedelta:
         return self.settings.clock_offset
 
+    def credential_object(self) -> Any:
+        return self._cred()
+
     def _cred(self) -> Any:
         if self.credential is None:
             self.credential = build_credential(self.settings)
