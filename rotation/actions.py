@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -29,6 +30,7 @@ class ResumePending:
     reason: str
     version: str
     token_id: str
+    tags: Mapping[str, str] = field(default_factory=dict)  # the staged version's tags as observed
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class AbandonPending:
     version: str
     token_id: str | None
     token_exists: bool
+    tags: Mapping[str, str] = field(default_factory=dict)  # the version's tags as observed
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class FinishPromotion:
     slot: str
     reason: str
     version: str
+    tags: Mapping[str, str] = field(default_factory=dict)  # the version's tags as observed
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class MarkSuperseded:
     reason: str
     version: str
     superseded_at: datetime
+    tags: Mapping[str, str] = field(default_factory=dict)  # the version's tags as observed
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Revoke:
     reason: str
     version: str
     token_id: str | None
+    tags: Mapping[str, str] = field(default_factory=dict)  # the version's tags as observed
 
 
 @dataclass(frozen=True)

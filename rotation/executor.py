@@ -81,6 +81,11 @@ class VerifyPolicy:
     sleep: Callable[[float], None] = time.sleep
 
 
+def _staged(tags: Mapping[str, str], stage: str, **extra: str) -> dict[str, str]:
+    """The version's tags with a new stage: tags are replaced as a whole by Key Vault, so keep the rest."""
+    return {**tags, TAG_STAGE: stage, **extra}
+
+
 def _iso(when: datetime) -> str:
     return when.isoformat(timespec="seconds")
 
@@ -128,17 +133,16 @@ class AppExecutor:
             if action.token_id and action.token_exists:
                 self.iotc.delete_token(action.token_id)
             self.vault.update(self._slot(action.slot).pending_secret, action.version,
-                              tags=self._retag(self._slot(action.slot).pending_secret, action.version,
-                                               stage=STAGE_ABANDONED))
+                              tags=_staged(action.tags, STAGE_ABANDONED))
             return f"abandoned {action.token_id}"
         if isinstance(action, FinishPromotion):
             secret = self._slot(action.slot).pending_secret
-            self.vault.update(secret, action.version, tags=self._retag(secret, action.version, stage=STAGE_PROMOTED))
+            self.vault.update(secret, action.version, tags=_staged(action.tags, STAGE_PROMOTED))
             return "staging version marked promoted"
         if isinstance(action, MarkSuperseded):
             secret = self._slot(action.slot).secret
-            self.vault.update(secret, action.version, tags=self._retag(
-                secret, action.version, stage=STAGE_PREVIOUS, superseded=_iso(action.superseded_at)))
+            self.vault.update(secret, action.version, tags=_staged(
+                action.tags, STAGE_PREVIOUS, **{TAG_SUPERSEDED_AT: _iso(action.superseded_at)}))
             return f"version {action.version[:8]} tagged previous"
         if isinstance(action, Revoke):
             return self.revoke(action)
@@ -146,14 +150,6 @@ class AppExecutor:
             gone = self.iotc.delete_token(action.token_id)
             return f"deleted {action.token_id}" if gone else f"{action.token_id} was already gone"
         raise TypeError(f"unknown action {action!r}")
-
-    def _retag(self, secret: str, version: str, *, stage: str, superseded: str | None = None) -> dict[str, str]:
-        current = next((v for v in self.vault.list_versions(secret) if v.version == version), None)
-        tags = dict(current.tags) if current else {}
-        tags[TAG_STAGE] = stage
-        if superseded:
-            tags[TAG_SUPERSEDED_AT] = superseded
-        return tags
 
     # -- the protocol ------------------------------------------------------------------------------------
     def mint(self, action: Mint) -> str:
@@ -164,14 +160,15 @@ class AppExecutor:
         token, value = self.iotc.create_token(token_id, action.roles, requested)
         expiry = token.expiry or requested
         extra = {"requested-expiry": _iso(requested)} if abs(expiry - requested) > EXPIRY_TOLERANCE else {}
+        staged_tags = self._tags(spec, token, STAGE_PENDING, **extra)
         try:
-            staged = self.vault.set_value(spec.pending_secret, value,
-                                          tags=self._tags(spec, token, STAGE_PENDING, **extra),
+            staged = self.vault.set_value(spec.pending_secret, value, tags=staged_tags,
                                           expires_on=expiry, content_type=CONTENT_TYPE)
         except RotationError as exc:
             self._compensate(token_id)
             raise RotationError(f"staging {token_id} failed, new token deleted: {exc}") from None
-        self._verify_and_promote(spec, token, value, staged.version, extra)
+        self._verify_and_promote(spec, token, value, staged_version=staged.version, staged_tags=staged_tags,
+                                 extra=extra)
         mismatch = f"; expiry mismatch: requested {_iso(requested)}, app set {_iso(expiry)}" if extra else ""
         return f"minted {token_id}, verified, promoted{mismatch}"
 
@@ -181,7 +178,8 @@ class AppExecutor:
         token = next((t for t in self.iotc.list_tokens() if t.id == action.token_id), None)
         if token is None:
             raise RotationError(f"staged token {action.token_id}: got nothing in the app, expected it to exist")
-        self._verify_and_promote(spec, token, value, action.version, {})
+        self._verify_and_promote(spec, token, value, staged_version=action.version, staged_tags=action.tags,
+                                 extra={})
         return f"resumed {action.token_id}, verified, promoted"
 
     def _compensate(self, token_id: str) -> None:
@@ -201,14 +199,13 @@ class AppExecutor:
             else:
                 return
 
-    def _verify_and_promote(self, spec: SlotSpec, token: AppToken, value: Secret, staged_version: str,
-                            extra: Mapping[str, str]) -> None:
+    def _verify_and_promote(self, spec: SlotSpec, token: AppToken, value: Secret, *, staged_version: str,
+                            staged_tags: Mapping[str, str], extra: Mapping[str, str]) -> None:
         try:
             self._verify(spec, value)
         except VerificationError as exc:
             self._compensate(token.id)
-            self.vault.update(spec.pending_secret, staged_version,
-                              tags=self._retag(spec.pending_secret, staged_version, stage=STAGE_ABANDONED))
+            self.vault.update(spec.pending_secret, staged_version, tags=_staged(staged_tags, STAGE_ABANDONED))
             raise VerificationError(f"new token {token.id} failed verification, revoked and abandoned; "
                                     f"the current token stays: {exc}") from None
         old = SlotState(tuple(self.vault.list_versions(spec.secret))).current
@@ -217,13 +214,11 @@ class AppExecutor:
         if old is not None:
             tags = {**old.tags, TAG_STAGE: STAGE_PREVIOUS, TAG_SUPERSEDED_AT: _iso(self.now())}
             self.vault.update(spec.secret, old.version, tags=tags)
-        self.vault.update(spec.pending_secret, staged_version,
-                          tags=self._retag(spec.pending_secret, staged_version, stage=STAGE_PROMOTED))
+        self.vault.update(spec.pending_secret, staged_version, tags=_staged(staged_tags, STAGE_PROMOTED))
 
     def revoke(self, action: Revoke) -> str:
         spec = self._slot(action.slot)
         gone = self.iotc.delete_token(action.token_id) if action.token_id else False
-        tags = self._retag(spec.secret, action.version, stage=STAGE_REVOKED)
-        tags["revoked-at"] = _iso(self.now())
+        tags = _staged(action.tags, STAGE_REVOKED, **{"revoked-at": _iso(self.now())})
         self.vault.update(spec.secret, action.version, tags=tags, enabled=False)
         return f"{'deleted' if gone else 'already gone:'} {action.token_id}; version {action.version[:8]} disabled"

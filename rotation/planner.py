@@ -114,18 +114,18 @@ def _plan_pending(spec: SlotSpec, state: AppState, slot: SlotState,
         token_exists = token is not None
         if current is not None and pending.token_id == current.token_id:
             actions.append(FinishPromotion(spec.app, spec.slot, "promotion finished before the run stopped",
-                                           pending.version))
+                                           pending.version, pending.tags))
         elif (token is not None and token.roles == want and not resumed
               and (current is None or pending.created_on > current.created_on)):
             actions.append(ResumePending(spec.app, spec.slot, "staged by an interrupted run",
-                                         pending.version, token.id))
+                                         pending.version, token.id, pending.tags))
             resumed = True
         else:
             why = ("its token is not in the app" if token is None
                    else "its roles differ from the policy" if token.roles != want
                    else "superseded by a newer token")
             actions.append(AbandonPending(spec.app, spec.slot, f"staged token abandoned: {why}",
-                                          pending.version, pending.token_id, token_exists))
+                                          pending.version, pending.token_id, token_exists, pending.tags))
     return actions, resumed
 
 
@@ -134,7 +134,7 @@ def _plan_stale_currents(spec: SlotSpec, slot: SlotState) -> list[RotateAction]:
     if current is None:
         return []
     return [MarkSuperseded(spec.app, spec.slot, "older version still tagged current", v.version,
-                           current.created_on)
+                           current.created_on, v.tags)
             for v in slot.versions
             if v.stage == STAGE_CURRENT and v.enabled and v.version != current.version]
 
@@ -198,7 +198,7 @@ def _plan_app_revocation(app: AppSpec, state: AppState, now: datetime) -> list[R
                 continue
             reason = _revoke_reason(spec, state, version.token_id, version.superseded_at or version.created_on, now)
             if reason:
-                actions.append(Revoke(app.name, spec.slot, reason, version.version, version.token_id))
+                actions.append(Revoke(app.name, spec.slot, reason, version.version, version.token_id, version.tags))
     allowed = {a.token_id for a in app.allow_unmanaged if a.until >= now.date()}
     for token in state.tokens or ():
         if token.id in currents or token.id in protected:
