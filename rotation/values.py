@@ -21,7 +21,7 @@ import isodate
 from rotation.errors import ValidationError
 
 
-class InvalidValue(ValidationError):
+class InvalidValue(ValidationError):  # noqa: N818 -- a ValidationError; the name reads as the message
     """`what: got X, expected Y`, with the parts kept for callers that format their own line."""
 
     def __init__(self, what: str, got: object, expected: str) -> None:
@@ -83,7 +83,8 @@ _SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 _TOKEN_ID = re.compile(r"^[A-Za-z0-9_.~-]{1,40}$")
 _SLOT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _ORGANIZATION = re.compile(r"^(?!-)[a-z0-9-]{1,48}[a-z0-9]$")  # organizationId pattern of the 2022-07-31 spec
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
 
 PENDING_SUFFIX = "-pending"
 SECRET_NAME_MAX = 127
