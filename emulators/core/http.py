@@ -215,6 +215,7 @@ class _RequestHandler(WSGIRequestHandler):
         with contextlib.suppress(OSError):
             self.send_response(code, message)
             self.send_header("Content-Type", "application/json")
+            self.send_header("x-ms-error-code", "BadRequest")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Connection", "close")
             self.end_headers()
