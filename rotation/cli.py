@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from rotation import __version__
+from rotation import __version__, cli_engine
+from rotation.cli_policies import policies_app
 
 app = typer.Typer(help="Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(policies_app, name="policies")
+cli_engine.register(app)
 
 
 @app.callback()

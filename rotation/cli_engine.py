@@ -1,0 +1,190 @@
+"""The engine's commands: plan, rotate, revoke, run, simulate, revoke-now, import, bootstrap.
+
+A thin shell: each command loads settings and policies, builds the runtime, calls `rotation.jobs` or
+`rotation.operations`, and prints a table (or JSON with --json). Token values only ever come in on
+stdin (never argv) and never go out.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+
+from rotation import operations
+from rotation.cli_output import Exit, console, emit_json, guarded, table
+from rotation.config import Settings
+from rotation.errors import UserError
+from rotation.jobs import AppRun, Job, JobResult, run_job
+from rotation.runtime import Runtime
+from rotation.secret import Secret
+from rotation.simulate import simulate
+from rotation.specs import load_app_specs, select_apps
+
+AppOpt = Annotated[list[str] | None, typer.Option("--app", help="only these apps (repeatable)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _runtime(apps: list[str] | None) -> Runtime:
+    settings = Settings.from_env()
+    specs, _ = load_app_specs(settings)
+    return Runtime(settings, select_apps(specs, apps))
+
+
+def _run(runtime: Runtime, job: Job, **kwargs: object) -> JobResult:
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task(f"{job}", total=len(runtime.apps))
+        return run_job(runtime, job, on_app_done=lambda _: progress.advance(task), **kwargs)  # type: ignore[arg-type]
+
+
+def _planned_rows(runs: list[AppRun]) -> list[tuple[str, str, str, str]]:
+    return [(a.app, getattr(a, "slot", None) or "-", type(a).__name__, a.reason) for run in runs for a in run.planned]
+
+
+def report(result: JobResult, as_json: bool) -> int:
+    if as_json:
+        emit_json({"job": result.job, "dry_run": result.dry_run, "failed": result.failed,
+                   "apps": [{"app": r.app, "planned": r.planned, "outcomes": r.outcomes,
+                             "errors": r.state.errors} for r in result.apps]})
+    elif result.dry_run:
+        table(f"{result.job}: plan (nothing changed)", ("app", "slot", "action", "reason"), _planned_rows(result.apps))
+    else:
+        table(f"{result.job}: what happened", ("app", "slot", "action", "status", "reason", "detail"),
+              [(o.app, o.slot or "-", o.action, o.status, o.reason, o.detail) for o in result.outcomes()])
+    return Exit.FAILED if result.failed and not result.dry_run else Exit.OK
+
+
+@guarded
+def plan(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
+    """What rotate and revoke would do now, and why. Changes nothing."""
+    runtime = _runtime(apps)
+    results = [_run(runtime, "rotate", dry_run=True), _run(runtime, "revoke", dry_run=True)]
+    if as_json:
+        emit_json([{"job": r.job, "apps": [{"app": a.app, "planned": a.planned, "errors": a.state.errors}
+                                           for a in r.apps]} for r in results])
+    else:
+        for result in results:
+            report(result, False)
+
+@guarded
+def rotate(apps: AppOpt = None, slot: Annotated[str | None, typer.Option(help="with --app and --now")] = None,
+           now: Annotated[bool, typer.Option("--now", help="rotate --slot now, due or not")] = False,
+           as_json: JsonOpt = False) -> None:
+    """Mint, stage, verify and promote new tokens for every due slot."""
+    forced: list[tuple[str, str]] = []
+    if now or slot:
+        if not (now and slot and apps and len(apps) == 1):
+            raise UserError("--now: got an incomplete request, expected --app APP --slot SLOT --now together")
+        forced = [(apps[0], slot)]
+    runtime = _runtime(apps)
+    if forced and not any(s.slot == slot for a in runtime.apps for s in a.slots):
+        raise UserError(f"--slot: got {slot!r}, expected a slot declared for app {apps[0]!r}")  # type: ignore[index]
+    raise typer.Exit(report(_run(runtime, "rotate", forced=forced), as_json))
+
+@guarded
+def revoke(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
+    """Revoke superseded tokens past their grace period, expired managed tokens and orphans."""
+    raise typer.Exit(report(_run(_runtime(apps), "revoke"), as_json))
+
+@guarded
+def run(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
+    """rotate, then revoke: one full cycle (what the timers do)."""
+    runtime = _runtime(apps)
+    results = [_run(runtime, "rotate"), _run(runtime, "revoke")]
+    if as_json:
+        emit_json([{"job": r.job, "failed": r.failed,
+                    "apps": [{"app": a.app, "planned": a.planned, "outcomes": a.outcomes,
+                              "errors": a.state.errors} for a in r.apps]} for r in results])
+    else:
+        for result in results:
+            report(result, False)
+    raise typer.Exit(Exit.FAILED if any(r.failed for r in results) else Exit.OK)
+
+@guarded
+def simulate_(days: Annotated[int, typer.Option(min=1, max=3650)] = 365, apps: AppOpt = None,
+              as_json: JsonOpt = False) -> None:
+    """Run the pure planner over DAYS of policy: every mint, promotion and revocation; overlap and gaps."""
+    specs, _ = load_app_specs(Settings.from_env())
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    reports = {spec.name: simulate(spec, start, days, roles=operations.simulated_roles(spec))
+               for spec in select_apps(specs, apps)}
+    if as_json:
+        emit_json(reports)
+    else:
+        for name, sim in reports.items():
+            table(f"{name}: {days} days", ("slot", "mints", "revocations", "min overlap", "gaps"),
+                  [(slot, sum(1 for e in sim.events if e.slot == slot and e.kind == "mint+promote"),
+                    sum(1 for e in sim.events if e.slot == slot and e.kind == "revoke"),
+                    sim.min_overlap.get(slot, "-"), len(sim.gaps.get(slot, [])))
+                   for slot in sorted(sim.gaps)])
+    raise typer.Exit(Exit.OK if all(r.ok for r in reports.values()) else Exit.FAILED)
+
+@guarded
+def revoke_now(app_name: Annotated[str, typer.Option("--app")], token_id: Annotated[str, typer.Option()],
+               force: Annotated[bool, typer.Option(help="also when it is a slot's current token")] = False,
+               as_json: JsonOpt = False) -> None:
+    """Delete one token from an app at once (an incident). Refuses a current token unless --force."""
+    runtime = _runtime([app_name])
+    outcome = operations.revoke_now(runtime, runtime.apps[0], token_id, force=force)
+    if as_json:
+        emit_json(outcome)
+    else:
+        table("revoke-now", ("app", "token", "status", "detail"),
+              [(outcome.app, token_id, outcome.status, outcome.detail)])
+
+@guarded
+def import_key(app_name: Annotated[str, typer.Option("--app")], slot: Annotated[str, typer.Option()]) -> None:
+    """Import an iottly key (made in its web UI) from stdin into Key Vault, after checking it works."""
+    settings = Settings.from_env()
+    _, iottly_apps = load_app_specs(settings)
+    value = _read_secret("iottly key")
+    runtime = Runtime(settings, [])
+    detail = operations.import_iottly_key(runtime, iottly_apps, app_name, slot, value)
+    console.print(detail, markup=False)
+
+@guarded
+def bootstrap(app_name: Annotated[str, typer.Option("--app", help="the app to register the identity in")],
+              role: Annotated[str, typer.Option(help="role for the identity")] = "administrator",
+              user_id: Annotated[str, typer.Option(help="IoT Central user id to create")] = "rotation-service",
+              ) -> None:
+    """Register this service's identity as an IoT Central service-principal user, using a one-off admin
+    API token read from stdin (create it in the app's web UI, delete it afterwards)."""
+    runtime = _runtime([app_name])
+    token = _read_secret("admin API token")
+    detail = operations.bootstrap(runtime, runtime.apps[0], token, role=role, user_id=user_id)
+    console.print(detail, markup=False)
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "plan": plan,
+    "rotate": rotate,
+    "revoke": revoke,
+    "run": run,
+    "simulate": simulate_,
+    "revoke-now": revoke_now,
+    "import": import_key,
+    "bootstrap": bootstrap,
+}
+
+
+def register(app: typer.Typer) -> None:
+    for name, command in COMMANDS.items():
+        app.command(name)(command)
+
+
+def _read_secret(what: str) -> Secret:
+    """From stdin only (never argv, where `ps` and shell history would see it)."""
+    if sys.stdin.isatty():
+        import getpass  # noqa: PLC0415 -- only for interactive use
+
+        raw = getpass.getpass(f"{what} (input hidden): ")
+    else:
+        raw = sys.stdin.readline()
+    raw = raw.strip()
+    if not raw:
+        raise UserError(f"stdin: got nothing, expected the {what} on standard input")
+    return Secret(raw)
