@@ -1,78 +1,85 @@
-"""`make sandbox`: start every emulator with the sample world, then show what is there.
+"""`make sandbox`: every emulator with the sample world, then a full cycle of the real service against it.
 
-Prints where everything listens and a per-app table of the seeded tokens (ids, roles, expiry -- never a
-value), read back through the real clients: `ManagedIdentityCredential` + httpx for IoT Central,
-`SecretClient` for Key Vault.
+Prints where everything listens, the plan, what each run did per app and why (minted, verified, promoted,
+revoked, swept), and checks that no token value appeared in anything the service printed or wrote.
+Running it twice in a row works: each run starts a fresh world.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import ssl
+import subprocess
 import sys
-import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-import httpx
-from azure.identity import ManagedIdentityCredential
-from azure.keyvault.secrets import SecretClient
 from rich.console import Console
 from rich.table import Table
 
+from emulators.sandbox.cycle import CycleLog, leaked_values, run_cycle
 from emulators.sandbox.world import RunningWorld, running_world
 
-SUBDOMAINS = ("contoso-fleet", "fabrikam-stores", "northwind-labs")
+console = Console(width=max(Console().width, 150))
+KINDS = {"Mint": "minted, verified, promoted", "ResumePending": "resumed and promoted", "Revoke": "revoked",
+         "DeleteToken": "deleted", "AbandonPending": "abandoned", "FinishPromotion": "repaired",
+         "MarkSuperseded": "repaired", "Blocked": "blocked"}
 
 
-def show_world(world: RunningWorld, console: Console) -> None:
+def show_endpoints(world: RunningWorld) -> None:
     settings = world.settings()
-    where = Table(title="Sandbox endpoints", show_header=False)
+    where = Table(title="Sandbox endpoints (loopback emulators)", show_header=False, title_justify="left")
     for key in ("IDENTITY_ENDPOINT", "SANDBOX_IOTCENTRAL_BASE", "SANDBOX_VAULT_URL", "SANDBOX_IOTTLY_URL",
                 "SANDBOX_CA_BUNDLE"):
         where.add_row(key, settings[key])
     console.print(where)
-    credential = ManagedIdentityCredential(identity_config=None)
-    verify = ssl.create_default_context(cafile=str(world.ca.pem_path))
-    tokens = Table(title="IoT Central API tokens (as the service's identity sees them)")
-    for column in ("app", "token id", "roles", "expiry"):
-        tokens.add_column(column)
-    with httpx.Client(verify=verify, trust_env=False) as http:
-        bearer = credential.get_token("https://apps.azureiotcentral.com/.default").token
-        for subdomain in SUBDOMAINS:
-            response = http.get(f"{world.app_url(subdomain)}/api/apiTokens", params={"api-version": "2022-07-31"},
-                                headers={"Authorization": f"Bearer {bearer}"})
-            if response.status_code != 200:
-                tokens.add_row(subdomain, f"HTTP {response.status_code}", "identity is not a user of this app", "")
-                continue
-            for item in response.json()["value"]:
-                roles = ", ".join(r["role"][:8] + (f"@{r['organization']}" if r.get("organization") else "")
-                                  for r in item["roles"])
-                tokens.add_row(subdomain, item["id"], roles, item.get("expiry", ""))
-    console.print(tokens)
-    secrets = Table(title=f"Key Vault secrets in {world.vault_url}")
-    for column in ("secret", "versions", "latest stage", "latest token-id"):
-        secrets.add_column(column)
-    client = SecretClient(world.vault_url, credential, verify_challenge_resource=False,
-                          connection_verify=str(world.ca.pem_path))
-    for props in client.list_properties_of_secrets():
-        name = str(props.name)
-        versions = list(client.list_properties_of_secret_versions(name))
-        tags = props.tags or {}
-        secrets.add_row(name, str(len(versions)), tags.get("stage", ""), tags.get("token-id", tags.get("key-id", "")))
-    console.print(secrets)
+
+
+def show_step(title: str, done: subprocess.CompletedProcess[str]) -> None:
+    console.rule(f"rotation {title}  (exit {done.returncode})")
+    sys.stdout.write(done.stdout)
+    if done.stderr.strip():
+        sys.stdout.write(done.stderr)
+
+
+def _rows(jobs: Iterable[dict[str, Any]]) -> Iterable[tuple[str, ...]]:
+    for job in jobs:
+        for app in job["apps"]:
+            for outcome in app["outcomes"]:
+                yield (job["job"], app["app"], outcome["slot"] or "-", KINDS.get(outcome["action"], outcome["action"]),
+                       outcome["status"], outcome["reason"], outcome["detail"])
+            for action in app["planned"]:
+                if "slot" in action and not app["outcomes"] and action.get("reason"):
+                    yield (job["job"], app["app"], action.get("slot") or "-", "blocked", "skipped", action["reason"], "")
+
+
+def show_summary(log: CycleLog) -> None:
+    for title, jobs in log.runs:
+        table = Table(title=f"Summary: {title}", title_justify="left")
+        for column in ("job", "app", "slot", "what", "status", "why", "detail"):
+            table.add_column(column, overflow="fold")
+        for row in _rows(jobs):
+            table.add_row(*row)
+        console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulators.sandbox", description=__doc__)
-    parser.add_argument("--dir", type=Path, default=Path(".sandbox"), help="where the CA bundle goes")
+    parser.add_argument("--dir", type=Path, default=Path(".sandbox"), help="CA bundle and sandbox files")
+    parser.add_argument("--reports", type=Path, default=Path("reports"), help="where the service writes reports")
     args = parser.parse_args(argv)
-    console = Console()
-    with tempfile.TemporaryDirectory(prefix="sandbox-") as tmp, running_world(args.dir or Path(tmp)) as world:
-        os.environ["IDENTITY_ENDPOINT"] = world.identity_endpoint
-        os.environ["IDENTITY_HEADER"] = world.world.identity.header_secret
-        show_world(world, console)
-    console.print("[green]sandbox ok[/green]: emulators stopped. Use `make emulators` to keep them running.")
+    args.reports.mkdir(parents=True, exist_ok=True)
+    with running_world(args.dir) as world:
+        show_endpoints(world)
+        log = run_cycle(world, args.reports, show_step)
+        show_summary(log)
+        written = [p for p in args.reports.rglob("*") if p.is_file()]
+        leaks = leaked_values(world, log, written)
+    if leaks:
+        console.print(f"[red]token values appeared in the output: {leaks}[/red]")
+        return 1
+    console.print(f"No token value in any output ({len(log.outputs)} streams, {len(written)} report files checked). "
+                  "Exit codes: " + ", ".join(f"{k.split()[0]}={v}" for k, v in log.exit_codes.items()))
     return 0
 
 

@@ -1,0 +1,70 @@
+"""The sandbox cycle `make sandbox` runs: the real `rotation` CLI, as subprocesses, against the running
+sample world -- bootstrap, plan, run; then the clocks of the emulators and of the service advance together
+past the grace period and it runs again. Every output is checked for token values before it is shown."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from emulators.sandbox.world import RunningWorld
+
+POLICIES = Path(__file__).parent / "policies"
+ADVANCE = timedelta(hours=25)
+
+
+@dataclass
+class CycleLog:
+    outputs: list[str] = field(default_factory=list)
+    runs: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    exit_codes: dict[str, int] = field(default_factory=dict)
+
+
+def service_env(world: RunningWorld, reports: Path, offset: timedelta) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATION_", "AZURE_"))}
+    env.update(world.settings())
+    env.update({"ROTATION_CA_BUNDLE": str(world.ca.pem_path), "ROTATION_POLICIES": str(POLICIES),
+                "ROTATION_REPORTS_DIR": str(reports), "NO_COLOR": "1", "COLUMNS": "140"})
+    if offset:
+        env["ROTATION_CLOCK_OFFSET"] = f"PT{int(offset.total_seconds())}S"
+    return env
+
+
+def rotation(args: list[str], env: dict[str, str], log: CycleLog, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "rotation", *args], env=env, input=stdin, text=True,  # noqa: S603
+                          capture_output=True, timeout=300, check=False)
+    log.outputs.extend([done.stdout, done.stderr])
+    log.exit_codes[" ".join(args)] = done.returncode
+    return done
+
+
+def run_cycle(world: RunningWorld, reports: Path, show: Any) -> CycleLog:
+    log = CycleLog()
+    env = service_env(world, reports, timedelta(0))
+    show("policies check", rotation(["policies", "check"], env, log))
+    token = world.bootstrap_token_file.read_text(encoding="utf-8") if world.bootstrap_token_file else ""
+    show("bootstrap northwind-labs", rotation(["bootstrap", "--app", "northwind-labs"], env, log, stdin=token))
+    show("plan", rotation(["plan"], env, log))
+    first = rotation(["run", "--json"], env, log)
+    log.runs.append(("run (now)", json.loads(first.stdout or "[]")))
+    world.world.clock.advance(ADVANCE)
+    later = service_env(world, reports, ADVANCE)
+    second = rotation(["run", "--json"], later, log)
+    log.runs.append((f"run (+{ADVANCE.total_seconds() / 3600:.0f}h, past the grace period)",
+                     json.loads(second.stdout or "[]")))
+    return log
+
+
+def leaked_values(world: RunningWorld, log: CycleLog, extra: list[Path]) -> list[str]:
+    """Every token or key value in the vault, checked against everything the cycle printed or wrote."""
+    values = {v.value for name in world.world.vault.secret_names() for v in world.world.vault.versions(name)}
+    if world.bootstrap_token_file:
+        values.add(world.bootstrap_token_file.read_text(encoding="utf-8").strip())
+    text = "".join(log.outputs) + "".join(p.read_text(errors="replace") for p in extra if p.is_file())
+    return [v[:12] + "…" for v in values if v and v in text]
