@@ -50,7 +50,8 @@ def _rows(jobs: Iterable[dict[str, Any]]) -> Iterable[tuple[str, ...]]:
                        outcome["status"], outcome["reason"], outcome["detail"])
             for action in app["planned"]:
                 if "slot" in action and not app["outcomes"] and action.get("reason"):
-                    yield (job["job"], app["app"], action.get("slot") or "-", "blocked", "skipped", action["reason"], "")
+                    slot = action.get("slot") or "-"
+                    yield (job["job"], app["app"], slot, "blocked", "skipped", action["reason"], "")
 
 
 def show_summary(log: CycleLog) -> None:
