@@ -147,8 +147,13 @@ def _read(path: Path, env: Mapping[str, str], problems: list[str]) -> LoadedFile
     try:
         policy = PolicyFile.model_validate(tree)
     except PydanticValidationError as exc:
-        for error in exc.errors():
+        for raw in exc.errors():
+            error: dict[str, Any] = dict(raw)
             loc = error["loc"]
+            if error["type"] == "union_tag_invalid":
+                ctx = error.get("ctx", {})
+                loc = (*loc, ctx.get("discriminator", "provider").strip("'"))
+                error.update(input=ctx.get("tag"), msg=f"one of {ctx.get('expected_tags')}")
             if any(f" {_path(loc)}: got ${{" in line for line in unset):
                 continue  # already reported as an unset environment variable
             problems.append(f"{path}:{_line(tree, loc)} {_path(loc)}: got {_got(error)}, expected {_expected(error)}")
