@@ -150,12 +150,17 @@ def import_key(app_name: Annotated[str, typer.Option("--app")], slot: Annotated[
 def bootstrap(app_name: Annotated[str, typer.Option("--app", help="the app to register the identity in")],
               role: Annotated[str, typer.Option(help="role for the identity")] = "administrator",
               user_id: Annotated[str, typer.Option(help="IoT Central user id to create")] = "rotation-service",
-              ) -> None:
+              api_token_slot: Annotated[bool, typer.Option(
+                  "--api-token-slot", help="no managed identity: store the admin token in the app's api_token_slot "
+                                           "and let the service rotate it")] = False) -> None:
     """Register this service's identity as an IoT Central service-principal user, using a one-off admin
     API token read from stdin (create it in the app's web UI, delete it afterwards)."""
     runtime = _runtime([app_name])
     token = _read_secret("admin API token")
-    detail = operations.bootstrap(runtime, runtime.apps[0], token, role=role, user_id=user_id)
+    if api_token_slot:
+        detail = operations.store_api_token(runtime, runtime.apps[0], token)
+    else:
+        detail = operations.bootstrap(runtime, runtime.apps[0], token, role=role, user_id=user_id)
     console.print(detail, markup=False)
 
 

@@ -102,6 +102,7 @@ class AppSpec:
     remove_unmanaged: bool = False
     orphan_safety_window: timedelta = timedelta(hours=1)
     forbid_roles: tuple[str, ...] = ()
+    api_token_slot: str | None = None  # authenticate with this slot's current token (no managed identity)
 
 
 # -- observed ------------------------------------------------------------------------------------------

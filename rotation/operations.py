@@ -27,6 +27,7 @@ from rotation.model import (
     IottlyAppSpec,
     RoleAssignment,
     SlotState,
+    roles_tag,
 )
 from rotation.observe import observe_app
 from rotation.runtime import Runtime
@@ -120,3 +121,33 @@ def bootstrap(runtime: Runtime, spec: AppSpec, admin_token: Secret, *, role: str
     check = runtime.iotcentral(spec).list_roles()  # the identity itself can now call the app
     return (f"{spec.name}: registered identity {object_id} as user {user_id!r} with role {ref.label()} "
             f"({len(check)} roles visible); delete the one-off admin token in the web UI now")
+
+
+def token_id_of(value: Secret) -> str:
+    """The id (`skn`) inside an IoT Central API token value, without exposing anything else."""
+    fields = dict(part.partition("=")[::2] for part in value.reveal().removeprefix("SharedAccessSignature ").split("&"))
+    token_id = fields.get("skn", "")
+    if not token_id:
+        raise UserError("stdin: got something that is not an IoT Central API token, expected "
+                        "'SharedAccessSignature sr=...&sig=...&skn=...&se=...'")
+    return token_id
+
+
+def store_api_token(runtime: Runtime, spec: AppSpec, admin_token: Secret) -> str:
+    """For apps without a managed identity: keep the admin token as the current version of the app's
+    `api_token_slot`, from where the service uses it and rotates it like any other slot."""
+    if spec.api_token_slot is None:
+        raise UserError(f"--api-token-slot: app {spec.name} declares no api_token_slot in its policy")
+    slot = next(s for s in spec.slots if s.slot == spec.api_token_slot)
+    token_id = token_id_of(admin_token)
+    admin = IoTCentralClient(spec.base_url, runtime.http(), api_token=admin_token)
+    token = next((t for t in admin.list_tokens() if t.id == token_id), None)
+    if token is None:
+        raise UserError(f"stdin: token {token_id!r} is not listed by app {spec.name}; expected an admin API token")
+    vault = runtime.vault(spec.vault)
+    tags = {TAG_MANAGED_BY: MANAGED_BY, TAG_PROVIDER: "iotcentral", TAG_APP: spec.name, TAG_SLOT: slot.slot,
+            TAG_STAGE: STAGE_CURRENT, "token-id": token.id, "roles": roles_tag(token.roles)}
+    version = vault.set_value(slot.secret, admin_token, tags=tags, expires_on=token.expiry,
+                              content_type="application/vnd.iotcentral.apitoken")
+    return (f"{spec.name}: stored admin token {token.id} as the current version of {slot.secret} "
+            f"({version.version[:8]}); the service now authenticates with it and rotates it")

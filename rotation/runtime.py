@@ -20,7 +20,8 @@ from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.config import Settings
 from rotation.errors import ConfigError
-from rotation.model import AppSpec
+from rotation.model import AppSpec, SlotState
+from rotation.secret import Secret
 
 
 def all_loopback(apps: Sequence[AppSpec]) -> bool:
@@ -81,7 +82,19 @@ class Runtime:
         return self._http
 
     def iotcentral(self, app: AppSpec) -> IoTCentralClient:
-        return IoTCentralClient(app.base_url, self.http(), credential=self._cred(), limiter=self._limiter)
+        if app.api_token_slot is None:
+            return IoTCentralClient(app.base_url, self.http(), credential=self._cred(), limiter=self._limiter)
+        return IoTCentralClient(app.base_url, self.http(), api_token=self._api_token(app), limiter=self._limiter)
+
+    def _api_token(self, app: AppSpec) -> Secret:
+        """The current version of the app's self-rotating admin token slot (no managed identity)."""
+        slot = next(s for s in app.slots if s.slot == app.api_token_slot)
+        vault = self.vault(app.vault)
+        current = SlotState(tuple(vault.list_versions(slot.secret))).current
+        if current is None:
+            raise ConfigError(f"api_token_slot {slot.slot!r} of {app.name}: got no current token in {slot.secret}, "
+                              f"expected one: run `rotation bootstrap --app {app.name} --api-token-slot {slot.slot}`")
+        return vault.get_value(slot.secret, current.version)
 
     def iottly(self, base_url: str) -> IottlyClient:
         return IottlyClient(base_url, self.http())

@@ -27,7 +27,8 @@ def _iotcentral(app: IoTCentralApp, defaults: Defaults) -> AppSpec:
     return AppSpec(name=app.name, base_url=base_url, vault=app.vault, slots=slots,
                    allow_unmanaged=tuple(AllowedToken(a.id, a.until, a.justification) for a in app.allow_unmanaged),
                    remove_unmanaged=app.remove_unmanaged, orphan_safety_window=defaults.orphan_safety_window,
-                   forbid_roles=tuple(parse_role_ref(r).ref for r in defaults.forbid_roles))
+                   forbid_roles=tuple(parse_role_ref(r).ref for r in defaults.forbid_roles),
+                   api_token_slot=app.api_token_slot)
 
 
 def _iottly(app: IottlyApp) -> IottlyAppSpec:

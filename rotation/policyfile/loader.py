@@ -184,7 +184,7 @@ def _check_rules(loaded: LoadedFile, problems: list[str]) -> None:
                                 f"lifetime = {format_duration(_whole(overlap))} so the previous token stays valid "
                                 "through the grace period")
             for r, role in enumerate(slot.roles):
-                if parse_role_ref(role.role).ref in forbidden:
+                if parse_role_ref(role.role).ref in forbidden and slot.slot != app.api_token_slot:
                     problems.append(f"{loaded.path}:{_line(loaded.tree, [*loc, 'roles', r])} {_path(loc)}.roles[{r}]"
                                     f".role: got {role.role!r}, expected a role not in forbid_roles")
 

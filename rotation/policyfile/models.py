@@ -108,9 +108,16 @@ class IoTCentralApp(Strict):
     tokens: list[TokenSlot] = Field(default_factory=list)
     allow_unmanaged: list[Allowed] = Field(default_factory=list)
     remove_unmanaged: bool = Field(False, description="Delete unmanaged tokens not allowlisted (default: report).")
+    api_token_slot: Name | None = Field(
+        None, description="For deployments without a managed identity: authenticate with this slot's current "
+                          "token (an admin API token stored by `rotation bootstrap --api-token-slot`); the slot "
+                          "rotates itself. It is exempt from forbid_roles.")
 
     @model_validator(mode="after")
     def _unique_slots(self) -> IoTCentralApp:
+        if self.api_token_slot and self.api_token_slot not in {s.slot for s in self.tokens}:
+            raise PydanticCustomError("invalid_value", "one of this app's token slots, got {slot!r}",
+                                      {"slot": self.api_token_slot})
         seen: set[str] = set()
         for slot in self.tokens:
             if slot.slot in seen:
