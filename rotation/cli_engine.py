@@ -45,16 +45,23 @@ def _planned_rows(runs: list[AppRun]) -> list[tuple[str, str, str, str]]:
     return [(a.app, getattr(a, "slot", None) or "-", type(a).__name__, a.reason) for run in runs for a in run.planned]
 
 
+def _app_json(run: AppRun) -> dict[str, object]:
+    return {"app": run.app, "planned": run.planned, "outcomes": run.outcomes, "errors": run.state.errors,
+            "unmanaged": run.unmanaged}
+
+
 def report(result: JobResult, as_json: bool) -> int:
     if as_json:
         emit_json({"job": result.job, "dry_run": result.dry_run, "failed": result.failed,
-                   "apps": [{"app": r.app, "planned": r.planned, "outcomes": r.outcomes,
-                             "errors": r.state.errors} for r in result.apps]})
+                   "apps": [_app_json(r) for r in result.apps]})
     elif result.dry_run:
         table(f"{result.job}: plan (nothing changed)", ("app", "slot", "action", "reason"), _planned_rows(result.apps))
     else:
         table(f"{result.job}: what happened", ("app", "slot", "action", "status", "reason", "detail"),
               [(o.app, o.slot or "-", o.action, o.status, o.reason, o.detail) for o in result.outcomes()])
+    if result.job == "revoke" and not as_json and any(r.unmanaged for r in result.apps):
+        table("unmanaged tokens (made by people): kept, reported", ("app", "token"),
+              [(r.app, token) for r in result.apps for token in r.unmanaged])
     return Exit.FAILED if result.failed and not result.dry_run else Exit.OK
 
 
@@ -96,9 +103,7 @@ def run(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
     runtime = _runtime(apps)
     results = [_run(runtime, "rotate"), _run(runtime, "revoke")]
     if as_json:
-        emit_json([{"job": r.job, "failed": r.failed,
-                    "apps": [{"app": a.app, "planned": a.planned, "outcomes": a.outcomes,
-                              "errors": a.state.errors} for a in r.apps]} for r in results])
+        emit_json([{"job": r.job, "failed": r.failed, "apps": [_app_json(a) for a in r.apps]} for r in results])
     else:
         for result in results:
             report(result, False)

@@ -33,6 +33,12 @@ class AppRun:
     def failed(self) -> bool:
         return any(o.status == "failed" for o in self.outcomes) or any(isinstance(a, Blocked) for a in self.planned)
 
+    @property
+    def unmanaged(self) -> list[str]:
+        """Tokens made by people: never touched unless a policy says so; reported here and by the audit."""
+        deleted = {getattr(a, "token_id", None) for a in self.planned}
+        return [t.id for t in self.state.tokens or () if not t.managed and t.id not in deleted]
+
 
 @dataclass
 class JobResult:

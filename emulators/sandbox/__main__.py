@@ -48,6 +48,8 @@ def _rows(jobs: Iterable[dict[str, Any]]) -> Iterable[tuple[str, ...]]:
             for outcome in app["outcomes"]:
                 yield (job["job"], app["app"], outcome["slot"] or "-", KINDS.get(outcome["action"], outcome["action"]),
                        outcome["status"], outcome["reason"], outcome["detail"])
+            for token in app.get("unmanaged", []) if job["job"] == "revoke" else []:
+                yield (job["job"], app["app"], "-", "kept (unmanaged)", "reported", "made by a person", token)
             for action in app["planned"]:
                 if "slot" in action and not app["outcomes"] and action.get("reason"):
                     slot = action.get("slot") or "-"

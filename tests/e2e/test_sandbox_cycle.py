@@ -22,7 +22,10 @@ def test_the_sandbox_cycle_rotates_revokes_and_prints_no_token(tmp_path: Path) -
     assert "run=0" in out
     for expected in ("minted, verified, promoted", "grace period 24h over", "orphan: no vault version", "revoked"):
         assert expected in out, expected
-    assert "ops-admin" not in out.split("Summary")[1]  # the human-made admin token is never acted on
+    summary = out.split("Summary")[1]
+    assert "ops-admin" in summary  # the human-made admin token is reported ...
+    assert "kept (unmanaged)" in summary
+    assert "deleted ops-admin" not in out  # ... and never revoked
     assert "SharedAccessSignature" not in out + first.stderr
     assert "Traceback" not in out + first.stderr
     second = _sandbox(tmp_path)
