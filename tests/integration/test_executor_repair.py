@@ -80,3 +80,17 @@ def test_a_promotion_interrupted_before_retagging_is_finished(world: RunningWorl
     stages = [v.tags["stage"] for v in world.world.vault.versions(AUDITOR)]
     assert stages == ["previous", "current"]
     assert world.world.vault.versions(AUDITOR + "-pending")[-1].tags["stage"] == "promoted"
+
+
+def test_an_expiry_the_app_did_not_honour_is_recorded_not_assumed(world: RunningWorld) -> None:
+    world.world.iotcentral.expiry_policy = "ignore"  # the app sets one year whatever we ask
+    result = run_job(_contoso(world), "rotate", verify_policy=NO_WAIT)
+    [outcome] = [o for o in result.outcomes() if o.action == "Mint"]
+    assert outcome.status == "done"
+    assert "expiry mismatch: requested" in outcome.detail
+    current = world.world.vault.versions(AUDITOR)[-1]
+    assert "requested-expiry" in current.tags
+    assert current.expires_on is not None
+    assert current.expires_on - world.world.clock.now() > timedelta(days=300)  # the app's truth is stored
+    again = run_job(_contoso(world), "rotate", verify_policy=NO_WAIT)  # and it does not cause endless re-minting
+    assert not [a for a in again.apps[0].planned if isinstance(a, Mint)]
