@@ -139,6 +139,11 @@ def _plan_stale_currents(spec: SlotSpec, slot: SlotState) -> list[RotateAction]:
             if v.stage == STAGE_CURRENT and v.enabled and v.version != current.version]
 
 
+def _fail_closed(app: AppSpec, state: AppState | None, what: str) -> Blocked:
+    why = "; ".join(state.errors) if state and state.errors else "state could not be read completely"
+    return Blocked(app.name, None, f"{what}: {why}")
+
+
 def plan_rotation(apps: Sequence[AppSpec], observed: Mapping[str, AppState], now: datetime,
                   forced: Iterable[tuple[str, str]] = ()) -> list[RotateAction]:
     forced_slots = set(forced)
@@ -146,8 +151,7 @@ def plan_rotation(apps: Sequence[AppSpec], observed: Mapping[str, AppState], now
     for app in apps:
         state = observed.get(app.name)
         if state is None or not state.complete:
-            why = "; ".join(state.errors) if state and state.errors else "state could not be read completely"
-            actions.append(Blocked(app.name, None, f"not rotated: {why}"))
+            actions.append(_fail_closed(app, state, "not rotated"))
             continue
         for spec in app.slots:
             slot = state.slots.get(spec.slot, SlotState())
@@ -173,8 +177,7 @@ def plan_revocation(apps: Sequence[AppSpec], observed: Mapping[str, AppState], n
     for app in apps:
         state = observed.get(app.name)
         if state is None or not state.complete:
-            why = "; ".join(state.errors) if state and state.errors else "state could not be read completely"
-            actions.append(Blocked(app.name, None, f"nothing revoked (fail closed): {why}"))
+            actions.append(_fail_closed(app, state, "nothing revoked (fail closed)"))
             continue
         actions.extend(_plan_app_revocation(app, state, now))
     return actions
