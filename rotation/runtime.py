@@ -20,11 +20,11 @@ from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.config import Settings
 from rotation.errors import ConfigError
-from rotation.model import AppSpec, SlotState
+from rotation.model import AppSpec, IottlyAppSpec, SlotState
 from rotation.secret import Secret
 
 
-def all_loopback(apps: Sequence[AppSpec]) -> bool:
+def all_loopback(apps: Sequence[AppSpec | IottlyAppSpec]) -> bool:
     urls = [u for app in apps for u in (app.base_url, app.vault)]
     return bool(urls) and all(is_loopback_host(urlsplit(u).hostname or "") for u in urls)
 
@@ -43,6 +43,7 @@ class Runtime:
     settings: Settings
     apps: Sequence[AppSpec]
     credential: Any = None
+    iottly_apps: Sequence[IottlyAppSpec] = ()
     _http: httpx.Client | None = None
     _vaults: dict[str, KeyVaultSecrets] = field(default_factory=dict)
     _limiter: RateLimiter | None = None
@@ -51,7 +52,10 @@ class Runtime:
         for app in self.apps:
             check_base_url(app.base_url, f"app {app.name} base URL")
             check_base_url(app.vault, f"app {app.name} vault")
-        if self.settings.clock_offset and not all_loopback(self.apps):
+        for iottly in self.iottly_apps:
+            check_base_url(iottly.base_url, f"app {iottly.name} base URL")
+            check_base_url(iottly.vault, f"app {iottly.name} vault")
+        if self.settings.clock_offset and not all_loopback([*self.apps, *self.iottly_apps]):
             raise ConfigError("ROTATION_CLOCK_OFFSET: got a clock offset with non-loopback endpoints, "
                               "expected it only against the sandbox's loopback emulators")
         self._limiter = RateLimiter(self.settings.rate_limit)
