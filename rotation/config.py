@@ -9,18 +9,24 @@
 | ROTATION_MAX_CONCURRENCY | apps handled at once | 4 |
 | ROTATION_RATE_LIMIT | client-side requests/s per app (IoT Central allows 20) | 15 |
 | ROTATION_CLOCK_OFFSET | ISO 8601 duration added to now; honoured only when every endpoint is loopback | unset |
+| ROTATION_FAIL_ON | audit: lowest severity of an open finding that makes the run exit 1 | high |
+| ROTATION_REPORTS_ACCOUNT_URL | audit: Blob endpoint reports also go to (managed identity) | unset: local only |
+| ROTATION_REPORTS_CONTAINER | audit: the reports container | reports |
+| ROTATION_REPORTS_CONNECTION_STRING | audit: instead of the account URL, for Azurite and local runs only | unset |
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import isodate
 
+from rotation.controls import SEVERITIES
 from rotation.errors import ConfigError
 
 
@@ -33,6 +39,10 @@ class Settings:
     max_concurrency: int
     rate_limit: int
     clock_offset: timedelta
+    fail_on: str = "high"
+    reports_account_url: str | None = None
+    reports_container: str = "reports"
+    reports_connection_string: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -48,7 +58,26 @@ class Settings:
             max_concurrency=_int(env, "ROTATION_MAX_CONCURRENCY", 4, 1, 64),
             rate_limit=_int(env, "ROTATION_RATE_LIMIT", 15, 1, 19),
             clock_offset=_duration(env, "ROTATION_CLOCK_OFFSET"),
+            fail_on=_choice(env, "ROTATION_FAIL_ON", "high", SEVERITIES),
+            reports_account_url=env.get("ROTATION_REPORTS_ACCOUNT_URL") or None,
+            reports_container=_container(env.get("ROTATION_REPORTS_CONTAINER") or "reports"),
+            reports_connection_string=env.get("ROTATION_REPORTS_CONNECTION_STRING") or None,
         )
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: Sequence[str]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise ConfigError(f"{name}: got {value!r}, expected one of {', '.join(allowed)}")
+    return value
+
+
+def _container(name: str) -> str:
+    """Blob container names: 3-63 of [a-z0-9-], starting and ending with a letter or digit, no '--'."""
+    if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", name):
+        raise ConfigError(f"ROTATION_REPORTS_CONTAINER: got {name!r}, expected a blob container name "
+                          "(3-63 lowercase letters, digits and single hyphens)")
+    return name
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
