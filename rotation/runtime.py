@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
+from rotation.adapters.blobstore import BlobReportStore, build_container_client
 from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
 from rotation.adapters.iotcentral import IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
@@ -99,6 +100,19 @@ class Runtime:
             raise ConfigError(f"api_token_slot {slot.slot!r} of {app.name}: got no current token in {slot.secret}, "
                               f"expected one: run `rotation bootstrap --app {app.name} --api-token-slot {slot.slot}`")
         return vault.get_value(slot.secret, current.version)
+
+    def report_store(self) -> BlobReportStore | None:
+        """Blob storage for audit runs when configured (managed identity, or a connection string locally)."""
+        settings = self.settings
+        if not (settings.reports_account_url or settings.reports_connection_string):
+            return None
+        from rotation.report.files import CONTENT_TYPES  # noqa: PLC0415 -- jinja2 only when the audit runs
+
+        container = build_container_client(
+            settings.reports_container, account_url=settings.reports_account_url,
+            connection_string=settings.reports_connection_string,
+            credential=None if settings.reports_connection_string else self._cred())
+        return BlobReportStore(container, CONTENT_TYPES)
 
     def iottly(self, base_url: str) -> IottlyClient:
         return IottlyClient(base_url, self.http())

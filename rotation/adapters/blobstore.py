@@ -1,0 +1,93 @@
+"""Audit runs in Azure Blob Storage (azure-storage-blob): each file written once under `runs/<run-id>/`
+with its content type, never overwritten (`overwrite=False`; the reports container also carries a
+time-based immutability policy in Azure). The newest run is found by listing, since run ids sort by
+time: no mutable `latest` blob, which an immutable container would refuse anyway.
+
+A failed upload raises `ServiceError`; the caller keeps the local copy and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+
+from rotation.adapters.http import check_base_url
+from rotation.errors import ServiceError
+
+PREFIX = "runs/"
+
+
+def build_container_client(container: str, *, account_url: str | None, connection_string: str | None,
+                           credential: Any) -> ContainerClient:
+    if connection_string:
+        return BlobServiceClient.from_connection_string(connection_string).get_container_client(container)
+    url = check_base_url(account_url or "", "ROTATION_REPORTS_ACCOUNT_URL")
+    return BlobServiceClient(url, credential=credential).get_container_client(container)
+
+
+def _error(what: str, exc: AzureError) -> ServiceError:
+    status = exc.status_code if isinstance(exc, HttpResponseError) else None
+    code = getattr(exc, "error_code", None) if isinstance(exc, HttpResponseError) else None
+    detail = f"HTTP {status} {code or ''}".strip() if status else type(exc).__name__
+    return ServiceError(f"{what}: got {detail}, expected success", status=status, code=code)
+
+
+class BlobReportStore:
+    def __init__(self, container: ContainerClient, content_types: dict[str, str]) -> None:
+        self._container = container
+        self._types = content_types
+        self.location = f"{container.url}/{PREFIX}"
+
+    def close(self) -> None:
+        self._container.close()
+
+    def publish(self, run_dir: Path) -> list[str]:
+        """Uploads every file of the run folder; returns the blob names."""
+        names = []
+        self._ensure_container()
+        for file in sorted(p for p in run_dir.iterdir() if p.is_file()):
+            name = f"{PREFIX}{run_dir.name}/{file.name}"
+            settings = ContentSettings(content_type=self._types.get(file.name, "application/octet-stream"))
+            try:
+                with file.open("rb") as data:
+                    self._container.upload_blob(name, data, overwrite=False, content_settings=settings)
+            except ResourceExistsError:
+                raise ServiceError(f"upload {name}: got an existing blob, expected a new name (reports are "
+                                   "written once)") from None
+            except AzureError as exc:
+                raise _error(f"upload {name}", exc) from None
+            names.append(name)
+        return names
+
+    def _ensure_container(self) -> None:
+        try:
+            self._container.get_container_properties()
+        except ResourceNotFoundError:
+            try:
+                self._container.create_container()
+            except ResourceExistsError:
+                pass
+            except AzureError as exc:
+                raise _error(f"create container {self._container.container_name}", exc) from None
+        except AzureError as exc:
+            raise _error(f"read container {self._container.container_name}", exc) from None
+
+    def latest(self, file_name: str, before: str) -> tuple[str, Any] | None:
+        """(run id, parsed JSON of `file_name`) of the newest stored run older than `before`, if any."""
+        try:
+            runs = sorted({b.name[len(PREFIX):].split("/", 1)[0]
+                           for b in self._container.list_blobs(name_starts_with=PREFIX)
+                           if b.name.endswith("/" + file_name)})
+            older = [r for r in runs if r < before]
+            if not older:
+                return None
+            data = self._container.download_blob(f"{PREFIX}{older[-1]}/{file_name}").readall()
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise _error("read the previous audit run", exc) from None
+        return older[-1], json.loads(data)

@@ -1,0 +1,190 @@
+"""The audit job: gather what is (read-only), judge it (`rotation.audit.evaluate`), write the run folder,
+diff it against the previous run, publish it to Blob Storage when configured.
+
+Gathering never changes anything: token listings and vault version properties, a verification call
+with each slot's current token and an iottly ping with each key. Whatever cannot be read becomes an
+AUDIT-001 finding (fail closed). Exit codes: 0 nothing at or above `fail_on`, 1 open findings at or
+above it, 3 the audit is incomplete or its upload failed (the local copy is kept either way).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rotation.audit import Observed, PoisonNote, Policies, evaluate
+from rotation.controls import SEVERITIES, severity_rank
+from rotation.errors import AuthError, RotationError, VerificationError
+from rotation.executor import DEFAULT_VERIFY_PATH
+from rotation.findings import Finding, policy_error
+from rotation.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
+from rotation.observe import observe_app
+from rotation.report.files import FORMATS, OCSF_FILE, latest_run, load_entries, write_run
+from rotation.report.model import AuditReport, DiffEntry, compute_diff
+from rotation.report.ocsf import read_entries
+from rotation.runtime import Runtime
+
+log = logging.getLogger("rotation.audit")
+
+
+@dataclass
+class AuditRun:
+    report: AuditReport
+    run_dir: Path
+    fail_on: str
+    published: list[str] = field(default_factory=list)
+    upload_error: str | None = None
+
+    @property
+    def findings(self) -> Sequence[Finding]:
+        return self.report.findings
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Open findings (FAIL and MANUAL) by severity."""
+        return {str(severity): count for severity, count in self.report.open_counts().items()}
+
+    @property
+    def over_threshold(self) -> list[Finding]:
+        limit = severity_rank(self.fail_on)
+        return [f for f in self.findings if f.open and severity_rank(f.severity) <= limit]
+
+    @property
+    def failed(self) -> bool:
+        """The audit itself did not complete (unreadable state, invalid policy, failed upload)."""
+        return not self.report.complete or self.upload_error is not None
+
+    @property
+    def exit_code(self) -> int:
+        if self.failed:
+            return 3
+        return 1 if self.over_threshold else 0
+
+
+def _observe_app(runtime: Runtime, app: AppSpec) -> tuple[AppState, list[VerifyCheck]]:
+    try:
+        iotc = runtime.iotcentral(app)
+        vault = runtime.vault(app.vault)
+        state = observe_app(app, iotc, vault)
+    except RotationError as exc:
+        return AppState(app.name, None, vault_complete=False, errors=(f"{type(exc).__name__}: {exc}",)), []
+    checks = []
+    for spec in app.slots if state.complete else ():
+        current = state.slots.get(spec.slot, SlotState()).current
+        if current is None or current.token_id is None or state.token(current.token_id) is None:
+            continue
+        try:
+            iotc.verify(vault.get_value(spec.secret, current.version), spec.verify_method,
+                        spec.verify_path or DEFAULT_VERIFY_PATH)
+            checks.append(VerifyCheck(app.name, spec.slot, current.token_id, ok=True))
+        except (VerificationError, AuthError) as exc:
+            checks.append(VerifyCheck(app.name, spec.slot, current.token_id, ok=False, error=str(exc)))
+        except RotationError as exc:
+            checks.append(VerifyCheck(app.name, spec.slot, current.token_id, ok=False,
+                                      error=f"could not verify: {exc}"))
+    return state, checks
+
+
+def _check_keys(runtime: Runtime, app: IottlyAppSpec) -> list[KeyCheck]:
+    checks = []
+    for key in app.keys:
+        try:
+            vault = runtime.vault(app.vault)
+            versions = tuple(vault.list_versions(key.secret))
+        except RotationError as exc:
+            checks.append(KeyCheck(app.name, key.slot, key.secret, (), valid=None, error=str(exc)))
+            continue
+        current = SlotState(versions).current
+        if current is None:
+            checks.append(KeyCheck(app.name, key.slot, key.secret, versions, valid=None))
+            continue
+        try:
+            valid = runtime.iottly(app.base_url).ping(vault.get_value(key.secret, current.version))
+            checks.append(KeyCheck(app.name, key.slot, key.secret, versions, valid=valid))
+        except RotationError as exc:
+            checks.append(KeyCheck(app.name, key.slot, key.secret, versions, valid=None, error=str(exc)))
+    return checks
+
+
+def gather(runtime: Runtime, poison: Sequence[PoisonNote] | None = None) -> Observed:
+    """Everything the audit judges, read with bounded concurrency; never raises for one app's failure."""
+    with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix="audit") as pool:
+        apps = list(pool.map(lambda app: _observe_app(runtime, app), runtime.apps))
+        keys = [c for checks in pool.map(lambda app: _check_keys(runtime, app), runtime.iottly_apps) for c in checks]
+    return Observed(apps={state.name: state for state, _ in apps}, verify=[c for _, checks in apps for c in checks],
+                    keys=keys, poison=poison)
+
+
+def run_id_for(runtime: Runtime) -> str:
+    return f"{runtime.now():%Y%m%dT%H%M%S.%fZ}"
+
+
+def _previous(runtime: Runtime, root: Path, run_id: str) -> tuple[str, list[DiffEntry]] | None:
+    store = runtime.report_store()
+    if store is not None:
+        try:
+            found = store.latest(OCSF_FILE, before=run_id)
+        finally:
+            store.close()
+        if found is not None:
+            return found[0], read_entries(found[1])
+    local = latest_run(root)
+    return load_entries(local, "previous run") if local is not None else None
+
+
+def _publish(runtime: Runtime, run: AuditRun) -> None:
+    store = runtime.report_store()
+    if store is None:
+        return
+    try:
+        run.published = store.publish(run.run_dir)
+    except RotationError as exc:
+        run.upload_error = str(exc)
+        log.error("audit upload failed (local copy kept in %s): %s", run.run_dir, exc)  # noqa: TRY400
+    finally:
+        store.close()
+
+
+def _log_findings(run: AuditRun) -> None:
+    """One structured line per open finding: what the high-severity alert rule in Azure Monitor queries."""
+    for finding in run.findings:
+        if finding.open:
+            log.warning("audit_finding control=%s severity=%s status=%s app=%s resource=%s",
+                        finding.control_id, finding.severity, finding.status, finding.app, finding.resource)
+    log.info("audit_summary run=%s open=%s exit=%s", run.report.run_id,
+             " ".join(f"{s}:{n}" for s, n in run.counts.items()), run.exit_code)
+
+
+def run_audit(runtime: Runtime, *, fail_on: str | None = None, out_dir: Path | None = None,
+              formats: Sequence[str] = FORMATS, poison: Sequence[PoisonNote] | None = None) -> AuditRun:
+    fail_on = fail_on or runtime.settings.fail_on
+    if fail_on not in SEVERITIES:
+        raise ValueError(f"fail_on: got {fail_on!r}, expected one of {', '.join(SEVERITIES)}")
+    root = out_dir or runtime.settings.reports_dir
+    now = runtime.now()
+    run_id = run_id_for(runtime)
+    policies = Policies(runtime.apps, runtime.iottly_apps)
+    observed = gather(runtime, poison)
+    findings = evaluate(observed, policies, now)
+    return _finish(runtime, AuditReport(run_id, now, findings, observed, policies), root, formats, fail_on)
+
+
+def record_policy_error(runtime: Runtime, message: str, *, fail_on: str = "high", out_dir: Path | None = None,
+                        formats: Sequence[str] = FORMATS) -> AuditRun:
+    """An invalid policy still produces a run folder that says the audit could not run (fail closed)."""
+    report = AuditReport(run_id_for(runtime), runtime.now(), [policy_error(message)], Observed(apps={}), Policies([]))
+    return _finish(runtime, report, out_dir or runtime.settings.reports_dir, formats, fail_on)
+
+
+def _finish(runtime: Runtime, report: AuditReport, root: Path, formats: Sequence[str], fail_on: str) -> AuditRun:
+    previous = _previous(runtime, root, report.run_id)
+    current = [DiffEntry.of(f) for f in report.findings]
+    diff = compute_diff(previous[1] if previous else None, current, previous[0] if previous else None)
+    report = AuditReport(report.run_id, report.generated_at, report.findings, report.observed, report.policies, diff)
+    run = AuditRun(report, write_run(report, root, formats), fail_on)
+    _publish(runtime, run)
+    _log_findings(run)
+    return run
