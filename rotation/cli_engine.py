@@ -15,11 +15,12 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from rotation import operations
+from rotation import cli_audit, operations
 from rotation.cli_output import Exit, console, emit_json, guarded, table
 from rotation.config import Settings
 from rotation.errors import UserError
 from rotation.jobs import AppRun, Job, JobResult, run_job
+from rotation.report.files import FORMATS
 from rotation.runtime import Runtime
 from rotation.secret import Secret
 from rotation.simulate import simulate
@@ -98,16 +99,27 @@ def revoke(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
     raise typer.Exit(report(_run(_runtime(apps), "revoke"), as_json))
 
 @guarded
-def run(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
-    """rotate, then revoke: one full cycle (what the timers do)."""
+def run(apps: AppOpt = None, as_json: JsonOpt = False,
+        fail_on: Annotated[str | None, typer.Option("--fail-on", help="audit threshold (default: ROTATION_FAIL_ON)")]
+        = None) -> None:
+    """rotate, then revoke, then audit: one full cycle (what the timers do)."""
+    settings = Settings.from_env()
+    threshold = cli_audit.check_fail_on(fail_on, settings)
     runtime = _runtime(apps)
     results = [_run(runtime, "rotate"), _run(runtime, "revoke")]
+    runtime.close()
+    audit = cli_audit.audit_or_record(settings, apps, fail_on=threshold, out=None, formats=list(FORMATS))
     if as_json:
-        emit_json([{"job": r.job, "failed": r.failed, "apps": [_app_json(a) for a in r.apps]} for r in results])
+        emit_json([*({"job": r.job, "failed": r.failed, "apps": [_app_json(a) for a in r.apps]} for r in results),
+                   {"job": "audit", "run_dir": str(audit.run_dir), "exit_code": audit.exit_code,
+                    "open_by_severity": audit.counts, "resolved": [e.uid for e in audit.report.diff.resolved],
+                    "new": [e.uid for e in audit.report.diff.new]}])
     else:
         for result in results:
             report(result, False)
-    raise typer.Exit(Exit.FAILED if any(r.failed for r in results) else Exit.OK)
+        cli_audit.show_run(audit, False)
+    failed = any(r.failed for r in results) or audit.failed
+    raise typer.Exit(Exit.FAILED if failed else audit.exit_code)
 
 @guarded
 def simulate_(days: Annotated[int, typer.Option(min=1, max=3650)] = 365, apps: AppOpt = None,

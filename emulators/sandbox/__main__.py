@@ -66,6 +66,23 @@ def show_summary(log: CycleLog) -> None:
         console.print(table)
 
 
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+def show_audits(log: CycleLog) -> None:
+    table = Table(title="Audit runs (open findings by severity; reports in each run folder)", title_justify="left")
+    for column in ("audit", *SEVERITIES, "new", "resolved", "exit", "run folder"):
+        table.add_column(column, overflow="fold")
+    for title, audit in log.audits:
+        counts = audit.get("open_by_severity", {})
+        diff = audit.get("diff", audit)
+        table.add_row(title, *(str(counts.get(s, 0)) for s in SEVERITIES), str(len(diff.get("new", []))),
+                      str(len(diff.get("resolved", []))), str(audit.get("exit_code", "?")), audit.get("run_dir", "?"))
+    console.print(table)
+    if log.audits and log.audits[-1][1].get("run_dir"):
+        console.print(f"Open the latest report: {log.audits[-1][1]['run_dir']}/audit.html", markup=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulators.sandbox", description=__doc__)
     parser.add_argument("--dir", type=Path, default=Path(".sandbox"), help="CA bundle and sandbox files")
@@ -76,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         show_endpoints(world)
         log = run_cycle(world, args.reports, show_step)
         show_summary(log)
+        show_audits(log)
         written = [p for p in args.reports.rglob("*") if p.is_file()]
         leaks = leaked_values(world, log, written)
     if leaks:

@@ -23,6 +23,7 @@ ADVANCE = timedelta(hours=25)
 class CycleLog:
     outputs: list[str] = field(default_factory=list)
     runs: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    audits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     exit_codes: dict[str, int] = field(default_factory=dict)
 
 
@@ -51,14 +52,24 @@ def run_cycle(world: RunningWorld, reports: Path, show: Any) -> CycleLog:
     token = world.bootstrap_token_file.read_text(encoding="utf-8") if world.bootstrap_token_file else ""
     show("bootstrap northwind-labs", rotation(["bootstrap", "--app", "northwind-labs"], env, log, stdin=token))
     show("plan", rotation(["plan"], env, log))
-    first = rotation(["run", "--json"], env, log)
-    log.runs.append(("run (now)", json.loads(first.stdout or "[]")))
+    baseline = rotation(["audit", "--json"], env, log)
+    log.audits.append(("audit before the first run", json.loads(baseline.stdout or "{}")))
+    _record_run(log, "run (now)", rotation(["run", "--json"], env, log))
     world.world.clock.advance(ADVANCE)
     later = service_env(world, reports, ADVANCE)
-    second = rotation(["run", "--json"], later, log)
-    log.runs.append((f"run (+{ADVANCE.total_seconds() / 3600:.0f}h, past the grace period)",
-                     json.loads(second.stdout or "[]")))
+    _record_run(log, f"run (+{ADVANCE.total_seconds() / 3600:.0f}h, past the grace period)",
+                rotation(["run", "--json"], later, log))
+    dirs = [str(audit["run_dir"]) for _, audit in log.audits if audit.get("run_dir")]
+    if len(dirs) >= 2:
+        show("report diff (before the first run → after it)", rotation(["report", "diff", *dirs[:2]], env, log))
     return log
+
+
+def _record_run(log: CycleLog, title: str, done: subprocess.CompletedProcess[str]) -> None:
+    """`run --json` prints the rotate and revoke jobs, then the audit's summary."""
+    jobs = json.loads(done.stdout or "[]")
+    log.runs.append((title, [job for job in jobs if "apps" in job]))
+    log.audits.extend((f"audit after {title}", job) for job in jobs if job.get("job") == "audit")
 
 
 def leaked_values(world: RunningWorld, log: CycleLog, extra: list[Path]) -> list[str]:

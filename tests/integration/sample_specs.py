@@ -25,8 +25,11 @@ def sample_specs(world: RunningWorld) -> list[AppSpec]:
     return [
         app("contoso-fleet",
             _slot("contoso-fleet", "dashboard-reader", (RoleRef(OPERATOR),), 30 * DAY),
-            _slot("contoso-fleet", "auditor", (RoleRef("Fleet Auditor", "store-eu"),), 30 * DAY)),
+            _slot("contoso-fleet", "auditor", (RoleRef("Fleet Auditor", "store-eu"),), 30 * DAY),
+            _slot("contoso-fleet", "maintenance", (RoleRef(OPERATOR),), 30 * DAY)),
         app("fabrikam-stores", _slot("fabrikam-stores", "exporter", (RoleRef(BUILDER),), 14 * DAY),
+            _slot("fabrikam-stores", "reporting", (RoleRef(OPERATOR),), 14 * DAY),
+            _slot("fabrikam-stores", "alerts", (RoleRef(OPERATOR),), 14 * DAY),
             allow=(AllowedToken("legacy-export", date(2026, 1, 31), "export job migrates"),)),
         app("northwind-labs", _slot("northwind-labs", "telemetry-reader", (RoleRef(OPERATOR),), 7 * DAY)),
     ]
