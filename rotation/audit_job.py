@@ -123,14 +123,18 @@ def run_id_for(runtime: Runtime) -> str:
 
 
 def _previous(runtime: Runtime, root: Path, run_id: str) -> tuple[str, list[DiffEntry]] | None:
+    """The newest earlier run: from Blob Storage when configured (a Functions worker's disk is fresh),
+    else the local `latest`. An unreadable store is logged; the upload that follows reports the failure."""
     store = runtime.report_store()
     if store is not None:
         try:
             found = store.latest(OCSF_FILE, before=run_id)
+            if found is not None:
+                return found[0], read_entries(found[1])
+        except (RotationError, ValueError, KeyError, TypeError) as exc:
+            log.warning("previous audit run not readable from blob storage, using the local one: %s", exc)
         finally:
             store.close()
-        if found is not None:
-            return found[0], read_entries(found[1])
     local = latest_run(root)
     return load_entries(local, "previous run") if local is not None else None
 

@@ -13,20 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings, ExponentialRetry
 
 from rotation.adapters.http import check_base_url
 from rotation.errors import ServiceError
 
 PREFIX = "runs/"
+# A few quick retries: the SDK default (15 s initial backoff) would hold a timer invocation for minutes.
+def _retry() -> ExponentialRetry:
+    return ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2)
 
 
 def build_container_client(container: str, *, account_url: str | None, connection_string: str | None,
                            credential: Any) -> ContainerClient:
     if connection_string:
-        return BlobServiceClient.from_connection_string(connection_string).get_container_client(container)
+        return BlobServiceClient.from_connection_string(connection_string, retry_policy=_retry()).get_container_client(container)
     url = check_base_url(account_url or "", "ROTATION_REPORTS_ACCOUNT_URL")
-    return BlobServiceClient(url, credential=credential).get_container_client(container)
+    return BlobServiceClient(url, credential=credential, retry_policy=_retry()).get_container_client(container)
 
 
 def _error(what: str, exc: AzureError) -> ServiceError:

@@ -21,9 +21,9 @@ def register_northwind(world: RunningWorld) -> None:
 
 
 def audit_runtime(world: RunningWorld, reports: Path, offset: timedelta = timedelta(0),
-                  **extra: str) -> Runtime:
+                  extra: dict[str, str] | None = None) -> Runtime:
     env = {"ROTATION_CA_BUNDLE": str(world.ca.pem_path), "ROTATION_POLICIES": str(POLICIES),
-           "ROTATION_REPORTS_DIR": str(reports), **extra}
+           "ROTATION_REPORTS_DIR": str(reports), **(extra or {})}
     if offset:
         env["ROTATION_CLOCK_OFFSET"] = f"PT{int(offset.total_seconds())}S"
     settings = Settings.from_env(env)
