@@ -27,7 +27,8 @@ def _retry() -> ExponentialRetry:
 def build_container_client(container: str, *, account_url: str | None, connection_string: str | None,
                            credential: Any) -> ContainerClient:
     if connection_string:
-        return BlobServiceClient.from_connection_string(connection_string, retry_policy=_retry()).get_container_client(container)
+        service = BlobServiceClient.from_connection_string(connection_string, retry_policy=_retry())
+        return service.get_container_client(container)
     url = check_base_url(account_url or "", "ROTATION_REPORTS_ACCOUNT_URL")
     return BlobServiceClient(url, credential=credential, retry_policy=_retry()).get_container_client(container)
 
