@@ -156,7 +156,7 @@ def _log_findings(run: AuditRun) -> None:
     """One structured line per open finding: what the high-severity alert rule in Azure Monitor queries."""
     for finding in run.findings:
         if finding.open:
-            log.warning("audit_finding control=%s severity=%s status=%s app=%s resource=%s",
+            log.info("audit_finding control=%s severity=%s status=%s app=%s resource=%s",
                         finding.control_id, finding.severity, finding.status, finding.app, finding.resource)
     log.info("audit_summary run=%s open=%s exit=%s", run.report.run_id,
              " ".join(f"{s}:{n}" for s, n in run.counts.items()), run.exit_code)
