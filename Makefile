@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AZURITE := tools/azurite/node_modules/.bin/azurite
 
-.PHONY: help venv sandbox test lint types pytest azurite emulators bench clean
+.PHONY: help venv sandbox test lint types pytest azurite emulators bench clean report-screenshot
 
 help:
 	@echo "make sandbox   run the whole service against embedded emulators, reports in ./reports/"
 	@echo "make test      lint (ruff), types (mypy --strict) and pytest"
 	@echo "make emulators start every emulator with the sample world (Ctrl-C to stop)"
 	@echo "make bench     benchmarks (ratios in one run)"
+	@echo "make report-screenshot  render the sandbox's audit report in headless Chromium to docs/audit-report.png"
 
 # The venv is (re)installed only when the dependency files change: idempotent and quick on re-runs.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -51,6 +52,10 @@ sandbox: $(STAMP)
 # Ratios measured in one run (speed-up, requests and memory per app), never absolute thresholds.
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_rotation --apps 12
+
+# Needs Debian's chromium package (apt-get install chromium); not part of make test.
+report-screenshot: $(STAMP)
+	$(BIN)/python -m emulators.sandbox.screenshot --out docs/audit-report.png
 
 emulators: $(STAMP)
 	$(BIN)/python -m emulators up --env-file .sandbox.env

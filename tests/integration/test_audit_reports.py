@@ -121,3 +121,9 @@ def test_formats_can_be_chosen_and_ocsf_is_always_written(world: RunningWorld, t
     runtime.close()
     names = {"html": "audit.html", "csv": "audit.csv", "md": "summary.md"}
     assert {p.name for p in run.run_dir.iterdir()} == {"audit.ocsf.json", *(names[f] for f in formats)}
+
+
+def test_the_audit_guide_lists_every_control() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text(encoding="utf-8")
+    for control in CATALOG:
+        assert f"| `{control.id}` | {control.title} | {control.severity} |" in guide, control.id
