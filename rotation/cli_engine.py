@@ -18,7 +18,7 @@ from rich.progress import Progress
 from rotation import cli_audit, operations
 from rotation.cli_output import Exit, console, emit_json, guarded, table
 from rotation.config import Settings
-from rotation.errors import UserError
+from rotation.errors import PolicyError, UserError
 from rotation.jobs import AppRun, Job, JobResult, run_job
 from rotation.report.files import FORMATS
 from rotation.runtime import Runtime
@@ -105,7 +105,11 @@ def run(apps: AppOpt = None, as_json: JsonOpt = False,
     """rotate, then revoke, then audit: one full cycle (what the timers do)."""
     settings = Settings.from_env()
     threshold = cli_audit.check_fail_on(fail_on, settings)
-    runtime = _runtime(apps)
+    try:
+        runtime = _runtime(apps)
+    except PolicyError:  # nothing rotated or revoked; the audit records why (fail closed), exit 2
+        cli_audit.audit_or_record(settings, apps, fail_on=threshold, out=None, formats=list(FORMATS))
+        raise
     results = [_run(runtime, "rotate"), _run(runtime, "revoke")]
     runtime.close()
     audit = cli_audit.audit_or_record(settings, apps, fail_on=threshold, out=None, formats=list(FORMATS))

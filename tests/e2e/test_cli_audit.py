@@ -57,6 +57,10 @@ def test_an_invalid_policy_is_recorded_as_a_failed_audit(tmp_path: Path) -> None
     events = json.loads((reports / "latest" / "audit.ocsf.json").read_text(encoding="utf-8"))
     assert [(e["compliance"]["control"], e["status_code"]) for e in events] == [("AUDIT-002", "FAIL")]
     assert "Audit incomplete" in (reports / "latest" / "audit.html").read_text(encoding="utf-8")
+    first_run = (reports / "LATEST").read_text(encoding="utf-8")
+    cycle = rotation(["run"], {**os.environ, "ROTATION_POLICIES": str(policy), "ROTATION_REPORTS_DIR": str(reports)})
+    assert cycle.returncode == 2  # nothing rotated or revoked, and the audit records why
+    assert (reports / "LATEST").read_text(encoding="utf-8") != first_run
 
 
 def test_report_diff_of_two_runs(world: RunningWorld, tmp_path: Path) -> None:
