@@ -52,6 +52,7 @@ sandbox: $(STAMP)
 # Ratios measured in one run (speed-up, requests and memory per app), never absolute thresholds.
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_rotation --apps 12
+	$(BIN)/python -m bench.bench_audit --apps 12
 
 # Needs Debian's chromium package (apt-get install chromium); not part of make test.
 report-screenshot: $(STAMP)

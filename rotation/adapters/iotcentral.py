@@ -88,7 +88,7 @@ class IoTCentralClient:
                  params: dict[str, str] | None = None, auth: str | None = None) -> httpx.Response:
         def call() -> httpx.Response:
             if self._limiter is not None:
-                self._limiter.acquire(self._host)
+                self._limiter.acquire(self.base_url)  # per application (the sandbox serves all from one host)
             headers = {"Authorization": auth or self._auth()}
             return self._http.request(method, url, params=params, json=json, headers=headers)
 
