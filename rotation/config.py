@@ -13,6 +13,10 @@
 | ROTATION_REPORTS_ACCOUNT_URL | audit: Blob endpoint reports also go to (managed identity) | unset: local only |
 | ROTATION_REPORTS_CONTAINER | audit: the reports container | reports |
 | ROTATION_REPORTS_CONNECTION_STRING | audit: instead of the account URL, for Azurite and local runs only | unset |
+| ROTATION_FANOUT | `inline`: one invocation runs every app; `queue`: a queue message per app (host storage) | inline |
+| ROTATION_QUEUE | fan-out queue in the host storage (poison queue: NAME-poison, made by the host) | rotation-apps |
+| ROTATION_LEASE_CONTAINER | blob container of the per-app leases in the host storage account | rotation-leases |
+| AzureWebJobsStorage[__…] | Functions host storage (`rotation.hoststorage`); unset = file locks, inline only | unset |
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import isodate
 
 from rotation.controls import SEVERITIES
 from rotation.errors import ConfigError
+from rotation.hoststorage import HostStorage
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,10 @@ class Settings:
     reports_account_url: str | None = None
     reports_container: str = "reports"
     reports_connection_string: str | None = None
+    fanout: str = "inline"
+    queue: str = "rotation-apps"
+    lease_container: str = "rotation-leases"
+    host_storage: HostStorage | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +72,7 @@ class Settings:
             reports_account_url=env.get("ROTATION_REPORTS_ACCOUNT_URL") or None,
             reports_container=_container(env.get("ROTATION_REPORTS_CONTAINER") or "reports"),
             reports_connection_string=env.get("ROTATION_REPORTS_CONNECTION_STRING") or None,
+            **_host_storage(env),
         )
 
 
@@ -72,11 +83,26 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: Sequence[s
     return value
 
 
-def _container(name: str) -> str:
-    """Blob container names: 3-63 of [a-z0-9-], starting and ending with a letter or digit, no '--'."""
-    if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", name):
-        raise ConfigError(f"ROTATION_REPORTS_CONTAINER: got {name!r}, expected a blob container name "
-                          "(3-63 lowercase letters, digits and single hyphens)")
+def _host_storage(env: Mapping[str, str]) -> dict[str, Any]:
+    """Fan-out and leases: the queue mode needs the host storage (fail closed, not a silent inline run)."""
+    host = HostStorage.from_env(env)
+    fanout = _choice(env, "ROTATION_FANOUT", "inline", ("inline", "queue"))
+    if fanout == "queue" and (host is None or not host.has_queue):
+        raise ConfigError("ROTATION_FANOUT: got 'queue' without a queue endpoint, expected AzureWebJobsStorage "
+                          "or AzureWebJobsStorage__accountName / __queueServiceUri")
+    # The host names the poison queue NAME-poison, which must itself be a valid name (at most 63).
+    return {"fanout": fanout, "host_storage": host,
+            "queue": _container(env.get("ROTATION_QUEUE") or "rotation-apps", "ROTATION_QUEUE", 56),
+            "lease_container": _container(env.get("ROTATION_LEASE_CONTAINER") or "rotation-leases",
+                                          "ROTATION_LEASE_CONTAINER")}
+
+
+def _container(name: str, setting: str = "ROTATION_REPORTS_CONTAINER", longest: int = 63) -> str:
+    """Blob container and queue names: 3-63 of [a-z0-9-], starting and ending with a letter or digit, no '--'."""
+    if len(name) > longest or not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", name):
+        kind = "queue" if "QUEUE" in setting else "blob container"
+        raise ConfigError(f"{setting}: got {name!r}, expected a {kind} name "
+                          f"(3-{longest} lowercase letters, digits and single hyphens)")
     return name
 
 

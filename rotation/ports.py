@@ -56,3 +56,23 @@ class IottlyPort(Protocol):
     def ping(self, key: Secret) -> bool:
         """True when iottly accepts the key, False on 401; raises `ServiceError` otherwise."""
         ...
+
+
+class AppLock(Protocol):
+    """One app's lock across runs (timer invocations, scale-out instances, a manual run): whoever holds it
+    is the only one changing that app. Non-blocking: a run that cannot take it skips the app."""
+
+    name: str
+
+    def try_acquire(self) -> bool:
+        """True when taken (and kept alive until `release`), False when someone else holds it."""
+        ...
+
+    def release(self) -> None:
+        """Gives the lock back; never raises (an unreleased lease still expires by itself)."""
+        ...
+
+    @property
+    def lost(self) -> str | None:
+        """Why the lock was lost while held (renewal refused), else None."""
+        ...
