@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from rotation import __version__, cli_audit, cli_engine
+from rotation import __version__, cli_audit, cli_engine, cli_serve
 from rotation.cli_policies import policies_app
 
 app = typer.Typer(help="Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault.",
@@ -13,6 +13,7 @@ app.add_typer(policies_app, name="policies")
 app.add_typer(cli_audit.report_app, name="report")
 cli_engine.register(app)
 app.command("audit")(cli_audit.audit)
+app.command("serve")(cli_serve.serve)
 
 
 @app.callback()

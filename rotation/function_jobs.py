@@ -46,12 +46,12 @@ def _runtime(settings: Settings) -> Runtime:
     return Runtime(settings, apps, iottly_apps=iottly)
 
 
-def on_timer(job: JobName, *, past_due: bool, env: Mapping[str, str] | None = None) -> None:
-    """The rotate, revoke and audit timers."""
+def on_timer(job: JobName, *, past_due: bool, trigger: str = "timer", env: Mapping[str, str] | None = None) -> None:
+    """The rotate, revoke and audit timers (and `rotation serve`'s runs, trigger "serve")."""
     env = os.environ if env is None else env
     telemetry.configure(env=env)
     log = telemetry.get_logger("rotation.functions")
-    with telemetry.run_context(job, "timer"):
+    with telemetry.run_context(job, trigger):
         if past_due:
             log.warning("timer_past_due", detail="the scheduled time was missed (host down or busy); running now")
         log.info("job_started", past_due=past_due)

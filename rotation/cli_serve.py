@@ -1,0 +1,27 @@
+"""`rotation serve`: run rotate, revoke and audit on their schedules in this process (no Azure Functions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rotation import schedules
+from rotation.cli_output import guarded
+from rotation.config import Settings
+from rotation.specs import load_app_specs
+
+
+@guarded
+def serve(store: Annotated[Path, typer.Option(help="SQLite job store: keeps pending runs across restarts")]
+          = Path(".rotation/serve-jobs.sqlite"),
+          misfire_grace: Annotated[int, typer.Option(min=1, help="seconds a missed run may still start late")]
+          = 3600) -> None:
+    """Run rotate, revoke and audit on ROTATE_SCHEDULE, REVOKE_SCHEDULE and AUDIT_SCHEDULE (6-field NCRONTAB,
+    UTC) until SIGTERM or SIGINT. JSON log lines on stderr."""
+    schedules.expressions()  # a bad schedule, setting or policy stops here with one line, exit 2
+    load_app_specs(Settings.from_env())
+    from rotation.serve import serve as run  # noqa: PLC0415 -- APScheduler and SQLAlchemy only for serve
+
+    run(store, misfire_grace=misfire_grace)
