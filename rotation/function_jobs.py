@@ -20,23 +20,14 @@ from typing import Any
 from rotation import telemetry
 from rotation.actions import Blocked
 from rotation.config import Settings
-from rotation.errors import ConfigError, PolicyError, RotationError
+from rotation.errors import PolicyError, RotationError
 from rotation.jobs import Job, JobResult
 from rotation.runtime import Runtime
 from rotation.schedules import JobName
 
-FANOUT_MODES = ("inline", "queue")
-
 
 class JobFailedError(RotationError):
     """The job ran and something failed (the per-app summary says what); the invocation must fail."""
-
-
-def fanout_mode(env: Mapping[str, str]) -> str:
-    value = env.get("ROTATION_FANOUT") or "inline"
-    if value not in FANOUT_MODES:
-        raise ConfigError(f"ROTATION_FANOUT: got {value!r}, expected one of {', '.join(FANOUT_MODES)}")
-    return value
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -70,16 +61,16 @@ def on_timer(job: JobName, *, past_due: bool, trigger: str = "timer", env: Mappi
 def _rotate_or_revoke(job: Job, env: Mapping[str, str], log: Any) -> None:
     from rotation.jobs import run_job  # noqa: PLC0415
 
-    mode = fanout_mode(env)
-    runtime = _runtime(Settings.from_env(env))
+    settings = Settings.from_env(env)
+    runtime = _runtime(settings)
     try:
-        if mode == "queue":
+        if settings.fanout == "queue":
             from rotation.fanout import (  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
                 enqueue_apps,  # azure-storage-queue only when queued
             )
 
             count = enqueue_apps(runtime, job)
-            log.info("job_enqueued", apps=count, fanout=mode)
+            log.info("job_enqueued", apps=count, fanout=settings.fanout, queue=settings.queue)
             return
         result = run_job(runtime, job)
     finally:
