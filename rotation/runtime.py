@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,9 +20,11 @@ from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
 from rotation.adapters.iotcentral import IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
+from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions
 from rotation.config import Settings
 from rotation.errors import ConfigError
 from rotation.model import AppSpec, IottlyAppSpec, SlotState
+from rotation.ports import AppLock
 from rotation.secret import Secret
 
 
@@ -48,6 +51,9 @@ class Runtime:
     _http: httpx.Client | None = None
     _vaults: dict[str, KeyVaultSecrets] = field(default_factory=dict)
     _limiter: RateLimiter | None = None
+    lease_options: LeaseOptions = field(default_factory=LeaseOptions)
+    _locks: BlobLeaseLocks | FileLocks | None = None
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         for app in self.apps:
@@ -114,6 +120,62 @@ class Runtime:
             credential=None if settings.reports_connection_string else self._cred())
         return BlobReportStore(container, CONTENT_TYPES)
 
+    def app_lock(self, app_name: str) -> AppLock:
+        """The app's lock: a blob lease in the host storage account when AzureWebJobsStorage is configured
+        (Azure, or Azurite locally), else a file lock under the reports folder (a local CLI run)."""
+        with self._guard:
+            if self._locks is None:
+                host = self.settings.host_storage
+                if host is not None and host.has_blob:
+                    container = self.host_blob_service().get_container_client(self.settings.lease_container)
+                    self._locks = BlobLeaseLocks(container, self.lease_options)
+                else:
+                    self._locks = FileLocks(self.settings.reports_dir / ".locks")
+            if isinstance(self._locks, FileLocks):
+                scope = next((app.base_url for app in self.apps if app.name == app_name), "")
+                return self._locks.lock(app_name, scope)
+            return self._locks.lock(app_name)
+
+    def _host_credential(self) -> Any:
+        host = self.settings.host_storage
+        if host is not None and host.client_id:  # AzureWebJobsStorage__clientId: the host's own identity
+            return ManagedIdentityCredential(client_id=host.client_id)
+        return self._cred()
+
+    def host_blob_service(self) -> Any:
+        """The host storage's Blob service (leases); a ConfigError when it is not configured."""
+        from azure.storage.blob import BlobServiceClient, ExponentialRetry  # noqa: PLC0415
+
+        host = self.settings.host_storage
+        retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2)
+        if host is not None and host.connection_string:
+            return BlobServiceClient.from_connection_string(host.connection_string, retry_policy=retry)
+        if host is None or host.blob_url is None:
+            raise ConfigError("AzureWebJobsStorage: got no blob endpoint, expected a connection string or "
+                              "AzureWebJobsStorage__accountName / __blobServiceUri")
+        return BlobServiceClient(host.blob_url, credential=self._host_credential(), retry_policy=retry)
+
+    def host_queue(self, name: str) -> Any:
+        """A queue of the host storage, base64 text as the Functions queue trigger reads and writes it."""
+        from azure.storage.queue import (  # noqa: PLC0415 -- only the queue fan-out needs it
+            ExponentialRetry,
+            QueueClient,
+            TextBase64DecodePolicy,
+            TextBase64EncodePolicy,
+        )
+
+        host = self.settings.host_storage
+        options: dict[str, Any] = {"message_encode_policy": TextBase64EncodePolicy(),
+                                   "message_decode_policy": TextBase64DecodePolicy(),
+                                   "retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2,
+                                                                    retry_total=2)}
+        if host is not None and host.connection_string:
+            return QueueClient.from_connection_string(host.connection_string, name, **options)
+        if host is None or host.queue_url is None:
+            raise ConfigError("AzureWebJobsStorage: got no queue endpoint, expected a connection string or "
+                              "AzureWebJobsStorage__accountName / __queueServiceUri")
+        return QueueClient(host.queue_url, name, credential=self._host_credential(), **options)
+
     def iottly(self, base_url: str) -> IottlyClient:
         return IottlyClient(base_url, self.http())
 
@@ -128,3 +190,5 @@ class Runtime:
             self._http.close()
         for vault in self._vaults.values():
             vault.close()
+        if self._locks is not None:
+            self._locks.close()
