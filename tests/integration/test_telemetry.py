@@ -6,7 +6,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -110,3 +113,21 @@ def test_http_and_azure_loggers_stay_at_warning_after_configure() -> None:
     telemetry.configure(env={})
     for name in ("azure.core", "azure.identity", "httpx", "httpcore"):
         assert logging.getLogger(name).getEffectiveLevel() == logging.WARNING
+
+
+def test_azure_monitor_is_configured_only_with_a_connection_string(tmp_path: Path) -> None:
+    """In a fresh process: the exporter is set up (loopback ingestion endpoint, nothing listens) and the
+    counters land on the SDK's MeterProvider; without the setting the API's no-op provider stays."""
+    probe = ("import sys; from opentelemetry import metrics; from rotation import telemetry; "
+             "env = {'FUNCTIONS_WORKER_RUNTIME': 'python'}; "
+             "env.update({'APPLICATIONINSIGHTS_CONNECTION_STRING': sys.argv[1]} if sys.argv[1] else {}); "
+             "telemetry.configure(env=env); telemetry.counters().minted.add(1, {'app': 'a'}); "
+             "print(type(metrics.get_meter_provider()).__module__, 'azure.monitor.opentelemetry' in sys.modules)")
+    connection = ("InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/;"
+                  "LiveEndpoint=https://127.0.0.1:9/")
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path), "HOME": str(tmp_path)}
+    results = [subprocess.run([sys.executable, "-c", probe, value], capture_output=True, text=True,  # noqa: S603
+                              timeout=120, check=True, env=env).stdout.split() for value in (connection, "")]
+    assert results[0] == ["opentelemetry.sdk.metrics._internal", "True"]
+    assert results[1][1] == "False"
+    assert not results[1][0].startswith("opentelemetry.sdk")
