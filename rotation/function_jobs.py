@@ -100,7 +100,7 @@ def on_queue_message(body: str, dequeue_count: int, *, env: Mapping[str, str] | 
 
 def summarize(result: JobResult) -> list[dict[str, Any]]:
     """Per app: what was planned and what happened, with reasons (identifiers only, never values)."""
-    return [{"app": run.app, "failed": run.failed, "planned": len(run.planned),
+    return [{"app": run.app, "failed": run.failed, "skipped": run.skipped, "planned": len(run.planned),
              "outcomes": [{"slot": o.slot, "action": o.action, "status": o.status, "reason": o.reason,
                            "detail": o.detail} for o in run.outcomes],
              "blocked": [a.reason for a in run.planned if isinstance(a, Blocked)],
