@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from emulators.azurite import AzuriteEndpoints, run_azurite
 from emulators.conformance import IOTCENTRAL_SPEC, KEYVAULT_SPEC, SpecConformance
 from emulators.core import EmulatorApp, SandboxAuthority, SandboxCA
 from emulators.identity import IdentityEmulator, ManagedIdentity
@@ -81,3 +82,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, conformance: dict[str, SpecC
         monkeypatch.setenv("IDENTITY_ENDPOINT", running.identity_endpoint)
         monkeypatch.setenv("IDENTITY_HEADER", running.world.identity.header_secret)
         yield running
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteEndpoints]:
+    """The project-local Azurite on loopback, one for the session (a Node process takes about a second to
+    come up), isolated per test by unique container and queue names; fails with the install hint if Node
+    or Azurite is missing."""
+    with run_azurite(tmp_path_factory.mktemp("azurite")) as endpoints:
+        yield endpoints
