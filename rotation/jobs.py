@@ -59,6 +59,7 @@ class JobResult:
     job: Job
     apps: list[AppRun]
     dry_run: bool = False
+    dropped: str | None = None  # a queue message that was not run (`rotation.fanout`), and why
 
     @property
     def failed(self) -> bool:

@@ -155,8 +155,9 @@ class Runtime:
                               "AzureWebJobsStorage__accountName / __blobServiceUri")
         return BlobServiceClient(host.blob_url, credential=self._host_credential(), retry_policy=retry)
 
-    def host_queue(self, name: str) -> Any:
-        """A queue of the host storage, base64 text as the Functions queue trigger reads and writes it."""
+    def host_queue(self, name: str, *, decode: bool = True) -> Any:
+        """A queue of the host storage, base64 text as the Functions queue trigger reads and writes it
+        (`decode=False`: contents as stored, for reading messages that someone else may have written)."""
         from azure.storage.queue import (  # noqa: PLC0415 -- only the queue fan-out needs it
             ExponentialRetry,
             QueueClient,
@@ -166,7 +167,7 @@ class Runtime:
 
         host = self.settings.host_storage
         options: dict[str, Any] = {"message_encode_policy": TextBase64EncodePolicy(),
-                                   "message_decode_policy": TextBase64DecodePolicy(),
+                                   "message_decode_policy": TextBase64DecodePolicy() if decode else None,
                                    "retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2,
                                                                     retry_total=2)}
         if host is not None and host.connection_string:
