@@ -6,11 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AZURITE := tools/azurite/node_modules/.bin/azurite
 
-.PHONY: help venv sandbox test lint types pytest azurite emulators bench clean report-screenshot
+.PHONY: help venv sandbox test lint types pytest infra-check azurite emulators bench clean report-screenshot
 
 help:
 	@echo "make sandbox   run the whole service against embedded emulators, reports in ./reports/"
-	@echo "make test      lint (ruff), types (mypy --strict) and pytest"
+	@echo "make test      lint (ruff), types (mypy --strict), pytest and infra-check"
+	@echo "make infra-check  checkov on infra/ (0 failed, 0 parsing errors), actionlint and zizmor on .github/workflows"
 	@echo "make emulators start every emulator with the sample world (Ctrl-C to stop)"
 	@echo "make bench     benchmarks (ratios in one run)"
 	@echo "make report-screenshot  render the sandbox's audit report in headless Chromium to docs/audit-report.png"
@@ -44,7 +45,25 @@ types: $(STAMP)
 pytest: $(STAMP) $(AZURITE)
 	$(BIN)/python -m pytest
 
-test: lint types pytest
+# checkov, actionlint and zizmor live in their own venv: checkov pins its dependencies, which conflict with ours.
+INFRA_VENV := .venv-infra
+INFRA_BIN := $(INFRA_VENV)/bin
+INFRA_STAMP := $(INFRA_VENV)/.installed
+
+$(INFRA_STAMP): requirements-infra.txt
+	@test -x $(INFRA_BIN)/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_BIN)/python -m pip install --quiet --upgrade pip
+	$(INFRA_BIN)/python -m pip install --quiet -r requirements-infra.txt
+	@touch $(INFRA_STAMP)
+
+# checkov exits 0 on files it cannot parse: infra/check.py reads its JSON report and fails on parsing errors,
+# failed checks, unexplained skips or too few resources.
+infra-check: $(INFRA_STAMP)
+	$(INFRA_BIN)/python infra/check.py infra
+	$(INFRA_BIN)/actionlint -shellcheck $(INFRA_BIN)/shellcheck .github/workflows/*.yml
+	$(INFRA_BIN)/zizmor --offline .github/workflows
+
+test: lint types pytest infra-check
 
 sandbox: $(STAMP)
 	$(BIN)/python -m emulators.sandbox
@@ -62,4 +81,4 @@ emulators: $(STAMP)
 	$(BIN)/python -m emulators up --env-file .sandbox.env
 
 clean:
-	rm -rf $(VENV) tools/azurite/node_modules reports .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) tools/azurite/node_modules reports .mypy_cache .ruff_cache .pytest_cache

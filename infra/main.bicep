@@ -86,15 +86,16 @@ param tags object = {
   workload: 'iotc-token-rotation'
 }
 
-var suffix = uniqueString(subscription().id, resourceGroup().id, baseName)
+var base = toLower(baseName)
+var suffix = uniqueString(subscription().id, resourceGroup().id, base)
 var names = {
-  identity: 'id-${baseName}-${suffix}'
-  storage: take('st${baseName}${suffix}', 24)
-  vault: take('kv-${baseName}-${suffix}', 24)
-  workspace: 'log-${baseName}-${suffix}'
-  insights: 'appi-${baseName}-${suffix}'
-  plan: 'plan-${baseName}-${suffix}'
-  site: 'func-${baseName}-${suffix}'
+  identity: 'id-${base}-${suffix}'
+  storage: take('st${base}${suffix}', 24)
+  vault: take('kv-${base}-${suffix}', 24)
+  workspace: 'log-${base}-${suffix}'
+  insights: 'appi-${base}-${suffix}'
+  plan: 'plan-${base}-${suffix}'
+  site: 'func-${base}-${suffix}'
 }
 var queueName = 'rotation-apps'
 var poisonQueueName = 'rotation-apps-poison'

@@ -32,7 +32,7 @@ var queueDataContributor = subscriptionResourceId('Microsoft.Authorization/roleD
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   #checkov:skip=CKV_AZURE_35:The Flex Consumption app is not VNet-integrated here, so a default-deny firewall would lock the app out of its own host storage; every request needs an Entra ID token (shared key off).
   #checkov:skip=CKV_AZURE_59:Public endpoint kept for the same reason (no VNet or private endpoint in this deployment); anonymous and shared-key access are both off.
-  #checkov:skip=CKV_AZURE_43:The name is computed (take('st' + baseName + uniqueString(...), 24)); baseName is limited to 3-10 characters and must be lowercase letters and digits, which checkov cannot evaluate.
+  #checkov:skip=CKV_AZURE_43:The name is computed (take('st' + baseName + uniqueString(...), 24)); baseName is limited to 3-10 characters and lowercased, which checkov cannot evaluate.
   name: accountName
   location: location
   tags: tags
