@@ -226,3 +226,25 @@ def test_local_settings_example_declares_every_setting_the_app_reads() -> None:
     settings = Settings.from_env(values)  # the example itself is valid
     assert settings.fail_on == "high"
     assert values["ROTATION_FANOUT"] == "inline"
+
+
+def test_host_json_keeps_request_logs_out_and_bounds_retries_and_runtime() -> None:
+    host = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
+    assert host["version"] == "2.0"
+    hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))
+    assert 0 < hours * 3600 + minutes * 60 + seconds <= 3600
+    levels = host["logging"]["logLevel"]
+    for name in ("azure.core", "azure.identity", "httpx", "httpcore"):
+        assert levels[name] == "Warning", name
+    assert host["logging"]["applicationInsights"]["samplingSettings"]["isEnabled"] is True
+    assert host["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+    queues = host["extensions"]["queues"]
+    assert 1 <= queues["maxDequeueCount"] <= 10
+    assert queues["messageEncoding"] == "base64"
+
+
+def test_funcignore_deploys_the_product_and_nothing_else() -> None:
+    ignored = {line.strip() for line in (ROOT / ".funcignore").read_text(encoding="utf-8").splitlines() if line}
+    assert {"emulators/", "tests/", "bench/", "docs/", "tools/", "infra/", "local.settings.json"} <= ignored
+    deployed = {"rotation/", "policies/", "function_app.py", "host.json", "requirements.txt"}
+    assert not deployed & ignored
