@@ -51,6 +51,7 @@ class Observed:
     verify: Sequence[VerifyCheck] = ()
     keys: Sequence[KeyCheck] = ()
     poison: Sequence[PoisonNote] | None = None  # None: no fan-out queue configured
+    poison_error: str | None = None  # the poison queue could not be read
 
 
 @dataclass(frozen=True)
@@ -257,9 +258,13 @@ def evaluate(observed: Observed, policies: Policies, now: datetime) -> list[Find
         findings.extend(_AppAudit(spec, state, verify, now).all())
     for iottly in policies.iottly:
         findings.extend(audit_iottly(iottly, {c.slot: c for c in observed.keys if c.app == iottly.name}, now))
+    if observed.poison_error is not None:
+        findings.append(Finding("AUDIT-001", "FAIL", "-", "app", "poison-queue",
+                                "could not read the fan-out poison queue", {"errors": observed.poison_error}))
     if observed.poison is not None:
         poisoned = {p.app: p for p in observed.poison}
-        for name in [a.name for a in policies.apps]:
+        declared = [a.name for a in policies.apps]
+        for name in [*declared, *sorted(set(poisoned) - set(declared))]:
             note = poisoned.get(name)
             findings.append(Finding("OPS-001", "FAIL" if note else "PASS", name, "app", "fanout",
                                     f"{note.job} failed on every retry ({note.count} message(s) in the poison queue)"

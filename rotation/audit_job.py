@@ -109,13 +109,28 @@ def _check_keys(runtime: Runtime, app: IottlyAppSpec) -> list[KeyCheck]:
     return checks
 
 
+def _poison(runtime: Runtime) -> tuple[list[PoisonNote] | None, str | None]:
+    """Apps the queue fan-out gave up on (only when ROTATION_FANOUT=queue): (notes, read error)."""
+    if runtime.settings.fanout != "queue":
+        return None, None
+    from rotation.fanout import poison_entries  # noqa: PLC0415 -- azure-storage-queue only with the fan-out
+
+    try:
+        return [PoisonNote(e.app, e.job, e.count) for e in poison_entries(runtime)], None
+    except RotationError as exc:
+        return None, str(exc)
+
+
 def gather(runtime: Runtime, poison: Sequence[PoisonNote] | None = None) -> Observed:
     """Everything the audit judges, read with bounded concurrency; never raises for one app's failure."""
     with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix="audit") as pool:
         apps = list(pool.map(lambda app: _observe_app(runtime, app), runtime.apps))
         keys = [c for checks in pool.map(lambda app: _check_keys(runtime, app), runtime.iottly_apps) for c in checks]
+    poison_error = None
+    if poison is None:
+        poison, poison_error = _poison(runtime)
     return Observed(apps={state.name: state for state, _ in apps}, verify=[c for _, checks in apps for c in checks],
-                    keys=keys, poison=poison)
+                    keys=keys, poison=poison, poison_error=poison_error)
 
 
 def run_id_for(runtime: Runtime) -> str:

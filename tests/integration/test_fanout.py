@@ -16,6 +16,7 @@ from azure.storage.queue import QueueClient, QueueMessage, TextBase64DecodePolic
 
 from emulators.azurite import AzuriteEndpoints
 from emulators.sandbox import RunningWorld
+from rotation.audit_job import run_audit
 from rotation.config import Settings
 from rotation.errors import ConfigError
 from rotation.fanout import AppFailedError, PoisonEntry, enqueue_apps, handle_message, poison_entries
@@ -102,6 +103,10 @@ def test_each_message_rotates_its_app_and_a_failing_app_ends_in_the_poison_queue
     assert (entry.app, entry.job, entry.count) == ("northwind-labs", "rotate", 1)
     assert entry.enqueued_at
     assert poison_entries(runtime) == [entry]  # peeked, never removed
+    # ... and the next audit reports the app that keeps failing.
+    audit = run_audit(runtime)
+    assert {f.app: f.status for f in audit.findings if f.control_id == "OPS-001"} == {
+        "contoso-fleet": "PASS", "fabrikam-stores": "PASS", "northwind-labs": "FAIL"}
     runtime.close()
 
 

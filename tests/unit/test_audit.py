@@ -203,6 +203,12 @@ def test_poison_queue_entries_are_findings_only_when_fanout_is_on() -> None:
     assert not any(k.startswith("OPS-001") for k in judge(app_spec(), state))
     found = judge(app_spec(), state, poison=[PoisonNote("app", "rotate", 2)])
     assert found["OPS-001:fanout"].status == "FAIL"
+    garbage = evaluate(Observed({"app": state}, poison=[PoisonNote("(unreadable)", "rotate")]), Policies([app_spec()]),
+                       NOW)
+    assert [(f.app, f.status) for f in garbage if f.control_id == "OPS-001"] == [("(unreadable)", "FAIL"),
+                                                                                 ("app", "PASS")]
+    unreadable = evaluate(Observed({"app": state}, poison_error="peek queue: HTTP 403"), Policies([app_spec()]), NOW)
+    assert [f.is_error for f in unreadable if f.resource == "poison-queue"] == [True]
 
 
 def test_catalog_is_complete_and_consistent() -> None:
