@@ -19,6 +19,7 @@ from typing import Any
 
 from rotation import telemetry
 from rotation.actions import Blocked
+from rotation.audit import PoisonNote
 from rotation.config import Settings
 from rotation.errors import PolicyError, RotationError
 from rotation.jobs import Job, JobResult
@@ -65,9 +66,7 @@ def _rotate_or_revoke(job: Job, env: Mapping[str, str], log: Any) -> None:
     runtime = _runtime(settings)
     try:
         if settings.fanout == "queue":
-            from rotation.fanout import (  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
-                enqueue_apps,  # azure-storage-queue only when queued
-            )
+            from rotation.fanout import enqueue_apps  # noqa: PLC0415 -- azure-storage-queue only when queued
 
             count = enqueue_apps(runtime, job)
             log.info("job_enqueued", apps=count, fanout=settings.fanout, queue=settings.queue)
@@ -79,22 +78,33 @@ def _rotate_or_revoke(job: Job, env: Mapping[str, str], log: Any) -> None:
 
 
 def on_queue_message(body: str, dequeue_count: int, *, env: Mapping[str, str] | None = None) -> None:
-    """One app of a fanned-out rotate or revoke; raising makes the host retry it, then poison it."""
+    """One app of a fanned-out rotate or revoke. A failed app raises (after its summary is logged), so the
+    host retries the message, then moves it to the poison queue; an unrunnable message is dropped."""
+    from rotation.fanout import AppFailedError, InvalidMessageError, handle_message, parse_message  # noqa: PLC0415
+
     env = os.environ if env is None else env
     telemetry.configure(env=env)
     log = telemetry.get_logger("rotation.functions")
-    with telemetry.run_context("app", "queue"):
-        log.info("message_received", dequeue_count=dequeue_count)
-        from rotation.fanout import handle_message  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
-
+    try:
+        job, app, _ = parse_message(body)
+    except InvalidMessageError:
+        job, app = "rotate", None  # handle_message reports and poisons it
+    with telemetry.run_context(job, "queue"):
+        log.info("message_received", app=app, dequeue_count=dequeue_count)
         runtime = _runtime(Settings.from_env(env))
         try:
             result = handle_message(runtime, body, dequeue_count)
+        except AppFailedError as exc:
+            _report(exc.result, log)
+            log.warning("message_retried", app=app, dequeue_count=dequeue_count, detail=str(exc))
+            raise
         except RotationError as exc:
             log.error("job_failed", error_type=type(exc).__name__, error=str(exc))  # noqa: TRY400
             raise
         finally:
             runtime.close()
+        if result.dropped:
+            log.warning("message_dropped", app=app, reason=result.dropped)
         finish(result, log)
 
 
@@ -110,6 +120,14 @@ def summarize(result: JobResult) -> list[dict[str, Any]]:
 
 def finish(result: JobResult, log: Any) -> None:
     """Logs the per-app summary and the job line, counts, then fails the invocation when the job failed."""
+    _report(result, log)
+    if result.failed:
+        failed_apps = [run.app for run in result.apps if run.failed]
+        raise JobFailedError(f"{result.job}: {len(failed_apps)} of {len(result.apps)} apps failed: "
+                             f"{', '.join(failed_apps)} (see the app_summary lines)")
+
+
+def _report(result: JobResult, log: Any) -> None:
     for line in summarize(result):
         (log.warning if line["failed"] else log.info)("app_summary", **line)
     outcomes = result.outcomes()
@@ -118,9 +136,6 @@ def finish(result: JobResult, log: Any) -> None:
              done=sum(1 for o in outcomes if o.status == "done"),
              failed=sum(1 for o in outcomes if o.status == "failed"))
     telemetry.counters().record_job(result)
-    if result.failed:
-        raise JobFailedError(f"{result.job}: {len(failed_apps)} of {len(result.apps)} apps failed: "
-                               f"{', '.join(failed_apps)} (see the app_summary lines)")
 
 
 def _audit(env: Mapping[str, str], log: Any) -> None:
@@ -133,14 +148,31 @@ def _audit(env: Mapping[str, str], log: Any) -> None:
         recorded = record_policy_error(Runtime(settings, []), str(exc), fail_on=settings.fail_on)
         raise JobFailedError(f"audit: invalid policy, recorded in {recorded.run_dir}: {exc}") from None
     try:
-        run = run_audit(runtime, fail_on=settings.fail_on)
+        poison, poison_error = _poison_notes(runtime, log)
+        run = run_audit(runtime, fail_on=settings.fail_on, poison=poison)
     finally:
         runtime.close()
     telemetry.counters().record_audit(run.counts)
     log.info("audit_done", run_dir=str(run.run_dir), exit_code=run.exit_code, open_by_severity=run.counts,
              fail_on=run.fail_on, published=len(run.published), upload_error=run.upload_error)
-    if run.failed:
-        raise JobFailedError(f"audit: incomplete or not uploaded (exit 3), local copy in {run.run_dir}")
+    if run.failed or poison_error:
+        raise JobFailedError(f"audit: incomplete or not uploaded (exit 3), local copy in {run.run_dir}"
+                             + (f"; poison queue not readable: {poison_error}" if poison_error else ""))
     if run.exit_code:
         raise JobFailedError(f"audit: {len(run.over_threshold)} open findings at or above {run.fail_on} "
                                f"(see the audit_finding lines and {run.run_dir})")
+
+
+def _poison_notes(runtime: Runtime, log: Any) -> tuple[list[PoisonNote] | None, str | None]:
+    """With the queue fan-out, the apps whose messages ended in the poison queue (the audit reports them).
+    An unreadable poison queue does not stop the audit; it fails the invocation afterwards (fail closed)."""
+    if runtime.settings.fanout != "queue":
+        return None, None
+    from rotation.fanout import poison_entries  # noqa: PLC0415
+
+    try:
+        entries = poison_entries(runtime)
+    except RotationError as exc:
+        log.error("poison_queue_unreadable", error=str(exc))  # noqa: TRY400
+        return None, str(exc)
+    return [PoisonNote(e.app, e.job, e.count) for e in entries], None

@@ -3,103 +3,41 @@ user code called with a real `TimerRequest` against the sandbox emulators (effec
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import azure.functions as func
 import pytest
-from azure.functions.timer import TimerRequest  # the class the host's converter builds
 
 from emulators.sandbox import RunningWorld
-from rotation import operations, schedules
+from rotation import schedules
 from rotation.config import Settings
 from rotation.function_jobs import JobFailedError
-from rotation.runtime import Runtime
-from rotation.secret import Secret
-from rotation.specs import load_app_specs, select_apps
-
-ROOT = Path(__file__).resolve().parents[2]
-SANDBOX_POLICIES = ROOT / "emulators" / "sandbox" / "policies"
-
-
-@functools.cache
-def _functions() -> dict[str, Any]:
-    """Indexed once: the FunctionApp records what it indexed and refuses a second pass (as the host does)."""
-    import function_app
-
-    return {str(f.get_function_name()): f for f in function_app.app.get_functions()}
-
-
-def _bindings(function: Any) -> list[dict[str, Any]]:
-    bindings: list[dict[str, Any]] = json.loads(function.get_function_json())["bindings"]
-    return bindings
-
-
-def _call(name: str, *, past_due: bool = False) -> None:
-    user_code: Callable[[func.TimerRequest], None] = _functions()[name].get_user_function()
-    user_code(TimerRequest(past_due=past_due, schedule_status={}, schedule={"AdjustForDST": True}))
-
-
-@pytest.fixture
-def sandbox_env(world: RunningWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """App settings as the Function app would see them, pointing at the sandbox (its env vars)."""
-    for key, value in world.settings().items():
-        monkeypatch.setenv(key, value)
-    reports = tmp_path / "reports"
-    settings = {"ROTATION_CA_BUNDLE": str(world.ca.pem_path), "ROTATION_POLICIES": str(SANDBOX_POLICIES),
-                "ROTATION_REPORTS_DIR": str(reports), "ROTATION_FANOUT": "inline"}
-    for key, value in settings.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AZURE_CLIENT_ID", "ROTATION_CLOCK_OFFSET", "ROTATION_REPORTS_ACCOUNT_URL",
-                "ROTATION_REPORTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_CONNECTION_STRING", "ROTATION_FAIL_ON"):
-        monkeypatch.delenv(key, raising=False)
-    return reports
-
-
-def _bootstrap_northwind(world: RunningWorld) -> None:
-    """The one app of the sample world whose identity is not yet a user (what `rotation bootstrap` does)."""
-    settings = Settings.from_env()
-    specs, _ = load_app_specs(settings)
-    runtime = Runtime(settings, select_apps(specs, ["northwind-labs"]))
-    assert world.bootstrap_token_file is not None
-    token = Secret(world.bootstrap_token_file.read_text(encoding="utf-8").strip())
-    try:
-        operations.bootstrap(runtime, runtime.apps[0], token, role="administrator", user_id="rotation-service")
-    finally:
-        runtime.close()
-
-
-def _events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    events = []
-    for record in caplog.records:
-        message = record.getMessage()
-        if record.name.startswith("rotation.functions") and message.startswith("{"):
-            events.append(json.loads(message))
-    return events
-
-
-def _vault_values(world: RunningWorld) -> set[str]:
-    return {v.value for name in world.world.vault.secret_names() for v in world.world.vault.versions(name)}
+from tests.e2e.function_support import (
+    ROOT,
+    bindings,
+    bootstrap_northwind,
+    call_timer,
+    indexed_functions,
+    log_events,
+    vault_values,
+)
 
 
 def test_the_app_indexes_three_timers_and_the_fanout_queue_trigger() -> None:
-    functions = _functions()
+    functions = indexed_functions()
     assert set(functions) == {"rotate", "revoke", "audit", "rotate_app"}
     for name, setting in (("rotate", "ROTATE_SCHEDULE"), ("revoke", "REVOKE_SCHEDULE"), ("audit", "AUDIT_SCHEDULE")):
-        (binding,) = _bindings(functions[name])
+        (binding,) = bindings(functions[name])
         assert binding["type"] == "timerTrigger"
         assert binding["direction"] == "IN"
         assert binding["schedule"] == f"%{setting}%"
         assert binding["runOnStartup"] is False
         assert binding["useMonitor"] is True
-    (queue,) = _bindings(functions["rotate_app"])
+    (queue,) = bindings(functions["rotate_app"])
     assert queue["type"] == "queueTrigger"
     assert queue["queueName"] == "%ROTATION_QUEUE%"
     assert queue["connection"] == "AzureWebJobsStorage"
@@ -109,8 +47,8 @@ def test_every_schedule_setting_resolves_to_a_valid_ncrontab_with_the_declared_d
     values = json.loads((ROOT / "local.settings.json.example").read_text(encoding="utf-8"))["Values"]
     resolved = schedules.expressions(values)
     assert resolved == {s.job: s.default for s in schedules.SCHEDULES}
-    for function in _functions().values():
-        for binding in _bindings(function):
+    for function in indexed_functions().values():
+        for binding in bindings(function):
             if binding["type"] == "timerTrigger":
                 setting = binding["schedule"].strip("%")
                 assert schedules.validate(values[setting], setting) == values[setting]
@@ -129,11 +67,11 @@ def test_importing_the_app_builds_no_sdk_client() -> None:
 
 def test_rotate_then_revoke_timers_act_on_the_sandbox(world: RunningWorld, sandbox_env: Path,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    _bootstrap_northwind(world)
+    bootstrap_northwind(world)
     contoso = world.world.iotcentral.app("contoso-fleet")
     before = set(contoso.tokens)
     with caplog.at_level(logging.DEBUG):
-        _call("rotate", past_due=True)
+        call_timer("rotate", past_due=True)
     minted = set(contoso.tokens) - before
     assert any(t.startswith("rot-auditor-") for t in minted), minted
     current = world.world.vault.versions("iotc-contoso-fleet-auditor")[-1]
@@ -143,7 +81,7 @@ def test_rotate_then_revoke_timers_act_on_the_sandbox(world: RunningWorld, sandb
     assert northwind
     assert northwind[-1].tags["stage"] == "current"
 
-    events = _events(caplog)
+    events = log_events(caplog)
     run_ids = {e["run_id"] for e in events}
     assert len(run_ids) == 1  # one invocation, one run id on every line
     assert any(e["event"] == "timer_past_due" and e["level"] == "warning" for e in events)
@@ -153,18 +91,18 @@ def test_rotate_then_revoke_timers_act_on_the_sandbox(world: RunningWorld, sandb
     assert next(e for e in events if e["event"] == "job_summary")["failed_apps"] == []
 
     with caplog.at_level(logging.DEBUG):
-        _call("revoke")
+        call_timer("revoke")
     old_reader = world.world.vault.versions("iotc-contoso-fleet-dashboard-reader")[0]
     assert old_reader.tags["stage"] == "revoked"
     assert not old_reader.enabled
     assert not any(t.endswith("-zz99") for t in contoso.tokens)  # the orphan was swept
     assert "ops-admin" in contoso.tokens  # human-made: reported, never revoked
-    revoke_events = [e for e in _events(caplog) if e["job"] == "revoke"]
+    revoke_events = [e for e in log_events(caplog) if e["job"] == "revoke"]
     assert len({e["run_id"] for e in revoke_events}) == 1
     assert {e["run_id"] for e in revoke_events} != run_ids
 
     text = caplog.text
-    for value in _vault_values(world):
+    for value in vault_values(world):
         assert value not in text
 
 
@@ -173,10 +111,10 @@ def test_a_failed_app_fails_the_invocation_after_the_summary_is_logged(world: Ru
     contoso = world.world.iotcentral.app("contoso-fleet")
     before = set(contoso.tokens)
     with caplog.at_level(logging.INFO), pytest.raises(JobFailedError) as raised:
-        _call("rotate")
+        call_timer("rotate")
     assert "1 of 3 apps failed: northwind-labs" in str(raised.value)  # the identity is not a user there yet
     assert set(contoso.tokens) - before  # the other apps rotated all the same
-    events = _events(caplog)
+    events = log_events(caplog)
     northwind = next(e for e in events if e["event"] == "app_summary" and e["app"] == "northwind-labs")
     assert northwind["failed"] is True
     assert northwind["level"] == "warning"
@@ -188,20 +126,20 @@ def test_a_failed_app_fails_the_invocation_after_the_summary_is_logged(world: Ru
 def test_the_audit_timer_writes_a_run_and_fails_on_findings_at_the_threshold(
         world: RunningWorld, sandbox_env: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO), pytest.raises(JobFailedError, match=r"incomplete or not uploaded \(exit 3\)"):
-        _call("audit")  # northwind-labs cannot be read yet: fail closed
-    _bootstrap_northwind(world)
+        call_timer("audit")  # northwind-labs cannot be read yet: fail closed
+    bootstrap_northwind(world)
     caplog.clear()
     with caplog.at_level(logging.INFO), pytest.raises(JobFailedError, match="open findings at or above high"):
-        _call("audit")
+        call_timer("audit")
     runs = sorted(p for p in sandbox_env.iterdir() if p.name != "latest" and (p / "audit.ocsf.json").is_file())
     assert len(runs) == 2
-    done = next(e for e in _events(caplog) if e["event"] == "audit_done")
+    done = next(e for e in log_events(caplog) if e["event"] == "audit_done")
     assert done["exit_code"] == 1
     assert done["run_dir"] == str(runs[-1])
     assert done["open_by_severity"]["high"] >= 1  # the sample world's seeded violations
     assert any(r.getMessage().startswith("audit_finding control=") and getattr(r, "run_id", None) == done["run_id"]
                for r in caplog.records)  # the audit's own lines carry the run id as a record attribute
-    for value in _vault_values(world):
+    for value in vault_values(world):
         assert value not in caplog.text
 
 
@@ -210,8 +148,8 @@ def test_an_invalid_setting_fails_the_invocation_with_one_clear_line(
         caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("ROTATION_FANOUT", "sideways")
     with caplog.at_level(logging.INFO), pytest.raises(Exception, match="ROTATION_FANOUT: got 'sideways'"):
-        _call("revoke")
-    failed = next(e for e in _events(caplog) if e["event"] == "job_failed")
+        call_timer("revoke")
+    failed = next(e for e in log_events(caplog) if e["event"] == "job_failed")
     assert failed["error"] == "ROTATION_FANOUT: got 'sideways', expected one of inline, queue"
 
 
