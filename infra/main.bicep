@@ -151,6 +151,8 @@ module vault 'modules/keyvault.bicep' = {
   }
 }
 
+// Deployed after the storage and vault modules (it reads their outputs), so the identity's roles exist
+// before the app first starts.
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   params: {
@@ -165,6 +167,7 @@ module functionApp 'modules/functionapp.bicep' = {
     queueEndpoint: storage.outputs.queueEndpoint
     deploymentContainerName: deploymentContainerName
     insightsConnectionString: monitoring.outputs.insightsConnectionString
+    vaultUri: vault.outputs.vaultUri
     maximumInstanceCount: maximumInstanceCount
     settings: {
       policies: policiesPath
@@ -180,11 +183,6 @@ module functionApp 'modules/functionapp.bicep' = {
       reportsContainer: reportsContainerName
     }
   }
-  dependsOn: [
-    // the app's first start reads storage and the vault: its roles must exist before it does
-    storage
-    vault
-  ]
 }
 
 module alerts 'modules/alerts.bicep' = {

@@ -17,6 +17,9 @@ param blobEndpoint string
 param queueEndpoint string
 param deploymentContainerName string
 param insightsConnectionString string
+
+@description('URI of the vault; policies name it as ${ROTATION_VAULT_URL} (docs/policy-example.yaml).')
+param vaultUri string
 param maximumInstanceCount int
 
 @description('Instance memory of the Flex Consumption plan in MB.')
@@ -125,6 +128,11 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
         {
           name: 'AZURE_CLIENT_ID'
           value: identityClientId
+        }
+        // referenced by the policies (`vault: ${ROTATION_VAULT_URL}`), resolved from the environment
+        {
+          name: 'ROTATION_VAULT_URL'
+          value: vaultUri
         }
         {
           name: 'ROTATION_POLICIES'

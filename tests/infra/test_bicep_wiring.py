@@ -136,6 +136,9 @@ def test_every_setting_the_app_reads_is_an_app_setting() -> None:
     assert values["AzureWebJobsStorage__clientId"] == values["AZURE_CLIENT_ID"] == "identityClientId"
     assert values["ROTATION_REPORTS_DIR"] == "/tmp/reports"  # noqa: S108 -- the Functions sandbox's writable folder
     assert values["ROTATION_REPORTS_CONNECTION_STRING"] == ""
+    # the policies name their vault as ${ROTATION_VAULT_URL} (docs/policy-example.yaml)
+    assert values["ROTATION_VAULT_URL"] == "vaultUri"
+    assert accessor(module("functionApp")["config"]["params"]["vaultUri"]) == ["vault", "outputs", "vaultUri"]
     assert values["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${identityClientId};Authorization=AAD"
 
 
