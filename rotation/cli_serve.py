@@ -10,6 +10,7 @@ import typer
 from rotation import schedules
 from rotation.cli_output import guarded
 from rotation.config import Settings
+from rotation.errors import ConfigError
 from rotation.specs import load_app_specs
 
 
@@ -21,7 +22,11 @@ def serve(store: Annotated[Path, typer.Option(help="SQLite job store: keeps pend
     """Run rotate, revoke and audit on ROTATE_SCHEDULE, REVOKE_SCHEDULE and AUDIT_SCHEDULE (6-field NCRONTAB,
     UTC) until SIGTERM or SIGINT. JSON log lines on stderr."""
     schedules.expressions()  # a bad schedule, setting or policy stops here with one line, exit 2
-    load_app_specs(Settings.from_env())
+    settings = Settings.from_env()
+    if settings.fanout == "queue":
+        raise ConfigError("ROTATION_FANOUT: got 'queue', expected inline for rotation serve (queue messages are "
+                          "consumed only by the Function app's rotate_app function)")
+    load_app_specs(settings)
     from rotation.serve import serve as run  # noqa: PLC0415 -- APScheduler and SQLAlchemy only for serve
 
     run(store, misfire_grace=misfire_grace)

@@ -186,3 +186,19 @@ def test_a_fire_time_missed_while_stopped_runs_once_after_the_restart(world: Run
     assert _stored_next_runs(store)["audit"] == midnight + timedelta(days=1)
     reports = [p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(reports) == 1
+
+
+def test_bad_settings_stop_serve_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1", "ROTATION_POLICIES": str(tmp_path)}
+    cases = [({"AUDIT_SCHEDULE": "0 0 6 * *"}, ("AUDIT_SCHEDULE: got '0 0 6 * *' (5 fields), expected a 6-field "
+                                                "NCRONTAB expression")),
+             ({"ROTATION_FANOUT": "queue", "AzureWebJobsStorage": "UseDevelopmentStorage=true"},
+              "ROTATION_FANOUT: got 'queue', expected inline for rotation serve")]
+    for extra, expected in cases:
+        done = subprocess.run([sys.executable, "-m", "rotation", "serve", "--store", str(tmp_path / "s.sqlite")],  # noqa: S603
+                              env={**base, **extra}, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip().splitlines()[0].startswith(expected), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in done.stderr
+        assert not (tmp_path / "s.sqlite").exists()
