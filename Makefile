@@ -10,7 +10,7 @@ AZURITE := tools/azurite/node_modules/.bin/azurite
 
 help:
 	@echo "make sandbox   run the whole service against embedded emulators, reports in ./reports/"
-	@echo "make test      lint (ruff), types (mypy --strict), pytest and infra-check"
+	@echo "make test      lint (ruff), types (mypy --strict), infra-check and pytest"
 	@echo "make infra-check  checkov on infra/ (0 failed, 0 parsing errors), actionlint and zizmor on .github/workflows"
 	@echo "make emulators start every emulator with the sample world (Ctrl-C to stop)"
 	@echo "make bench     benchmarks (ratios in one run)"
@@ -63,7 +63,8 @@ infra-check: $(INFRA_STAMP)
 	$(INFRA_BIN)/actionlint -shellcheck $(INFRA_BIN)/shellcheck .github/workflows/*.yml
 	$(INFRA_BIN)/zizmor --offline .github/workflows
 
-test: lint types pytest infra-check
+# infra-check before pytest, so that pytest's summary stays the closing line of `make test`
+test: lint types infra-check pytest
 
 sandbox: $(STAMP)
 	$(BIN)/python -m emulators.sandbox
