@@ -19,7 +19,6 @@ from typing import Any
 
 from rotation import telemetry
 from rotation.actions import Blocked
-from rotation.audit import PoisonNote
 from rotation.config import Settings
 from rotation.errors import PolicyError, RotationError
 from rotation.jobs import Job, JobResult
@@ -148,31 +147,15 @@ def _audit(env: Mapping[str, str], log: Any) -> None:
         recorded = record_policy_error(Runtime(settings, []), str(exc), fail_on=settings.fail_on)
         raise JobFailedError(f"audit: invalid policy, recorded in {recorded.run_dir}: {exc}") from None
     try:
-        poison, poison_error = _poison_notes(runtime, log)
-        run = run_audit(runtime, fail_on=settings.fail_on, poison=poison)
+        run = run_audit(runtime, fail_on=settings.fail_on)  # with the queue fan-out it peeks the poison queue
     finally:
         runtime.close()
     telemetry.counters().record_audit(run.counts)
     log.info("audit_done", run_dir=str(run.run_dir), exit_code=run.exit_code, open_by_severity=run.counts,
              fail_on=run.fail_on, published=len(run.published), upload_error=run.upload_error)
-    if run.failed or poison_error:
-        raise JobFailedError(f"audit: incomplete or not uploaded (exit 3), local copy in {run.run_dir}"
-                             + (f"; poison queue not readable: {poison_error}" if poison_error else ""))
+    if run.failed:
+        raise JobFailedError(f"audit: incomplete or not uploaded (exit 3), local copy in {run.run_dir}")
     if run.exit_code:
         raise JobFailedError(f"audit: {len(run.over_threshold)} open findings at or above {run.fail_on} "
                                f"(see the audit_finding lines and {run.run_dir})")
 
-
-def _poison_notes(runtime: Runtime, log: Any) -> tuple[list[PoisonNote] | None, str | None]:
-    """With the queue fan-out, the apps whose messages ended in the poison queue (the audit reports them).
-    An unreadable poison queue does not stop the audit; it fails the invocation afterwards (fail closed)."""
-    if runtime.settings.fanout != "queue":
-        return None, None
-    from rotation.fanout import poison_entries  # noqa: PLC0415
-
-    try:
-        entries = poison_entries(runtime)
-    except RotationError as exc:
-        log.error("poison_queue_unreadable", error=str(exc))  # noqa: TRY400
-        return None, str(exc)
-    return [PoisonNote(e.app, e.job, e.count) for e in entries], None

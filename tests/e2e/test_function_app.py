@@ -158,6 +158,8 @@ def test_local_settings_example_declares_every_setting_the_app_reads() -> None:
     sources = [*(ROOT / "rotation").rglob("*.py"), ROOT / "function_app.py"]
     read = {m for path in sources for m in re.findall(r"[\"'%]((?:ROTATION|ROTATE|REVOKE|AUDIT)_[A-Z_]+)[\"'%]",
                                                       path.read_text(encoding="utf-8"))}
+    policies = [*(ROOT / "policies").rglob("*.yaml"), ROOT / "docs" / "policy-example.yaml"]
+    read |= {m for path in policies for m in re.findall(r"\$\{([A-Za-z_]+)\}", path.read_text(encoding="utf-8"))}
     read |= {"AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING", "AzureWebJobsStorage",
              "FUNCTIONS_WORKER_RUNTIME", "ROTATION_QUEUE", "ROTATION_LEASE_CONTAINER"}
     assert read <= set(values), sorted(read - set(values))
