@@ -193,8 +193,13 @@ resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-previ
   properties: {
     workspaceId: workspaceId
     logs: [
+      // writes and deletes; reads are left out (the host polls its queues every few seconds)
       {
-        categoryGroup: 'audit'
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
         enabled: true
       }
     ]
@@ -207,8 +212,13 @@ resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-prev
   properties: {
     workspaceId: workspaceId
     logs: [
+      // writes and deletes; reads are left out (the host polls its queues every few seconds)
       {
-        categoryGroup: 'audit'
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
         enabled: true
       }
     ]
