@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         reports = Path(tmp) / "reports"
         if run_sandbox(["--dir", str(Path(tmp) / "sandbox"), "--reports", str(reports)]) != 0:
             return 1
-        runs = sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
+        runs = sorted(p for p in reports.iterdir() if (p / "audit.html").is_file() and not p.is_symlink())
         chosen = runs[1] if len(runs) > 1 else runs[-1]
         screenshot(chosen / "audit.html", args.out, args.width, args.height, args.scale)
     print(f"wrote {args.out} from run {chosen.name}")  # noqa: T201
