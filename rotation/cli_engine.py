@@ -25,6 +25,7 @@ from rotation.runtime import Runtime
 from rotation.secret import Secret
 from rotation.simulate import simulate
 from rotation.specs import load_app_specs, select_apps
+from rotation.values import is_guid
 
 AppOpt = Annotated[list[str] | None, typer.Option("--app", help="only these apps (repeatable)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -168,20 +169,27 @@ def import_key(app_name: Annotated[str, typer.Option("--app")], slot: Annotated[
     console.print(detail, markup=False)
 
 @guarded
-def bootstrap(app_name: Annotated[str, typer.Option("--app", help="the app to register the identity in")],
+def bootstrap(app_name: Annotated[str, typer.Option("--app", help="the app to register the identity in")], *,
               role: Annotated[str, typer.Option(help="role for the identity")] = "administrator",
               user_id: Annotated[str, typer.Option(help="IoT Central user id to create")] = "rotation-service",
               api_token_slot: Annotated[bool, typer.Option(
                   "--api-token-slot", help="no managed identity: store the admin token in the app's api_token_slot "
-                                           "and let the service rotate it")] = False) -> None:
+                                           "and let the service rotate it")] = False,
+              object_id: Annotated[str | None, typer.Option(
+                  "--object-id", help="the service identity's object (principal) id, when bootstrapping from "
+                                      "elsewhere (e.g. the Bicep output identityPrincipalId)")] = None,
+              tenant_id: Annotated[str | None, typer.Option(
+                  "--tenant-id", help="with --object-id: the identity's tenant id")] = None) -> None:
     """Register this service's identity as an IoT Central service-principal user, using a one-off admin
     API token read from stdin (create it in the app's web UI, delete it afterwards)."""
+    identity = _identity(object_id, tenant_id)
     runtime = _runtime([app_name])
     token = _read_secret("admin API token")
     if api_token_slot:
         detail = operations.store_api_token(runtime, runtime.apps[0], token)
     else:
-        detail = operations.bootstrap(runtime, runtime.apps[0], token, role=role, user_id=user_id)
+        detail = operations.bootstrap(runtime, runtime.apps[0], token, role=role, user_id=user_id,
+                                      identity=identity)
     console.print(detail, markup=False)
 
 
@@ -200,6 +208,15 @@ COMMANDS: dict[str, Callable[..., None]] = {
 def register(app: typer.Typer) -> None:
     for name, command in COMMANDS.items():
         app.command(name)(command)
+
+
+def _identity(object_id: str | None, tenant_id: str | None) -> tuple[str, str] | None:
+    if object_id is None and tenant_id is None:
+        return None
+    for flag, value in (("--object-id", object_id), ("--tenant-id", tenant_id)):
+        if value is None or not is_guid(value):
+            raise UserError(f"{flag}: got {value!r}, expected a GUID (--object-id and --tenant-id go together)")
+    return str(object_id).lower(), str(tenant_id).lower()
 
 
 def _read_secret(what: str) -> Secret:

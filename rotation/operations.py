@@ -105,8 +105,11 @@ def identity_claims(credential: Any) -> tuple[str, str]:
         raise RotationError("the identity's access token has no oid/tid claims; expected an Azure AD token") from None
 
 
-def bootstrap(runtime: Runtime, spec: AppSpec, admin_token: Secret, *, role: str, user_id: str) -> str:
-    object_id, tenant_id = identity_claims(runtime.credential_object())
+def bootstrap(runtime: Runtime, spec: AppSpec, admin_token: Secret, *, role: str, user_id: str,
+              identity: tuple[str, str] | None = None) -> str:
+    """`identity` (object id, tenant id) names the service's identity when this runs elsewhere (a workstation,
+    whose own credential is a person's); by default it is read from this process's own token."""
+    object_id, tenant_id = identity or identity_claims(runtime.credential_object())
     ref = parse_role_ref(role, "--role")
     admin = IoTCentralClient(spec.base_url, runtime.http(), api_token=admin_token)
     role_id = ref.role_id or next((rid for rid, name in admin.list_roles().items()
@@ -118,9 +121,11 @@ def bootstrap(runtime: Runtime, spec: AppSpec, admin_token: Secret, *, role: str
         return f"{spec.name}: identity {object_id} is already user {user_id!r}; nothing to do"
     admin.put_service_principal(user_id, object_id=object_id, tenant_id=tenant_id,
                                 roles=frozenset({RoleAssignment(role_id)}))
+    done = f"{spec.name}: registered identity {object_id} as user {user_id!r} with role {ref.label()}"
+    if identity is not None:  # another identity than this process's: it cannot be checked from here
+        return f"{done}; delete the one-off admin token in the web UI now"
     check = runtime.iotcentral(spec).list_roles()  # the identity itself can now call the app
-    return (f"{spec.name}: registered identity {object_id} as user {user_id!r} with role {ref.label()} "
-            f"({len(check)} roles visible); delete the one-off admin token in the web UI now")
+    return f"{done} ({len(check)} roles visible); delete the one-off admin token in the web UI now"
 
 
 def token_id_of(value: Secret) -> str:

@@ -285,3 +285,7 @@ def parse_role_ref(value: str, what: str = "role") -> RoleRef:
     if _GUID.match(value):
         return RoleRef("id", value.lower())
     return RoleRef("name", value)
+
+
+def is_guid(value: str) -> bool:
+    return isinstance(value, str) and _GUID.match(value) is not None

@@ -106,3 +106,20 @@ def test_simulate_a_year_of_the_sandbox_policy(tmp_path: Path) -> None:
     assert report["gaps"] == {"telemetry-reader": []}
     mints = [e for e in report["events"] if e["kind"] == "mint+promote"]
     assert len(mints) >= 365 // 7
+
+
+def test_bootstrap_from_a_workstation_names_the_service_identity(world: RunningWorld, tmp_path: Path) -> None:
+    env = service_env(world, tmp_path, timedelta(0))
+    token = world.bootstrap_token_file.read_text(encoding="utf-8") if world.bootstrap_token_file else ""
+    object_id, tenant_id = "0b5d7c1e-1111-4a2b-9c3d-4e5f6a7b8c9d", "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    refused = rotation(["bootstrap", "--app", "northwind-labs", "--object-id", object_id], env, stdin=token)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == ("--tenant-id: got None, expected a GUID (--object-id and --tenant-id go "
+                                      "together)")
+    done = rotation(["bootstrap", "--app", "northwind-labs", "--object-id", object_id, "--tenant-id", tenant_id],
+                    env, stdin=token)
+    assert done.returncode == 0, done.stderr
+    assert f"registered identity {object_id}" in done.stdout
+    assert token.strip() not in done.stdout + done.stderr
+    user = world.world.iotcentral.app("northwind-labs").service_principal(object_id, tenant_id)
+    assert user is not None
