@@ -36,9 +36,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
-from rotation.errors import RotationError, ServiceError
+from rotation.adapters.storage import storage_error
+from rotation.errors import RotationError
 from rotation.jobs import Job, JobResult, run_job
 from rotation.runtime import Runtime
 
@@ -76,11 +77,6 @@ def poison_queue(settings_queue: str) -> str:
     return f"{settings_queue}-poison"
 
 
-def _error(what: str, exc: AzureError) -> ServiceError:
-    status = exc.status_code if isinstance(exc, HttpResponseError) else None
-    code = getattr(exc, "error_code", None) if isinstance(exc, HttpResponseError) else None
-    detail = f"HTTP {status} {code or ''}".strip() if status else type(exc).__name__
-    return ServiceError(f"{what}: got {detail}, expected success", status=status, code=code)
 
 
 def _ensure(queue: Any) -> None:
@@ -104,7 +100,8 @@ def enqueue_apps(runtime: Runtime, job: Job) -> int:
                                    time_to_live=MESSAGE_TTL)
                 sent += 1
         except AzureError as exc:
-            raise _error(f"enqueue {job} into queue {name} ({sent} of {len(runtime.apps)} apps sent)", exc) from None
+            what = f"enqueue {job} into queue {name} ({sent} of {len(runtime.apps)} apps sent)"
+            raise storage_error(what, exc) from None
     log.info("enqueued %d apps for %s into %s", sent, job, name)
     return sent
 
@@ -156,7 +153,7 @@ def _poison_now(runtime: Runtime, body: str) -> None:
             _ensure(queue)
             queue.send_message(body)
     except AzureError as exc:
-        log.error("could not copy an unrunnable message to %s: %s", name, _error("send", exc))  # noqa: TRY400
+        log.error("could not copy an unrunnable message to %s: %s", name, storage_error("send", exc))  # noqa: TRY400
 
 
 def _decode(raw: str) -> tuple[str, str, str]:
@@ -181,7 +178,7 @@ def poison_entries(runtime: Runtime) -> list[PoisonEntry]:
     except ResourceNotFoundError:
         return []
     except AzureError as exc:
-        raise _error(f"peek queue {name}", exc) from None
+        raise storage_error(f"peek queue {name}", exc) from None
     return group(_decode(message.content or "") for message in messages)
 
 

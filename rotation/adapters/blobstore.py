@@ -12,10 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings, ExponentialRetry
 
 from rotation.adapters.http import check_base_url
+from rotation.adapters.storage import ensure_container, storage_error
 from rotation.errors import ServiceError
 
 PREFIX = "runs/"
@@ -33,11 +34,6 @@ def build_container_client(container: str, *, account_url: str | None, connectio
     return BlobServiceClient(url, credential=credential, retry_policy=_retry()).get_container_client(container)
 
 
-def _error(what: str, exc: AzureError) -> ServiceError:
-    status = exc.status_code if isinstance(exc, HttpResponseError) else None
-    code = getattr(exc, "error_code", None) if isinstance(exc, HttpResponseError) else None
-    detail = f"HTTP {status} {code or ''}".strip() if status else type(exc).__name__
-    return ServiceError(f"{what}: got {detail}, expected success", status=status, code=code)
 
 
 class BlobReportStore:
@@ -52,7 +48,7 @@ class BlobReportStore:
     def publish(self, run_dir: Path) -> list[str]:
         """Uploads every file of the run folder; returns the blob names."""
         names = []
-        self._ensure_container()
+        ensure_container(self._container, "reports")
         for file in sorted(p for p in run_dir.iterdir() if p.is_file()):
             name = f"{PREFIX}{run_dir.name}/{file.name}"
             settings = ContentSettings(content_type=self._types.get(file.name, "application/octet-stream"))
@@ -63,22 +59,10 @@ class BlobReportStore:
                 raise ServiceError(f"upload {name}: got an existing blob, expected a new name (reports are "
                                    "written once)") from None
             except AzureError as exc:
-                raise _error(f"upload {name}", exc) from None
+                raise storage_error(f"upload {name}", exc) from None
             names.append(name)
         return names
 
-    def _ensure_container(self) -> None:
-        try:
-            self._container.get_container_properties()
-        except ResourceNotFoundError:
-            try:
-                self._container.create_container()
-            except ResourceExistsError:
-                pass
-            except AzureError as exc:
-                raise _error(f"create container {self._container.container_name}", exc) from None
-        except AzureError as exc:
-            raise _error(f"read container {self._container.container_name}", exc) from None
 
     def latest(self, file_name: str, before: str) -> tuple[str, Any] | None:
         """(run id, parsed JSON of `file_name`) of the newest stored run older than `before`, if any."""
@@ -93,5 +77,5 @@ class BlobReportStore:
         except ResourceNotFoundError:
             return None
         except AzureError as exc:
-            raise _error("read the previous audit run", exc) from None
+            raise storage_error("read the previous audit run", exc) from None
         return older[-1], json.loads(data)

@@ -31,7 +31,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsE
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
 from filelock import FileLock, Timeout
 
-from rotation.errors import ServiceError
+from rotation.adapters.storage import ensure_container, storage_error
 
 log = logging.getLogger("rotation.locks")
 
@@ -86,20 +86,10 @@ class BlobLeaseLocks:
         with self._guard:
             if self._ready:
                 return
-            try:
-                self._container.create_container()
-            except ResourceExistsError:
-                pass
-            except AzureError as exc:
-                raise _error(f"create lease container {self._container.container_name}", exc) from None
+            ensure_container(self._container, "lease")
             self._ready = True
 
 
-def _error(what: str, exc: AzureError) -> ServiceError:
-    status = exc.status_code if isinstance(exc, HttpResponseError) else None
-    code = getattr(exc, "error_code", None) if isinstance(exc, HttpResponseError) else None
-    detail = f"HTTP {status} {code or ''}".strip() if status else type(exc).__name__
-    return ServiceError(f"{what}: got {detail}, expected success", status=status, code=code)
 
 
 class BlobLease:
@@ -126,16 +116,16 @@ class BlobLease:
         except ResourceExistsError:
             pass  # made by an earlier run; leased or not, the acquire below decides
         except AzureError as exc:
-            raise _error(f"create lease blob {self._blob.blob_name}", exc) from None
+            raise storage_error(f"create lease blob {self._blob.blob_name}", exc) from None
         lease = BlobLeaseClient(self._blob)
         try:
             lease.acquire(lease_duration=self._options.duration)
         except HttpResponseError as exc:
             if exc.status_code == 409:
                 return False
-            raise _error(f"acquire lease {self._blob.blob_name}", exc) from None
+            raise storage_error(f"acquire lease {self._blob.blob_name}", exc) from None
         except AzureError as exc:
-            raise _error(f"acquire lease {self._blob.blob_name}", exc) from None
+            raise storage_error(f"acquire lease {self._blob.blob_name}", exc) from None
         self._lease = lease
         self._thread = threading.Thread(target=self._renew_loop, name=f"lease-{self.name}", daemon=True)
         self._thread.start()
