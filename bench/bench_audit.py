@@ -9,15 +9,12 @@ fleet. Run: `python -m bench.bench_audit --apps 20` (also part of `make bench`).
 
 from __future__ import annotations
 
-import argparse
-import os
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench.bench_rotation import fleet
-from emulators.sandbox import RunningWorld, SandboxWorld, running_world
+from bench.bench_rotation import arguments, bench_world, fleet
+from emulators.sandbox import RunningWorld
 from rotation.audit import Policies, evaluate
 from rotation.audit_job import gather, run_audit
 from rotation.config import Settings
@@ -37,16 +34,10 @@ def _requests(world: RunningWorld) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--apps", type=int, default=12)
-    parser.add_argument("--slots", type=int, default=2)
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp, running_world(Path(tmp), world=SandboxWorld(), seed=False) as world:
-        os.environ["IDENTITY_ENDPOINT"] = world.identity_endpoint
-        os.environ["IDENTITY_HEADER"] = world.world.identity.header_secret
-        world.world.iotcentral.rate_limit = None
+    args = arguments(argv, __doc__)
+    with bench_world() as (tmp, world):
         specs = fleet(world, args.apps, args.slots, "aud")
-        rotate_runtime = _runtime(world, specs, 4, Path(tmp) / "r")
+        rotate_runtime = _runtime(world, specs, 4, tmp / "r")
         started = time.perf_counter()
         run_job(rotate_runtime, "rotate")
         rotate_time = time.perf_counter() - started
@@ -54,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
 
         timings = {}
         for concurrency in (1, 4):
-            runtime = _runtime(world, specs, concurrency, Path(tmp) / f"c{concurrency}")
+            runtime = _runtime(world, specs, concurrency, tmp / f"c{concurrency}")
             before = _requests(world)
             started = time.perf_counter()
             run = run_audit(runtime)

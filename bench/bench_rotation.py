@@ -8,9 +8,12 @@ per app (tracemalloc). Run: `make bench` or `python -m bench.bench_rotation --ap
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -58,17 +61,27 @@ def measure(world: RunningWorld, specs: list[AppSpec], concurrency: int) -> tupl
     return elapsed, peak / len(specs), requests // len(specs)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def arguments(argv: list[str] | None, description: str | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--apps", type=int, default=12)
     parser.add_argument("--slots", type=int, default=2)
-    args = parser.parse_args(argv)
-    import os  # noqa: PLC0415 -- the benchmark points the real credential at its own world
+    return parser.parse_args(argv)
 
+
+@contextlib.contextmanager
+def bench_world() -> Iterator[tuple[Path, RunningWorld]]:
+    """An empty world (no sample apps), the real credential pointed at its identity endpoint, and no
+    server-side throttle: the benchmarks measure the client."""
     with tempfile.TemporaryDirectory() as tmp, running_world(Path(tmp), world=SandboxWorld(), seed=False) as world:
         os.environ["IDENTITY_ENDPOINT"] = world.identity_endpoint
         os.environ["IDENTITY_HEADER"] = world.world.identity.header_secret
-        world.world.iotcentral.rate_limit = None  # measure the client, not the emulator's throttle
+        world.world.iotcentral.rate_limit = None
+        yield Path(tmp), world
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments(argv, __doc__)
+    with bench_world() as (_, world):
         serial = measure(world, fleet(world, args.apps, args.slots, "seq"), 1)
         parallel = measure(world, fleet(world, args.apps, args.slots, "par"), 4)
     print(f"apps={args.apps} slots/app={args.slots}")
