@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
+from rotation.adapters.blobstore import BlobReportStore
 from rotation.audit import Observed, PoisonNote, Policies, evaluate
 from rotation.controls import SEVERITIES, severity_rank
 from rotation.errors import AuthError, RotationError, VerificationError
@@ -133,14 +135,14 @@ def gather(runtime: Runtime, poison: Sequence[PoisonNote] | None = None) -> Obse
                     keys=keys, poison=poison, poison_error=poison_error)
 
 
-def run_id_for(runtime: Runtime) -> str:
-    return f"{runtime.now():%Y%m%dT%H%M%S.%fZ}"
+def run_id_for(moment: datetime) -> str:
+    """Run folders and blob prefixes sort by time: the previous run is the greatest smaller id."""
+    return f"{moment:%Y%m%dT%H%M%S.%fZ}"
 
 
-def _previous(runtime: Runtime, root: Path, run_id: str) -> tuple[str, list[DiffEntry]] | None:
+def _previous(store: BlobReportStore | None, root: Path, run_id: str) -> tuple[str, list[DiffEntry]] | None:
     """The newest earlier run: from Blob Storage when configured (a Functions worker's disk is fresh),
     else the local `latest`. An unreadable store is logged; the upload that follows reports the failure."""
-    store = runtime.report_store()
     if store is not None:
         try:
             found = store.latest(OCSF_FILE, before=run_id)
@@ -148,23 +150,16 @@ def _previous(runtime: Runtime, root: Path, run_id: str) -> tuple[str, list[Diff
                 return found[0], read_entries(found[1])
         except (RotationError, ValueError, KeyError, TypeError) as exc:
             log.warning("previous audit run not readable from blob storage, using the local one: %s", exc)
-        finally:
-            store.close()
     local = latest_run(root)
     return load_entries(local, "previous run") if local is not None else None
 
 
-def _publish(runtime: Runtime, run: AuditRun) -> None:
-    store = runtime.report_store()
-    if store is None:
-        return
+def _publish(store: BlobReportStore, run: AuditRun) -> None:
     try:
         run.published = store.publish(run.run_dir)
     except RotationError as exc:
         run.upload_error = str(exc)
         log.error("audit upload failed (local copy kept in %s): %s", run.run_dir, exc)  # noqa: TRY400
-    finally:
-        store.close()
 
 
 def _log_findings(run: AuditRun) -> None:
@@ -184,7 +179,7 @@ def run_audit(runtime: Runtime, *, fail_on: str | None = None, out_dir: Path | N
         raise ValueError(f"fail_on: got {fail_on!r}, expected one of {', '.join(SEVERITIES)}")
     root = out_dir or runtime.settings.reports_dir
     now = runtime.now()
-    run_id = run_id_for(runtime)
+    run_id = run_id_for(now)
     policies = Policies(runtime.apps, runtime.iottly_apps)
     observed = gather(runtime, poison)
     findings = evaluate(observed, policies, now)
@@ -194,16 +189,23 @@ def run_audit(runtime: Runtime, *, fail_on: str | None = None, out_dir: Path | N
 def record_policy_error(runtime: Runtime, message: str, *, fail_on: str = "high", out_dir: Path | None = None,
                         formats: Sequence[str] = FORMATS) -> AuditRun:
     """An invalid policy still produces a run folder that says the audit could not run (fail closed)."""
-    report = AuditReport(run_id_for(runtime), runtime.now(), [policy_error(message)], Observed(apps={}), Policies([]))
+    now = runtime.now()
+    report = AuditReport(run_id_for(now), now, [policy_error(message)], Observed(apps={}), Policies([]))
     return _finish(runtime, report, out_dir or runtime.settings.reports_dir, formats, fail_on)
 
 
 def _finish(runtime: Runtime, report: AuditReport, root: Path, formats: Sequence[str], fail_on: str) -> AuditRun:
-    previous = _previous(runtime, root, report.run_id)
-    current = [DiffEntry.of(f) for f in report.findings]
-    diff = compute_diff(previous[1] if previous else None, current, previous[0] if previous else None)
-    report = AuditReport(report.run_id, report.generated_at, report.findings, report.observed, report.policies, diff)
-    run = AuditRun(report, write_run(report, root, formats), fail_on)
-    _publish(runtime, run)
+    store = runtime.report_store()  # one client for reading the previous run and publishing this one
+    try:
+        previous = _previous(store, root, report.run_id)
+        current = [DiffEntry.of(f) for f in report.findings]
+        diff = compute_diff(previous[1] if previous else None, current, previous[0] if previous else None)
+        report = replace(report, diff=diff)
+        run = AuditRun(report, write_run(report, root, formats), fail_on)
+        if store is not None:
+            _publish(store, run)
+    finally:
+        if store is not None:
+            store.close()
     _log_findings(run)
     return run
