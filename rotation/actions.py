@@ -71,7 +71,9 @@ class MarkSuperseded:
 
 @dataclass(frozen=True)
 class Revoke:
-    """A previous version past its grace period: delete its token (404 is fine), disable the version."""
+    """A previous version past its grace period: delete its token, then disable the version. `delete` is
+    False when the app's listing does not show the token: then the version is only retired, since a token
+    missing from a listing is never deleted on the listing's word."""
 
     app: str
     slot: str
@@ -79,16 +81,18 @@ class Revoke:
     version: str
     token_id: str | None
     tags: Mapping[str, str] = field(default_factory=dict)  # the version's tags as observed
+    delete: bool = True
 
 
 @dataclass(frozen=True)
 class DeleteToken:
-    """A token no version protects: an orphan, an expired managed token, or an unmanaged one a policy removes."""
+    """A token no live version protects: an orphan, an expired managed token, one whose version was revoked
+    but which the app still lists, or an unmanaged one a policy removes."""
 
     app: str
     reason: str
     token_id: str
-    category: Literal["orphan", "expired", "unmanaged"]
+    category: Literal["orphan", "expired", "revoked", "unmanaged"]
 
 
 @dataclass(frozen=True)

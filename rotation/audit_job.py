@@ -19,8 +19,7 @@ from pathlib import Path
 from rotation.adapters.blobstore import BlobReportStore
 from rotation.audit import Observed, PoisonNote, Policies, evaluate
 from rotation.controls import SEVERITIES, severity_rank
-from rotation.errors import AuthError, RotationError, VerificationError
-from rotation.executor import DEFAULT_VERIFY_PATH
+from rotation.errors import RotationError
 from rotation.findings import Finding, policy_error
 from rotation.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
 from rotation.observe import observe_app
@@ -67,27 +66,13 @@ class AuditRun:
 
 
 def _observe_app(runtime: Runtime, app: AppSpec) -> tuple[AppState, list[VerifyCheck]]:
+    """Read-only; whatever fails (ours or not) becomes an incomplete state, so the audit records AUDIT-001
+    for the app instead of raising (its fail-closed promise)."""
     try:
-        iotc = runtime.iotcentral(app)
-        vault = runtime.vault(app.vault)
-        state = observe_app(app, iotc, vault)
-    except RotationError as exc:
+        state = observe_app(app, runtime.iotcentral(app), runtime.vault(app.vault), verify_current=True)
+    except Exception as exc:  # noqa: BLE001 -- fail closed: any failure is an incomplete observation
         return AppState(app.name, None, vault_complete=False, errors=(f"{type(exc).__name__}: {exc}",)), []
-    checks = []
-    for spec in app.slots if state.complete else ():
-        current = state.slots.get(spec.slot, SlotState()).current
-        if current is None or current.token_id is None or state.token(current.token_id) is None:
-            continue
-        try:
-            iotc.verify(vault.get_value(spec.secret, current.version), spec.verify_method,
-                        spec.verify_path or DEFAULT_VERIFY_PATH)
-            checks.append(VerifyCheck(app.name, spec.slot, current.token_id, ok=True))
-        except (VerificationError, AuthError) as exc:
-            checks.append(VerifyCheck(app.name, spec.slot, current.token_id, ok=False, error=str(exc)))
-        except RotationError as exc:
-            checks.append(VerifyCheck(app.name, spec.slot, current.token_id, ok=False,
-                                      error=f"could not verify: {exc}"))
-    return state, checks
+    return state, list(state.checks.values())
 
 
 def _check_keys(runtime: Runtime, app: IottlyAppSpec) -> list[KeyCheck]:
@@ -96,7 +81,7 @@ def _check_keys(runtime: Runtime, app: IottlyAppSpec) -> list[KeyCheck]:
         try:
             vault = runtime.vault(app.vault)
             versions = tuple(vault.list_versions(key.secret))
-        except RotationError as exc:
+        except Exception as exc:  # noqa: BLE001 -- fail closed: recorded as an unchecked key, never raised
             checks.append(KeyCheck(app.name, key.slot, key.secret, (), valid=None, error=str(exc)))
             continue
         current = SlotState(versions).current
@@ -106,7 +91,7 @@ def _check_keys(runtime: Runtime, app: IottlyAppSpec) -> list[KeyCheck]:
         try:
             valid = runtime.iottly(app.base_url).ping(vault.get_value(key.secret, current.version))
             checks.append(KeyCheck(app.name, key.slot, key.secret, versions, valid=valid))
-        except RotationError as exc:
+        except Exception as exc:  # noqa: BLE001 -- fail closed: recorded as an unchecked key, never raised
             checks.append(KeyCheck(app.name, key.slot, key.secret, versions, valid=None, error=str(exc)))
     return checks
 

@@ -16,7 +16,7 @@ import typer
 from rich.progress import Progress
 
 from rotation import cli_audit, operations
-from rotation.cli_output import Exit, console, emit_json, guarded, table
+from rotation.cli_output import Exit, console, emit_json, err_console, guarded, table
 from rotation.config import Settings
 from rotation.errors import PolicyError, UserError
 from rotation.jobs import AppRun, Job, JobResult, run_job
@@ -64,7 +64,22 @@ def report(result: JobResult, as_json: bool) -> int:
     if result.job == "revoke" and not as_json and any(r.unmanaged for r in result.apps):
         table("unmanaged tokens (made by people): kept, reported", ("app", "token"),
               [(r.app, token) for r in result.apps for token in r.unmanaged])
+    if not as_json and not result.dry_run:
+        for line in _problems(result):
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     return Exit.FAILED if result.failed and not result.dry_run else Exit.OK
+
+
+def _problems(result: JobResult) -> list[str]:
+    """One line per blocked or failed item, on stderr: the reason the exit code is 3, never folded."""
+    lines = []
+    for outcome in result.outcomes():
+        if outcome.status == "failed" or (outcome.status == "skipped" and outcome.action == "Blocked"):
+            where = f"{outcome.app}/{outcome.slot}" if outcome.slot else outcome.app
+            what = "blocked" if outcome.status == "skipped" else f"{outcome.action} failed"
+            lines.append(f"{result.job}: {where}: {what}: {outcome.reason}"
+                         + (f" ({outcome.detail})" if outcome.detail else ""))
+    return lines
 
 
 @guarded

@@ -52,12 +52,12 @@ from rotation.model import (
     SlotState,
     roles_tag,
 )
+from rotation.observe import DEFAULT_VERIFY_PATH
 from rotation.ports import IoTCentralPort, VaultPort
 from rotation.secret import Secret
 from rotation.values import new_managed_id
 
 CONTENT_TYPE = "application/vnd.iotcentral.apitoken"
-DEFAULT_VERIFY_PATH = "/api/devices"
 EXPIRY_TOLERANCE = timedelta(minutes=2)
 Status = Literal["done", "failed", "skipped"]
 
@@ -218,7 +218,11 @@ class AppExecutor:
 
     def revoke(self, action: Revoke) -> str:
         spec = self._slot(action.slot)
-        gone = self.iotc.delete_token(action.token_id) if action.token_id else False
+        if action.delete and action.token_id:
+            gone = self.iotc.delete_token(action.token_id)
+            done = f"deleted {action.token_id}" if gone else f"{action.token_id} was already gone"
+        else:
+            done = f"{action.token_id} not listed by the app: not deleted"
         tags = _staged(action.tags, STAGE_REVOKED, **{"revoked-at": _iso(self.now())})
         self.vault.update(spec.secret, action.version, tags=tags, enabled=False)
-        return f"{'deleted' if gone else 'already gone:'} {action.token_id}; version {action.version[:8]} disabled"
+        return f"{done}; version {action.version[:8]} disabled"

@@ -132,7 +132,7 @@ def run_job(runtime: Runtime, job: Job, *, apps: Sequence[AppSpec] | None = None
     def attempt(app: AppSpec) -> AppRun:
         iotc = runtime.iotcentral(app)
         vault = runtime.vault(app.vault)
-        state = observe_app(app, iotc, vault)
+        state = observe_app(app, iotc, vault, verify_current=job == "rotate")
         run = AppRun(app.name, state, _plan(job, app, state, runtime, forced))
         if not dry_run:
             executor = AppExecutor(app, iotc, vault, runtime.now, random.SystemRandom(),

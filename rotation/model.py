@@ -150,11 +150,26 @@ class SecretVersion:
 
 
 @dataclass(frozen=True)
+class VerifyCheck:
+    """Whether a slot's current token (read from the vault) works against its app right now."""
+
+    app: str
+    slot: str
+    token_id: str | None
+    ok: bool
+    error: str | None = None
+    refused: bool = False  # the app refused the token (401/403): positive evidence it does not work
+
+
+@dataclass(frozen=True)
 class SlotState:
-    """All versions of a slot's secret and of its staging secret, oldest first."""
+    """All versions of a slot's secret and of its staging secret, oldest first. `found` is False when the
+    slot's secret does not exist in the vault (404): deleted by hand, or a policy whose vault or secret
+    changed. That is different from a secret read completely, and the planner treats it as doubt."""
 
     versions: tuple[SecretVersion, ...] = ()
     pending: tuple[SecretVersion, ...] = ()
+    found: bool = True
 
     @property
     def current(self) -> SecretVersion | None:
@@ -163,7 +178,14 @@ class SlotState:
         return max(currents, key=lambda v: v.created_on) if currents else None
 
     def referenced_token_ids(self) -> set[str]:
+        """Every token id any version references, enabled or not, in any stage."""
         return {v.token_id for v in (*self.versions, *self.pending) if v.token_id}
+
+    def live_token_ids(self) -> set[str]:
+        """Token ids a consumer may still hold: enabled current and previous versions, staged ones."""
+        return ({v.token_id for v in self.versions
+                 if v.token_id and v.enabled and v.stage in (STAGE_CURRENT, STAGE_PREVIOUS)}
+                | {p.token_id for p in self.pending if p.token_id and p.stage == STAGE_PENDING})
 
 
 @dataclass(frozen=True)
@@ -176,6 +198,7 @@ class AppState:
     slots: Mapping[str, SlotState] = field(default_factory=dict)
     vault_complete: bool = True
     errors: tuple[str, ...] = ()
+    checks: Mapping[str, VerifyCheck] = field(default_factory=dict)  # slot -> its current token checked now
 
     def token(self, token_id: str) -> AppToken | None:
         return next((t for t in self.tokens or () if t.id == token_id), None)
@@ -203,17 +226,6 @@ class IottlyAppSpec:
 
 
 # -- audit observations (gathered by the audit job, judged by the pure audit) -------------------------------
-@dataclass(frozen=True)
-class VerifyCheck:
-    """Whether a slot's current token (read from the vault) works against its app right now."""
-
-    app: str
-    slot: str
-    token_id: str | None
-    ok: bool
-    error: str | None = None
-
-
 @dataclass(frozen=True)
 class KeyCheck:
     """An iottly key: the versions of its vault secret and whether iottly accepts the current one."""

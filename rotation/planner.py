@@ -28,13 +28,15 @@ from rotation.model import (
     STAGE_CURRENT,
     STAGE_PENDING,
     STAGE_PREVIOUS,
+    STAGE_REVOKED,
     AppSpec,
     AppState,
     RoleAssignment,
+    SecretVersion,
     SlotSpec,
     SlotState,
 )
-from rotation.values import parse_managed_id
+from rotation.values import managed_slot_part, parse_managed_id
 
 
 def created_from_id(token_id: str) -> datetime | None:
@@ -91,6 +93,9 @@ def due_reason(spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset
     drift = roles_drift(want, token.roles, state.roles)
     if drift:
         return drift
+    check = state.checks.get(spec.slot)
+    if check is not None and check.refused and check.token_id == token.id:
+        return f"current token fails verification ({check.error})"
     created = created_from_id(token.id) or current.created_on
     expiry = min(e for e in (token.expiry, current.expires_on, created + spec.lifetime) if e is not None)
     if expiry <= now:
@@ -105,28 +110,44 @@ def due_reason(spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset
 
 def _plan_pending(spec: SlotSpec, state: AppState, slot: SlotState,
                   want: frozenset[RoleAssignment]) -> tuple[list[RotateAction], bool]:
-    """Repair what an interrupted run left in the staging secret. Returns (actions, resumed)."""
+    """Repair what an interrupted run left in the staging secret. Returns (actions, resumed).
+
+    A staged token that any version of the slot's secret references was promoted (the run stopped before
+    tagging the staging version): it is only marked promoted, never deleted. At most one staged token is
+    resumed; a token id staged twice (a retried write) is abandoned without deleting the token it shares."""
+    promoted = {v.token_id for v in slot.versions if v.token_id}
+    staged = sorted((p for p in slot.pending if p.stage == STAGE_PENDING), key=lambda p: p.created_on)
+    resume = _resume_candidate(staged, state, slot, want, promoted)
+    keep = promoted | ({resume.token_id} if resume is not None and resume.token_id else set())
     actions: list[RotateAction] = []
-    current = slot.current
-    resumed = False
-    for pending in sorted((p for p in slot.pending if p.stage == STAGE_PENDING), key=lambda p: p.created_on):
-        token = state.token(pending.token_id) if pending.token_id else None
-        token_exists = token is not None
-        if current is not None and pending.token_id == current.token_id:
+    for pending in staged:
+        if pending.token_id in promoted:
             actions.append(FinishPromotion(spec.app, spec.slot, "promotion finished before the run stopped",
                                            pending.version, pending.tags))
-        elif (token is not None and token.roles == want and not resumed
-              and (current is None or pending.created_on > current.created_on)):
+        elif pending is resume:
             actions.append(ResumePending(spec.app, spec.slot, "staged by an interrupted run",
-                                         pending.version, token.id, pending.tags))
-            resumed = True
+                                         pending.version, str(pending.token_id), pending.tags))
         else:
+            token = state.token(pending.token_id) if pending.token_id else None
             why = ("its token is not in the app" if token is None
                    else "its roles differ from the policy" if token.roles != want
                    else "superseded by a newer token")
+            deletable = token is not None and pending.token_id not in keep
             actions.append(AbandonPending(spec.app, spec.slot, f"staged token abandoned: {why}",
-                                          pending.version, pending.token_id, token_exists, pending.tags))
-    return actions, resumed
+                                          pending.version, pending.token_id, deletable, pending.tags))
+    return actions, resume is not None
+
+
+def _resume_candidate(staged: Sequence[SecretVersion], state: AppState, slot: SlotState,
+                      want: frozenset[RoleAssignment], promoted: set[str]) -> SecretVersion | None:
+    """The newest staged version whose token is in the app with the wanted roles and newer than current."""
+    current = slot.current
+    for pending in reversed(staged):
+        token = state.token(pending.token_id) if pending.token_id else None
+        if (token is not None and token.roles == want and pending.token_id not in promoted
+                and (current is None or pending.created_on > current.created_on)):
+            return pending
+    return None
 
 
 def _plan_stale_currents(spec: SlotSpec, slot: SlotState) -> list[RotateAction]:
@@ -184,53 +205,129 @@ def plan_revocation(apps: Sequence[AppSpec], observed: Mapping[str, AppState], n
 
 
 def _plan_app_revocation(app: AppSpec, state: AppState, now: datetime) -> list[RevokeAction]:
+    """Deletes only on positive evidence: a slot in doubt keeps all its tokens (and blocks the app's sweep)."""
+    doubts = [Blocked(app.name, spec.slot, why) for spec in app.slots
+              if (why := slot_doubt(spec, state)) is not None]
+    doubtful = {b.slot for b in doubts}
+    actions: list[RevokeAction] = list(doubts)
+    for spec in app.slots:
+        if spec.slot not in doubtful:
+            actions.extend(_slot_revocations(spec, state, now))
+    if not doubts:
+        actions.extend(_sweep(app, state, now))
+    return actions
+
+
+def _slot_of(token_id: str, app: AppSpec) -> SlotSpec | None:
+    """The declared slot a managed token id was minted for (by its slot part), if any."""
+    parsed = parse_managed_id(token_id)
+    if parsed is None:
+        return None
+    return next((s for s in app.slots if managed_slot_part(s.slot) == parsed[0]), None)
+
+
+def slot_doubt(spec: SlotSpec, state: AppState) -> str | None:
+    """Why this slot's vault state is not positive evidence to revoke by, or None when it is.
+
+    Positive: the slot's current version references a token the app lists, or the slot has never been
+    minted (no secret, no managed token of the slot in the app)."""
+    slot = state.slots.get(spec.slot, SlotState())
+    mine = sorted(t.id for t in state.tokens or () if t.managed and _slot_part_matches(t.id, spec))
+    current = slot.current
+    if current is not None and current.token_id is not None:
+        if state.token(current.token_id) is not None:
+            return None
+        return (f"current token {current.token_id}: got no such token in the app's listing, expected it listed; "
+                "nothing revoked for this slot until a rotation replaces it")
+    if not mine:
+        return None
+    what = ("got no such secret" if not slot.found
+            else "got no versions (deleted by hand, or never written)" if not slot.versions
+            else "got no enabled version tagged current")
+    return (f"secret {spec.secret}: {what}, expected a current version while the app lists {len(mine)} managed "
+            f"token(s) of this slot ({', '.join(mine[:3])}{', ...' if len(mine) > 3 else ''}); nothing revoked "
+            "in this app (restore or recover the secret, or run rotate to make a new current token)")
+
+
+def _slot_part_matches(token_id: str, spec: SlotSpec) -> bool:
+    parsed = parse_managed_id(token_id)
+    return parsed is not None and parsed[0] == managed_slot_part(spec.slot)
+
+
+def _slot_revocations(spec: SlotSpec, state: AppState, now: datetime) -> list[RevokeAction]:
+    """Superseded versions past their grace (or whose token expired), and tokens of revoked versions that
+    are still listed. A token missing from the listing is never deleted: its version is only retired."""
+    slot = state.slots.get(spec.slot, SlotState())
+    current = slot.current
     actions: list[RevokeAction] = []
-    protected: set[str] = set()
-    currents: set[str] = set()
-    for spec in app.slots:
-        slot = state.slots.get(spec.slot, SlotState())
-        if slot.current and slot.current.token_id:
-            currents.add(slot.current.token_id)
-        protected |= {v.token_id for v in slot.versions
-                      if v.token_id and v.enabled and v.stage in (STAGE_CURRENT, STAGE_PREVIOUS)}
-        protected |= {p.token_id for p in slot.pending if p.token_id and p.stage == STAGE_PENDING}
-    for spec in app.slots:
-        slot = state.slots.get(spec.slot, SlotState())
-        for version in slot.versions:
-            if version.stage != STAGE_PREVIOUS or not version.enabled or version.token_id in currents:
-                continue
-            reason = _revoke_reason(spec, state, version.token_id, version.superseded_at or version.created_on, now)
+    for version in slot.versions:
+        if version.token_id is None or (current is not None and version.token_id == current.token_id):
+            continue
+        listed = state.token(version.token_id) is not None
+        if version.stage == STAGE_PREVIOUS and version.enabled:
+            superseded = version.superseded_at or version.created_on
+            reason = _revoke_reason(spec, state, version.token_id, superseded, now)
             if reason:
-                actions.append(Revoke(app.name, spec.slot, reason, version.version, version.token_id, version.tags))
+                actions.append(Revoke(spec.app, spec.slot, reason, version.version, version.token_id,
+                                      version.tags, delete=listed))
+        elif version.stage == STAGE_REVOKED and listed:
+            actions.append(DeleteToken(spec.app, f"its version {version.version[:8]} was revoked, yet the app "
+                                       "still lists it", version.token_id, "revoked"))
+    return actions
+
+
+def _sweep(app: AppSpec, state: AppState, now: datetime) -> list[RevokeAction]:
+    """Tokens no version protects: expired managed ones, orphans past their window, and unmanaged ones a
+    policy removes. Runs only when every slot was read positively (see `_plan_app_revocation`)."""
+    referenced: set[str] = set()
+    live: set[str] = set()
+    for spec in app.slots:
+        slot = state.slots.get(spec.slot, SlotState())
+        referenced |= slot.referenced_token_ids()
+        live |= slot.live_token_ids()
+        if slot.current and slot.current.token_id:
+            live.add(slot.current.token_id)
     allowed = {a.token_id for a in app.allow_unmanaged if a.until >= now.date()}
+    actions: list[RevokeAction] = []
     for token in state.tokens or ():
-        if token.id in currents or token.id in protected:
+        if token.id in live:
             continue
         if token.managed:
-            created = created_from_id(token.id)
             if token.expiry is not None and token.expiry <= now:
                 actions.append(DeleteToken(app.name, f"managed token expired at {token.expiry:%Y-%m-%d %H:%M} UTC",
                                            token.id, "expired"))
-            elif created is not None and now - created >= app.orphan_safety_window:
-                age = now - created
-                actions.append(DeleteToken(app.name, f"orphan: no vault version references it (age {_days(age)})",
-                                           token.id, "orphan"))
+            elif token.id not in referenced and (why := _orphan_reason(app, state, token.id, now)):
+                actions.append(DeleteToken(app.name, why, token.id, "orphan"))
         elif app.remove_unmanaged and token.id not in allowed:
             actions.append(DeleteToken(app.name, "unmanaged and not allowlisted (remove_unmanaged: true)",
                                        token.id, "unmanaged"))
     return actions
 
 
-def _revoke_reason(spec: SlotSpec, state: AppState, token_id: str | None, superseded_at: datetime,
+def _orphan_reason(app: AppSpec, state: AppState, token_id: str, now: datetime) -> str | None:
+    """An orphan goes once it is older than the safety window and, when it belongs to a declared slot,
+    once that slot's current version has been current for the slot's grace (it superseded the orphan,
+    which a consumer may still hold, e.g. from a secret the policy no longer names)."""
+    created = created_from_id(token_id)
+    if created is None or now - created < app.orphan_safety_window:
+        return None
+    spec = _slot_of(token_id, app)
+    if spec is not None:
+        current = state.slots.get(spec.slot, SlotState()).current
+        if current is None or current.created_on + spec.grace > now:
+            return None
+    return f"orphan: no vault version references it (age {_days(now - created)})"
+
+
+def _revoke_reason(spec: SlotSpec, state: AppState, token_id: str, superseded_at: datetime,
                    now: datetime) -> str | None:
-    token = state.token(token_id) if token_id else None
-    if token is None:
-        return "superseded token already gone from the app"
-    if token.expiry is not None and token.expiry <= now:
+    token = state.token(token_id)
+    if token is not None and token.expiry is not None and token.expiry <= now:
         return f"superseded token expired at {token.expiry:%Y-%m-%d %H:%M} UTC"
-    if superseded_at + spec.grace <= now:
-        return f"grace period {_days(spec.grace)} over (superseded {superseded_at:%Y-%m-%d %H:%M} UTC)"
-    return None
+    if superseded_at + spec.grace > now:
+        return None
+    over = f"grace period {_days(spec.grace)} over (superseded {superseded_at:%Y-%m-%d %H:%M} UTC)"
+    return over if token is not None else f"{over}; its token is not listed: version retired, nothing deleted"
 
 
 def _days(delta: timedelta) -> str:

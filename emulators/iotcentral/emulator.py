@@ -79,6 +79,7 @@ class IoTCentralEmulator(EmulatorApp):
         self._monotonic = monotonic
         self._apps: dict[str, IoTCentralApp] = {}
         self._limiters: dict[str, SlidingWindowLimiter] = {}
+        self.listing_omits: set[str] = set()  # a lying listing: these token ids are left out of every page
         super().__init__(clock=clock, faults=faults)
 
     # -- knobs -----------------------------------------------------------------------------------------
@@ -208,7 +209,8 @@ class IoTCentralEmulator(EmulatorApp):
     # -- API tokens ------------------------------------------------------------------------------------
     def _tokens_list(self, request: Request, app: IoTCentralApp, caller: Caller) -> Response:
         tokens, more = app.token_page(self._after(request), self.page_size)
-        return self._listing(request, [t.to_json() for t in tokens], more)
+        shown = [t.to_json() for t in tokens if t.id not in self.listing_omits]
+        return self._listing(request, shown, more)
 
     def _token_get(self, request: Request, app: IoTCentralApp, caller: Caller, token_id: str) -> Response:
         record = app.token_record(token_id)

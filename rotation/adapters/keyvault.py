@@ -62,10 +62,13 @@ class KeyVaultSecrets:
         self._client.close()
 
     def list_versions(self, name: str) -> list[SecretVersion]:
+        return self.read_versions(name) or []
+
+    def read_versions(self, name: str) -> list[SecretVersion] | None:
         try:
             versions = [_version(p) for p in self._client.list_properties_of_secret_versions(name)]
         except ResourceNotFoundError:
-            return []
+            return None
         except AzureError as exc:
             raise IncompleteListingError(str(_service_error(f"list versions of {name}", exc))) from None
         return sorted(versions, key=lambda v: (v.created_on, v.version))

@@ -29,7 +29,7 @@ def test_a_token_that_never_verifies_is_revoked_and_the_current_one_stays(world:
     app = world.world.iotcentral.app("contoso-fleet")
     before = set(app.tokens)
     result = run_job(_contoso(world), "rotate", verify_policy=NO_WAIT)
-    [outcome] = [o for o in result.outcomes() if o.action == "Mint"]
+    [outcome] = [o for o in result.outcomes() if o.action == "Mint" and o.slot == "auditor"]
     assert outcome.status == "failed"
     assert "failed verification" in outcome.detail
     assert set(app.tokens) == before  # the new token was deleted again
@@ -42,7 +42,7 @@ def test_a_staging_failure_deletes_the_new_token(world: RunningWorld) -> None:
     app = world.world.iotcentral.app("contoso-fleet")
     before = set(app.tokens)
     result = run_job(_contoso(world), "rotate", verify_policy=NO_WAIT)
-    [outcome] = [o for o in result.outcomes() if o.action == "Mint"]
+    [outcome] = [o for o in result.outcomes() if o.action == "Mint" and o.slot == "auditor"]
     assert outcome.status == "failed"
     assert "new token deleted" in outcome.detail
     assert set(app.tokens) == before
@@ -85,7 +85,7 @@ def test_a_promotion_interrupted_before_retagging_is_finished(world: RunningWorl
 def test_an_expiry_the_app_did_not_honour_is_recorded_not_assumed(world: RunningWorld) -> None:
     world.world.iotcentral.expiry_policy = "ignore"  # the app sets one year whatever we ask
     result = run_job(_contoso(world), "rotate", verify_policy=NO_WAIT)
-    [outcome] = [o for o in result.outcomes() if o.action == "Mint"]
+    [outcome] = [o for o in result.outcomes() if o.action == "Mint" and o.slot == "auditor"]
     assert outcome.status == "done"
     assert "expiry mismatch: requested" in outcome.detail
     current = world.world.vault.versions(AUDITOR)[-1]

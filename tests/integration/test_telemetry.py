@@ -55,7 +55,7 @@ def test_counters_match_what_the_jobs_did(world: RunningWorld) -> None:
     sums = _sums(reader)
 
     mints = [o for o in rotated.outcomes() if o.action == "Mint" and o.status == "done"]
-    assert len(mints) == 4  # the sample world's due, drifted and deleted slots
+    assert len(mints) == 5  # the sample world's due, drifted, deleted and failing (IOTC-012) slots
     assert _total(sums, "rotation.tokens.minted") == len(mints)
     assert _total(sums, "rotation.tokens.verified") == len(mints)
     assert _total(sums, "rotation.tokens.promoted") == len(mints)
@@ -72,7 +72,7 @@ def test_counters_match_what_the_jobs_did(world: RunningWorld) -> None:
     assert _total(sums, "rotation.operations.failed") == blocked + failed
     assert sums[("rotation.operations.failed", (("action", "Blocked"), ("app", "northwind-labs"),
                                                 ("job", "rotate")))] >= 1
-    assert sums[("rotation.tokens.minted", (("app", "contoso-fleet"), ("job", "rotate")))] == 1
+    assert sums[("rotation.tokens.minted", (("app", "contoso-fleet"), ("job", "rotate")))] == 2  # auditor, maintenance
     assert sums[("rotation.audit.findings", (("severity", "critical"),))] == 2
     assert sums[("rotation.audit.findings", (("severity", "high"),))] == 3
     assert not any(name == "rotation.audit.findings" and ("severity", "low") in attrs for name, attrs in sums)
