@@ -4,6 +4,7 @@
 |---|---|---|
 | ROTATION_POLICIES | policy file or folder | policies |
 | ROTATION_REPORTS_DIR | where run folders and reports go | reports |
+| ROTATION_STATE_DIR | local runs' per-app lock files (in `locks/`); made absolute at load | per-user state folder |
 | AZURE_CLIENT_ID | user-assigned managed identity client id | system-assigned / DefaultAzureCredential |
 | ROTATION_CA_BUNDLE | PEM bundle for HTTPS (sandbox CA); unset = system trust | unset |
 | ROTATION_MAX_CONCURRENCY | apps handled at once | 4 |
@@ -24,16 +25,19 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import isodate
+import platformdirs
 
 from rotation.controls import SEVERITIES
 from rotation.errors import ConfigError
 from rotation.hoststorage import HostStorage
+
+APP_NAME = "iotc-token-rotation"  # the per-user state folder: platformdirs.user_state_path(APP_NAME)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Settings:
     rate_limit: int
     clock_offset: timedelta
     fail_on: str = "high"
+    state_dir: Path = field(default_factory=lambda: _state_dir({}))
     reports_account_url: str | None = None
     reports_container: str = "reports"
     reports_connection_string: str | None = None
@@ -69,11 +74,20 @@ class Settings:
             rate_limit=_int(env, "ROTATION_RATE_LIMIT", 15, 1, 19),
             clock_offset=_duration(env, "ROTATION_CLOCK_OFFSET"),
             fail_on=_choice(env, "ROTATION_FAIL_ON", "high", SEVERITIES),
+            state_dir=_state_dir(env),
             reports_account_url=env.get("ROTATION_REPORTS_ACCOUNT_URL") or None,
             reports_container=_container(env.get("ROTATION_REPORTS_CONTAINER") or "reports"),
             reports_connection_string=env.get("ROTATION_REPORTS_CONNECTION_STRING") or None,
             **_host_storage(env),
         )
+
+
+def _state_dir(env: Mapping[str, str]) -> Path:
+    """Where local runs keep their per-app lock files. One absolute place per user, fixed when the settings
+    are read: a relative lock folder (the reports folder once was) lets two runs started in different working
+    directories lock different files and rotate the same slot at once."""
+    raw = env.get("ROTATION_STATE_DIR") or ""
+    return (Path(raw) if raw else platformdirs.user_state_path(APP_NAME)).resolve()
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: Sequence[str]) -> str:

@@ -130,7 +130,7 @@ class Runtime:
                     container = self.host_blob_service().get_container_client(self.settings.lease_container)
                     self._locks = BlobLeaseLocks(container, self.lease_options)
                 else:
-                    self._locks = FileLocks(self.settings.reports_dir / ".locks")
+                    self._locks = FileLocks(self.settings.state_dir / "locks")
             if isinstance(self._locks, FileLocks):
                 scope = next((app.base_url for app in self.apps if app.name == app_name), "")
                 return self._locks.lock(app_name, scope)

@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import isodate
 
@@ -44,7 +44,7 @@ def parse_duration(text: str, what: str = "duration") -> timedelta:
     365-366), and a token lifetime or a grace period must mean the same span every time it is applied."""
     if not isinstance(text, str):
         raise InvalidValue(what, text, DURATION_EXPECTED)
-    match = _DURATION.match(text.strip())
+    match = _DURATION.fullmatch(text.strip())
     if match is None:
         raise InvalidValue(what, text, DURATION_EXPECTED)
     if match["years"] or match["months"]:
@@ -93,7 +93,7 @@ TOKEN_ID_MAX = 40
 
 def check_subdomain(value: str, what: str = "subdomain") -> str:
     """An IoT Central subdomain is one DNS label: it becomes `https://<subdomain>.<base domain>`."""
-    if not isinstance(value, str) or not _DNS_LABEL.match(value):
+    if not isinstance(value, str) or not _DNS_LABEL.fullmatch(value):
         raise InvalidValue(what, value, "a DNS label: lowercase letters, digits and hyphens, 1-63 characters, "
                            "not starting or ending with a hyphen")
     return value
@@ -101,14 +101,14 @@ def check_subdomain(value: str, what: str = "subdomain") -> str:
 
 def check_base_domain(value: str, what: str = "base_domain") -> str:
     """The IoT Central DNS zone (azureiotcentral.com, or a sovereign cloud's)."""
-    if not isinstance(value, str) or not _HOSTNAME.match(value):
+    if not isinstance(value, str) or not _HOSTNAME.fullmatch(value):
         raise InvalidValue(what, value, "a lowercase DNS name with at least one dot such as azureiotcentral.com")
     return value
 
 
 def check_name(value: str, what: str = "name") -> str:
     """App and slot names: they end up in secret names, tags and managed token ids, so keep them plain."""
-    if not isinstance(value, str) or not _SLOT.match(value):
+    if not isinstance(value, str) or not _SLOT.fullmatch(value):
         raise InvalidValue(what, value, "lowercase letters, digits and hyphens ([a-z0-9-]), 1-63 characters, "
                            "not starting or ending with a hyphen")
     return value
@@ -116,7 +116,7 @@ def check_name(value: str, what: str = "name") -> str:
 
 def check_secret_name(value: str, what: str = "secret", *, staged: bool = True) -> str:
     """A Key Vault secret name. For a rotated slot the staging secret `<name>-pending` must fit too."""
-    if not isinstance(value, str) or not _SECRET_NAME.match(value):
+    if not isinstance(value, str) or not _SECRET_NAME.fullmatch(value):
         raise InvalidValue(what, value, f"a Key Vault secret name: letters, digits and hyphens, "
                            f"1-{SECRET_NAME_MAX} characters")
     if staged and len(value) + len(PENDING_SUFFIX) > SECRET_NAME_MAX:
@@ -129,14 +129,14 @@ def check_secret_name(value: str, what: str = "secret", *, staged: bool = True) 
 def check_token_id(value: str, what: str = "token id") -> str:
     """An API token id goes into `/api/apiTokens/{id}`: only unreserved URL characters, never `.`/`..`
     (a client would normalise those path segments away and hit another resource)."""
-    if not isinstance(value, str) or not _TOKEN_ID.match(value) or set(value) == {"."}:
+    if not isinstance(value, str) or not _TOKEN_ID.fullmatch(value) or set(value) == {"."}:
         raise InvalidValue(what, value, f"1-{TOKEN_ID_MAX} characters from A-Z a-z 0-9 _ . ~ - "
                            "(safe in a URL path; not only dots)")
     return value
 
 
 def check_organization(value: str, what: str = "organization") -> str:
-    if not isinstance(value, str) or not _ORGANIZATION.match(value):
+    if not isinstance(value, str) or not _ORGANIZATION.fullmatch(value):
         raise InvalidValue(what, value, "an IoT Central organization id: lowercase letters, digits and hyphens, "
                            "2-49 characters, not starting with a hyphen nor ending with one")
     return value
@@ -176,7 +176,7 @@ def new_managed_id(slot: str, created_at: datetime, rng: random.Random) -> str:
 
 def parse_managed_id(token_id: str) -> tuple[str, datetime] | None:
     """(slot part, created_at in UTC) of a managed id, or None for anything else (unmanaged tokens)."""
-    match = _MANAGED_ID.match(token_id) if isinstance(token_id, str) else None
+    match = _MANAGED_ID.fullmatch(token_id) if isinstance(token_id, str) else None
     if match is None or len(token_id) > TOKEN_ID_MAX:
         return None
     try:
@@ -222,6 +222,42 @@ def check_base_url(value: str, what: str = "base_url") -> str:
     if any(c.isspace() for c in value):
         raise InvalidValue(what, value, "a URL without whitespace")
     return value.rstrip("/")
+
+
+API_PATH_MAX = 1024
+_API_PATH_CHARS = re.compile(r"^[A-Za-z0-9/_.~:@%-]*$")  # unreserved, '/', ':', '@' and %XX escapes
+_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+API_PATH_EXPECTED = "a path under /api/ such as /api/devices"
+
+
+def check_api_path(value: str, what: str = "path") -> str:
+    """A path that a token is sent to, `GET <base_url><path>`: it must stay under the app's `/api/`. So no
+    `.`/`..` segment (a client or a server normalises `/api/../x` to `/x`), also not percent-encoded
+    (`%2e%2E`, which servers decode before normalising), no `//`, backslash, query, fragment, whitespace or
+    control character, and only characters that need no escaping in a URL path (decoded once, the path
+    must still be all that: no escape may hide a `/`, `\\`, `?`, `#` or another escape)."""
+    if not isinstance(value, str):
+        raise InvalidValue(what, value, API_PATH_EXPECTED)
+    if not value.startswith("/api/"):
+        raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: starting with /api/")
+    if len(value) > API_PATH_MAX:
+        raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: at most {API_PATH_MAX} characters")
+    if not _API_PATH_CHARS.fullmatch(value) or _PERCENT.search(value):
+        raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: only A-Z a-z 0-9 / _ . ~ : @ - and %XX escapes "
+                           "(no whitespace, control characters, backslash, '?' or '#')")
+    try:
+        decoded = unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        decoded = "%"  # an escape of bytes that are not UTF-8 text: refused below
+    if decoded.count("/") != value.count("/") or not _API_PATH_CHARS.fullmatch(decoded) or "%" in decoded:
+        raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: no escape of '/', '%' or of a character that "
+                           "is refused unescaped")
+    if "//" in value:
+        raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: no empty segment ('//')")
+    if any(segment in (".", "..") for segment in decoded.split("/")):
+        raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: no '.' or '..' segment, also not "
+                           "percent-encoded (%2e)")
+    return value
 
 
 # -- roles ------------------------------------------------------------------------------------------------
@@ -282,10 +318,10 @@ def parse_role_ref(value: str, what: str = "role") -> RoleRef:
     alias = re.sub(r"[\s-]+", "_", value.strip().casefold())
     if alias in BUILTIN_ROLES:
         return RoleRef("alias", alias)
-    if _GUID.match(value):
+    if _GUID.fullmatch(value):
         return RoleRef("id", value.lower())
     return RoleRef("name", value)
 
 
 def is_guid(value: str) -> bool:
-    return isinstance(value, str) and _GUID.match(value) is not None
+    return isinstance(value, str) and _GUID.fullmatch(value) is not None

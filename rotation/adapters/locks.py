@@ -7,7 +7,8 @@ of its duration while the app is worked on, so a holder that dies (instance recy
 renewing and its lease expires by itself within one duration: never an infinite lease that would need a
 human to break it. Released on exit, exceptions included (the caller's `finally`).
 
-Locally: a file lock (filelock, `flock`) under the reports folder; the operating system drops it when the
+Locally: a file lock (filelock, `flock`) in `locks/` of the state folder (ROTATION_STATE_DIR, absolute: every
+run of the user finds the same file, from whatever working directory); the operating system drops it when the
 holding process dies.
 
 A renewal the service refuses (409/412: the lease was broken or expired and taken by someone else) marks the
@@ -170,7 +171,7 @@ class BlobLease:
 
 
 class FileLocks:
-    """Local runs: one lock file per app under `folder` (the reports folder)."""
+    """Local runs: one lock file per app under `folder` (`locks/` of the absolute state folder)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from rotation.errors import PolicyError
 from rotation.policyfile.models import IoTCentralApp, IottlyApp, PolicyFile
+from rotation.policyfile.yamltree import dotted, read_tree
 from rotation.values import format_duration, parse_role_ref
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -57,11 +56,9 @@ def _line(tree: Any, loc: Sequence[str | int]) -> int:
     """1-based line of the deepest node of `loc` found in the YAML tree."""
     node, line = tree, 1
     for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0] + 1
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line = node.lc.item(part)[0] + 1
+        if ((isinstance(node, CommentedMap) and part in node)
+                or (isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node))):
+            line = _at(node, part, line)
             node = node[part]
         elif isinstance(node, CommentedMap | CommentedSeq):
             continue  # a union tag such as 'iotcentral' is not in the document
@@ -72,14 +69,21 @@ def _line(tree: Any, loc: Sequence[str | int]) -> int:
     return line
 
 
+def _at(container: CommentedMap | CommentedSeq, part: str | int, line: int) -> int:
+    """The line of a key or item. A key that came through a merge (`<<: *app`) has no position in the map
+    that received it: the line of that map is the closest one."""
+    where = container.lc.data.get(part) if container.lc.data else None
+    if where:
+        return int(where[0]) + 1
+    return int(container.lc.line) + 1 if container.lc.line is not None else line
+
+
+_UNION_TAGS = ("iotcentral", "iottly", "function-after[_unique_slots(), IoTCentralApp]")
+
+
 def _path(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part not in ("iotcentral", "iottly", "function-after[_unique_slots(), IoTCentralApp]"):
-            out += f".{part}" if out else str(part)
-    return out or "<document>"
+    """The field as the file spells it (pydantic adds the discriminated union's tag to error locations)."""
+    return dotted([part for part in loc if part not in _UNION_TAGS])
 
 
 def _expected(error: Mapping[str, Any]) -> str:
@@ -127,16 +131,10 @@ def _expand(node: Any, env: Mapping[str, str], path: Path, problems: list[str], 
 
 
 def _read(path: Path, env: Mapping[str, str], problems: list[str]) -> LoadedFile | None:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
     try:
-        tree = yaml.load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        problems.append(f"{path}:1 <file>: got {exc.strerror}, expected a readable YAML file")
-        return None
-    except MarkedYAMLError as exc:
-        line = (exc.problem_mark.line + 1) if exc.problem_mark else 1
-        problems.append(f"{path}:{line} <yaml>: got {exc.problem}, expected valid YAML")
+        tree = read_tree(path)
+    except PolicyError as exc:
+        problems.extend(exc.problems)
         return None
     if not isinstance(tree, CommentedMap):
         problems.append(f"{path}:1 <document>: got {type(tree).__name__}, expected a mapping with version and apps")

@@ -18,7 +18,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from rotation.values import (
+    API_PATH_MAX,
     InvalidValue,
+    check_api_path,
     check_base_domain,
     check_base_url,
     check_name,
@@ -53,6 +55,11 @@ SecretName = Annotated[str, _checked(check_secret_name)]
 TokenId = Annotated[str, _checked(check_token_id)]
 Organization = Annotated[str, _checked(check_organization)]
 RoleName = Annotated[str, _checked(lambda v: (parse_role_ref(v), v)[1])]
+# The schema's pattern is what an editor can check; `check_api_path` also refuses escaped dots and slashes.
+_SEGMENT = r"(?!\.\.?(?:/|$))(?:[A-Za-z0-9_.~:@-]|%[0-9A-Fa-f]{2})+"
+ApiPath = Annotated[str, _checked(check_api_path),
+                    WithJsonSchema({"type": "string", "maxLength": API_PATH_MAX,
+                                    "pattern": rf"^/api/(?:{_SEGMENT}(?:/{_SEGMENT})*/?)?$"})]
 
 
 class Strict(BaseModel):
@@ -78,8 +85,8 @@ class RoleEntry(Strict):
 
 class Verify(Strict):
     method: Literal["GET", "HEAD"] = "GET"
-    path: str = Field(description="A read under /api/ that the token's roles allow, e.g. /api/devices.",
-                      pattern=r"^/api/[A-Za-z0-9/_.~-]*$")
+    path: ApiPath = Field(description="A read under /api/ that the token's roles allow, e.g. /api/devices: "
+                                      "GET <base_url><path> with the new token.")
 
 
 class TokenSlot(Strict):

@@ -53,7 +53,7 @@ def _problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> l
     ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        grace: P20D", "grace: got 'P20D', expected at most (1 - renew_at) * lifetime = P9DT21H36M"),
     ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        secret: bad_name", "secret: got 'bad_name', expected a Key Vault secret name"),
     ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        colour: blue", ":10 apps[0].tokens[0].colour: got 'blue', expected no such key"),
-    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        verify: {path: /devices}", "verify.path: got '/devices', expected String should match pattern"),
+    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        verify: {path: /devices}", ":10 apps[0].tokens[0].verify.path: got '/devices', expected a path under /api/ such as /api/devices: starting with /api/"),
     ("    provider: iotcentral", "    provider: azure", ":4 apps[0].provider: got 'azure', expected one of 'iotcentral', 'iottly'"),
     ("    vault: https://kv.vault.azure.net", "    vault: ${NOT_SET}", ":6 apps[0].vault: got ${NOT_SET} unset, expected environment variable NOT_SET to be set"),
     ("version: 1", "version: 1\nversion: 1", "expected valid YAML"),
