@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
 
 from rotation import __version__, cli_audit, cli_engine, cli_serve
+from rotation.cli_output import guarded, internal_error, start_logging
 from rotation.cli_policies import policies_app
 
 app = typer.Typer(help="Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault.",
@@ -17,8 +21,12 @@ app.command("serve")(cli_serve.serve)
 
 
 @app.callback()
-def _root() -> None:
+@guarded
+def _root(debug: Annotated[bool, typer.Option(
+        "--debug", help="tracebacks, and every library's log lines (redacted JSON) on stderr; "
+                        "same as ROTATION_LOG_LEVEL=DEBUG")] = False) -> None:
     """Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault."""
+    start_logging(debug)
 
 
 @app.command()
@@ -28,4 +36,8 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    """The last-resort handler around everything typer runs (the commands have their own, `guarded`)."""
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 -- one line and exit 4 instead of a traceback
+        sys.exit(internal_error(exc))

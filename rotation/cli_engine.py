@@ -16,6 +16,7 @@ import typer
 from rich.progress import Progress
 
 from rotation import cli_audit, operations
+from rotation.actions import Blocked
 from rotation.cli_output import Exit, console, emit_json, err_console, guarded, table
 from rotation.config import Settings
 from rotation.errors import PolicyError, UserError
@@ -44,7 +45,26 @@ def _run(runtime: Runtime, job: Job, **kwargs: object) -> JobResult:
 
 
 def _planned_rows(runs: list[AppRun]) -> list[tuple[str, str, str, str]]:
-    return [(a.app, getattr(a, "slot", None) or "-", type(a).__name__, a.reason) for run in runs for a in run.planned]
+    return [row for run in runs for row in [
+        *((a.app, getattr(a, "slot", None) or "-", type(a).__name__, a.reason) for a in run.planned),
+        *((run.app, "-", "Read", error) for error in _unsaid(run.state.errors, [a.reason for a in run.planned]))]]
+
+
+def _unsaid(errors: tuple[str, ...], said: list[str]) -> list[str]:
+    return [error for error in errors if not any(error in text for text in said)]
+
+
+def _outcome_rows(run: AppRun) -> list[tuple[str, str, str, str, str, str]]:
+    """What happened to one app, and always why it failed: an app that failed before planning has no
+    outcome, only a Blocked action (and its read errors), which become rows of their own."""
+    rows: list[tuple[str, str, str, str, str, str]] = [
+        (o.app, o.slot or "-", o.action, o.status, o.reason, o.detail) for o in run.outcomes]
+    if not run.outcomes:
+        rows += [(a.app, a.slot or "-", "Blocked", "failed", a.reason, "") for a in run.planned
+                 if isinstance(a, Blocked)]
+    rows += [(run.app, "-", "Read", "failed", error, "")
+             for error in _unsaid(run.state.errors, [f"{row[4]} {row[5]}" for row in rows])]
+    return rows
 
 
 def _app_json(run: AppRun) -> dict[str, object]:
@@ -60,7 +80,7 @@ def report(result: JobResult, as_json: bool) -> int:
         table(f"{result.job}: plan (nothing changed)", ("app", "slot", "action", "reason"), _planned_rows(result.apps))
     else:
         table(f"{result.job}: what happened", ("app", "slot", "action", "status", "reason", "detail"),
-              [(o.app, o.slot or "-", o.action, o.status, o.reason, o.detail) for o in result.outcomes()])
+              [row for run in result.apps for row in _outcome_rows(run)])
     if result.job == "revoke" and not as_json and any(r.unmanaged for r in result.apps):
         table("unmanaged tokens (made by people): kept, reported", ("app", "token"),
               [(r.app, token) for r in result.apps for token in r.unmanaged])
@@ -73,12 +93,12 @@ def report(result: JobResult, as_json: bool) -> int:
 def _problems(result: JobResult) -> list[str]:
     """One line per blocked or failed item, on stderr: the reason the exit code is 3, never folded."""
     lines = []
-    for outcome in result.outcomes():
-        if outcome.status == "failed" or (outcome.status == "skipped" and outcome.action == "Blocked"):
-            where = f"{outcome.app}/{outcome.slot}" if outcome.slot else outcome.app
-            what = "blocked" if outcome.status == "skipped" else f"{outcome.action} failed"
-            lines.append(f"{result.job}: {where}: {what}: {outcome.reason}"
-                         + (f" ({outcome.detail})" if outcome.detail else ""))
+    for run in result.apps:
+        for _, slot, action, status, reason, detail in _outcome_rows(run):
+            if status == "failed" or (status == "skipped" and action == "Blocked"):
+                where = run.app if slot == "-" else f"{run.app}/{slot}"
+                what = "blocked" if action == "Blocked" else f"{action} failed"
+                lines.append(f"{result.job}: {where}: {what}: {reason}" + (f" ({detail})" if detail else ""))
     return lines
 
 

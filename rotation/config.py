@@ -18,6 +18,7 @@
 | ROTATION_QUEUE | fan-out queue in the host storage (poison queue: NAME-poison, made by the host) | rotation-apps |
 | ROTATION_LEASE_CONTAINER | blob container of the per-app leases in the host storage account | rotation-leases |
 | AzureWebJobsStorage[__…] | Functions host storage (`rotation.hoststorage`); unset = file locks, inline only | unset |
+| ROTATION_LOG_LEVEL | DEBUG, INFO or WARNING (CLI: JSON lines on stderr); DEBUG = every library too, redacted | INFO |
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Settings:
     queue: str = "rotation-apps"
     lease_container: str = "rotation-leases"
     host_storage: HostStorage | None = None
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +80,7 @@ class Settings:
             reports_account_url=env.get("ROTATION_REPORTS_ACCOUNT_URL") or None,
             reports_container=_container(env.get("ROTATION_REPORTS_CONTAINER") or "reports"),
             reports_connection_string=env.get("ROTATION_REPORTS_CONNECTION_STRING") or None,
+            log_level=log_level(env) or "INFO",
             **_host_storage(env),
         )
 
@@ -88,6 +91,19 @@ def _state_dir(env: Mapping[str, str]) -> Path:
     directories lock different files and rotate the same slot at once."""
     raw = env.get("ROTATION_STATE_DIR") or ""
     return (Path(raw) if raw else platformdirs.user_state_path(APP_NAME)).resolve()
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING")
+
+
+def log_level(env: Mapping[str, str]) -> str | None:
+    """ROTATION_LOG_LEVEL upper-cased, or None when unset (the CLI then logs nothing, the host decides)."""
+    raw = env.get("ROTATION_LOG_LEVEL") or ""
+    if not raw:
+        return None
+    if raw.upper() not in LOG_LEVELS:
+        raise ConfigError(f"ROTATION_LOG_LEVEL: got {raw!r}, expected one of {', '.join(LOG_LEVELS)}")
+    return raw.upper()
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: Sequence[str]) -> str:
