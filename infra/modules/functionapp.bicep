@@ -205,6 +205,11 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
           name: 'ROTATION_LEASE_CONTAINER'
           value: settings.leaseContainer
         }
+        // DEBUG (redacted) only for a troubleshooting session: az functionapp config appsettings set
+        {
+          name: 'ROTATION_LOG_LEVEL'
+          value: 'INFO'
+        }
       ]
     }
   }
