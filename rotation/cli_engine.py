@@ -199,7 +199,7 @@ def import_key(app_name: Annotated[str, typer.Option("--app")], slot: Annotated[
     settings = Settings.from_env()
     _, iottly_apps = load_app_specs(settings)
     value = _read_secret("iottly key")
-    runtime = Runtime(settings, [])
+    runtime = Runtime(settings, [], iottly_apps=iottly_apps)  # the sandbox's clock offset checks their URLs
     detail = operations.import_iottly_key(runtime, iottly_apps, app_name, slot, value)
     console.print(detail, markup=False)
 

@@ -120,6 +120,9 @@ class AppExecutor:
                 detail = self.apply(action)
             except RotationError as exc:
                 outcomes.append(Outcome(action.app, slot, name, "failed", action.reason, str(exc)))
+            except Exception as exc:  # noqa: BLE001 -- a bug fails this action, never the outcomes already done
+                outcomes.append(Outcome(action.app, slot, name, "failed", action.reason,
+                                        f"internal error: {type(exc).__name__}: {exc}"))
             else:
                 outcomes.append(Outcome(action.app, slot, name, "done", action.reason, detail))
         return outcomes
