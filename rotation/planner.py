@@ -31,6 +31,7 @@ from rotation.model import (
     STAGE_REVOKED,
     AppSpec,
     AppState,
+    AppToken,
     RoleAssignment,
     SecretVersion,
     SlotSpec,
@@ -96,8 +97,13 @@ def due_reason(spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset
     check = state.checks.get(spec.slot)
     if check is not None and check.refused and check.token_id == token.id:
         return f"current token fails verification ({check.error})"
-    created = created_from_id(token.id) or current.created_on
-    expiry = min(e for e in (token.expiry, current.expires_on, created + spec.lifetime) if e is not None)
+    return renewal_reason(spec, token, current, now)
+
+
+def renewal_reason(spec: SlotSpec, token: AppToken, version: SecretVersion, now: datetime) -> str | None:
+    """Expired, or past the renewal point (`renew_at` of its lifetime, minus the slot's jitter)."""
+    created = created_from_id(token.id) or version.created_on
+    expiry = min(e for e in (token.expiry, version.expires_on, created + spec.lifetime) if e is not None)
     if expiry <= now:
         return f"expired at {expiry:%Y-%m-%d %H:%M} UTC"
     lifetime = expiry - created
@@ -108,8 +114,8 @@ def due_reason(spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset
     return None
 
 
-def _plan_pending(spec: SlotSpec, state: AppState, slot: SlotState,
-                  want: frozenset[RoleAssignment]) -> tuple[list[RotateAction], bool]:
+def _plan_pending(spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset[RoleAssignment],
+                  now: datetime) -> tuple[list[RotateAction], bool]:
     """Repair what an interrupted run left in the staging secret. Returns (actions, resumed).
 
     A staged token that any version of the slot's secret references was promoted (the run stopped before
@@ -117,7 +123,7 @@ def _plan_pending(spec: SlotSpec, state: AppState, slot: SlotState,
     resumed; a token id staged twice (a retried write) is abandoned without deleting the token it shares."""
     promoted = {v.token_id for v in slot.versions if v.token_id}
     staged = sorted((p for p in slot.pending if p.stage == STAGE_PENDING), key=lambda p: p.created_on)
-    resume = _resume_candidate(staged, state, slot, want, promoted)
+    resume = _resume_candidate(spec, staged, state, current=slot.current, want=want, promoted=promoted, now=now)
     keep = promoted | ({resume.token_id} if resume is not None and resume.token_id else set())
     actions: list[RotateAction] = []
     for pending in staged:
@@ -131,6 +137,7 @@ def _plan_pending(spec: SlotSpec, state: AppState, slot: SlotState,
             token = state.token(pending.token_id) if pending.token_id else None
             why = ("its token is not in the app" if token is None
                    else "its roles differ from the policy" if token.roles != want
+                   else f"its token is {stale}" if (stale := renewal_reason(spec, token, pending, now))
                    else "superseded by a newer token")
             deletable = token is not None and pending.token_id not in keep
             actions.append(AbandonPending(spec.app, spec.slot, f"staged token abandoned: {why}",
@@ -138,14 +145,16 @@ def _plan_pending(spec: SlotSpec, state: AppState, slot: SlotState,
     return actions, resume is not None
 
 
-def _resume_candidate(staged: Sequence[SecretVersion], state: AppState, slot: SlotState,
-                      want: frozenset[RoleAssignment], promoted: set[str]) -> SecretVersion | None:
-    """The newest staged version whose token is in the app with the wanted roles and newer than current."""
-    current = slot.current
+def _resume_candidate(spec: SlotSpec, staged: Sequence[SecretVersion], state: AppState, *,
+                      current: SecretVersion | None, want: frozenset[RoleAssignment], promoted: set[str],
+                      now: datetime) -> SecretVersion | None:
+    """The newest staged version whose token is in the app with the wanted roles, newer than current, and
+    neither expired nor already due (promoting it would only call for another mint)."""
     for pending in reversed(staged):
         token = state.token(pending.token_id) if pending.token_id else None
         if (token is not None and token.roles == want and pending.token_id not in promoted
-                and (current is None or pending.created_on > current.created_on)):
+                and (current is None or pending.created_on > current.created_on)
+                and renewal_reason(spec, token, pending, now) is None):
             return pending
     return None
 
@@ -180,7 +189,7 @@ def plan_rotation(apps: Sequence[AppSpec], observed: Mapping[str, AppState], now
             if isinstance(want, str):
                 actions.append(Blocked(app.name, spec.slot, want))
                 continue
-            pending_actions, resumed = _plan_pending(spec, state, slot, want)
+            pending_actions, resumed = _plan_pending(spec, state, slot, want, now)
             actions.extend(pending_actions)
             actions.extend(_plan_stale_currents(spec, slot))
             if resumed:
