@@ -43,6 +43,11 @@ class VaultPort(Protocol):
         """Every version of a secret, oldest first; empty when the secret does not exist."""
         ...
 
+    def read_versions(self, name: str) -> list[SecretVersion] | None:
+        """Every version of a secret, oldest first; None only when the secret is known not to exist.
+        A listing that cannot be trusted raises `IncompleteListingError`."""
+        ...
+
     def get_value(self, name: str, version: str | None = None) -> Secret: ...
 
     def set_value(self, name: str, value: Secret, *, tags: Mapping[str, str], expires_on: datetime | None,
