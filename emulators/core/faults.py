@@ -7,10 +7,11 @@ benchmarks and tests read them to prove how many calls a job made.
 
 Kinds: `latency` (sleep, then answer normally), `throttle` (429 with Retry-After), `error` (a status in
 the service's error shape), `drop` (close without answering), `redirect` (a 3xx `status` with `Location:
-location`: a client must not follow it) and `respond` (any `status`, `content_type` and `body`, the body
-repeated `repeat` times — a huge answer without a huge fault — and, with `truncate`, a Content-Length that
-many bytes larger than what is sent before the connection closes: a truncated answer). The last two let a
-test play a hostile or broken server: an HTML 200, mistyped items, a nextLink to another host.
+location`, which a client must not follow) and `respond` (this `status`, `content_type` and `body`; set
+`status`, whose default 503 is the error kind's). A `respond` body is sent `repeat` times (a huge answer
+without a huge fault) and, with `truncate`, under a Content-Length that many bytes larger than what is
+sent before the connection closes (a truncated answer). The last two let a test play a hostile or broken
+server: an HTML 200, mistyped items, a nextLink to another host.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ USER_ID = re.compile(r"^[a-zA-Z0-9-_]{1,48}$")
 MAX_PAGES = 1000
 
 P = TypeVar("P", WireTokenPage, WireRolePage)
+W = TypeVar("W", bound=Wire)
 
 
 class TokenCredential(Protocol):
@@ -93,16 +94,16 @@ class IoTCentralClient:
 
     def _send(self, method: str, url: str, what: str, *, json: Any = None, ok: frozenset[int] = frozenset({200}),
               params: dict[str, str] | None = None, auth: Secret | None = None,
-              failures: list[BaseException] | None = None, retry: RetryPolicy | None = None) -> Answer:
+              failures: list[BaseException] | None = None) -> Answer:
         def build() -> httpx.Request:
             if self._limiter is not None:
                 self._limiter.acquire(self.base_url)  # per application (the sandbox serves all from one host)
             headers = {"Authorization": auth.reveal() if auth is not None else self._auth()}
             return self._http.build_request(method, url, params=params, json=json, headers=headers)
 
-        return send(self._http, build, what, retry or self._retry, ok, origin=self._origin, failures=failures)
+        return send(self._http, build, what, self._retry, ok, origin=self._origin, failures=failures)
 
-    def _get(self, model: type[Any], url: str, what: str) -> Any:
+    def _get(self, model: type[W], url: str, what: str) -> W:
         answer = self._send("GET", url, what, params={"api-version": self._api_version})
         return parse(model, answer.body, answer.content_type, what)
 
@@ -155,7 +156,7 @@ class IoTCentralClient:
         created = parse(WireCreatedToken, answer.body, answer.content_type, what)
         if created.id != token_id:
             raise ServiceError(f"{what}: got an answer for token {created.id!r}, expected {token_id!r}")
-        return created.model(), Secret(created.token)
+        return created.model(), created.token
 
     def _settle_lost_create(self, token_id: str, roles: frozenset[RoleAssignment], what: str,
                             first: BaseException) -> None:

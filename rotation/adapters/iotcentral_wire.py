@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 
 from rotation.adapters.wire import Wire
 from rotation.model import AppToken, RoleAssignment
+from rotation.secret import Secret
 
 GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 LISTED_TOKEN_ID = r"^[A-Za-z0-9_.~-]{1,128}$"  # noqa: S105 -- a pattern, not a secret
@@ -54,10 +55,18 @@ class WireApiToken(Wire):
         return AppToken(self.id, frozenset(r.model() for r in self.roles), self.expiry)
 
 
-class WireCreatedToken(WireApiToken):
-    """The create answer: the only one that carries the value (never again obtainable)."""
+def _secret(raw: object) -> Secret:
+    if not isinstance(raw, str) or not raw:
+        raise ValueError("expected a non-empty string")  # the value itself is never quoted
+    return Secret(raw)
 
-    token: Annotated[str, StringConstraints(min_length=1)]
+
+class WireCreatedToken(WireApiToken):
+    """The create answer: the only one that carries the value (never again obtainable), held as a `Secret`
+    from the moment it is read, so the model's repr cannot show it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    token: Annotated[Secret, BeforeValidator(_secret)]
 
 
 class WireRole(Wire):
