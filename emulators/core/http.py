@@ -199,11 +199,20 @@ class EmulatorApp:
         return bool(drops)
 
 
+class _ReadFirstResponse(Response):
+    """Reads the request body before answering. Werkzeug drains an unread body after the answer, and that
+    read blocks while the client still waits for the rest of a truncated answer (until its read timeout)."""
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        Request(environ).get_data()
+        return super().__call__(environ, start_response)
+
+
 def _respond(fault: Fault) -> Response:
     """The fault's answer as is; with `truncate`, a Content-Length larger than the body (werkzeug closes every
     connection after one answer, so the client sees the body end early)."""
     body = fault.body.encode() * fault.repeat
-    response = Response(body, status=fault.status, content_type=fault.content_type)
+    response = _ReadFirstResponse(body, status=fault.status, content_type=fault.content_type)
     response.headers["Content-Length"] = str(len(body) + fault.truncate)
     return response
 

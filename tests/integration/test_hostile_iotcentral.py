@@ -324,9 +324,9 @@ def iottly(hostile: Hostile, http: httpx.Client) -> IottlyClient:
 ], ids=["html", "not-pong", "mistyped"])
 def test_iottly_only_a_pong_accepts_a_key(hostile: Hostile, iottly: IottlyClient, body: str,
                                           content_type: str) -> None:
-    hostile.running.world.iottly.faults.add(Fault("respond", route="project.ping", content_type=content_type,
-                                                  body=body))
-    with pytest.raises(ServiceError):
+    hostile.running.world.iottly.faults.add(Fault("respond", route="project.ping", status=200,
+                                                  content_type=content_type, body=body))
+    with pytest.raises(ServiceError, match="iottly ping"):
         iottly.ping(Secret("any-key"))
 
 
