@@ -187,7 +187,10 @@ def send(client: httpx.Client, build: Callable[[], httpx.Request], what: str, po
     Each failed attempt is appended to `failures` when given."""
 
     def attempt() -> Answer:
-        request = build()
+        try:
+            request = build()
+        except httpx.InvalidURL:
+            raise ServiceError(f"{what}: got a URL httpx cannot send, expected a valid URL") from None
         origin.check(str(request.url), what)
         try:
             answer = _exchange(client, request, what, cap)

@@ -103,6 +103,14 @@ def test_a_next_link_differing_only_in_host_case_is_the_same_origin(hostile: Hos
     assert set(iotc(hostile).app(APP).tokens) <= {t.id for t in tokens}
 
 
+@pytest.mark.parametrize("link", ["https://127.0.0.1:99999/x", "https://[::1/x", "{app}/api/apiTokens\u0001",
+                                  "//127.0.0.1/x", "javascript:alert(1)"])
+def test_an_unusable_next_link_is_incomplete(hostile: Hostile, client: IoTCentralClient, link: str) -> None:
+    respond(hostile, "ApiTokens_List", {"value": [], "nextLink": link.format(app=hostile.running.app_url(APP))})
+    with pytest.raises(IncompleteListingError):
+        client.list_tokens()
+
+
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 @pytest.mark.parametrize(("route", "call"), [
     ("ApiTokens_List", lambda c, _: c.list_tokens()),
