@@ -9,6 +9,7 @@
 | ROTATION_CA_BUNDLE | PEM bundle for HTTPS (sandbox CA); unset = system trust | unset |
 | ROTATION_MAX_CONCURRENCY | apps handled at once | 4 |
 | ROTATION_RATE_LIMIT | client-side requests/s per app (IoT Central allows 20) | 15 |
+| ROTATION_HTTP_TIMEOUT | read timeout in seconds of every HTTP client (connect: the smaller of 5 and it) | 15 |
 | ROTATION_CLOCK_OFFSET | ISO 8601 duration added to now; honoured only when every endpoint is loopback | unset |
 | ROTATION_FAIL_ON | audit: lowest severity of an open finding that makes the run exit 1 | high |
 | ROTATION_REPORTS_ACCOUNT_URL | audit: Blob endpoint reports also go to (managed identity) | unset: local only |
@@ -60,6 +61,7 @@ class Settings:
     lease_container: str = "rotation-leases"
     host_storage: HostStorage | None = None
     log_level: str = "INFO"
+    http_timeout: float = 15.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +77,7 @@ class Settings:
             max_concurrency=_int(env, "ROTATION_MAX_CONCURRENCY", 4, 1, 64),
             rate_limit=_int(env, "ROTATION_RATE_LIMIT", 15, 1, 19),
             clock_offset=_duration(env, "ROTATION_CLOCK_OFFSET"),
+            http_timeout=_seconds(env, "ROTATION_HTTP_TIMEOUT", 15.0, 300.0),
             fail_on=_choice(env, "ROTATION_FAIL_ON", "high", SEVERITIES),
             state_dir=_state_dir(env),
             reports_account_url=env.get("ROTATION_REPORTS_ACCOUNT_URL") or None,
@@ -146,6 +149,19 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
         value = low - 1
     if not low <= value <= high:
         raise ConfigError(f"{name}: got {raw!r}, expected an integer from {low} to {high}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, highest: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= highest:  # also refuses nan and inf
+        raise ConfigError(f"{name}: got {raw!r}, expected a number of seconds above 0 and at most {highest:g}")
     return value
 
 

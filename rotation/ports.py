@@ -44,8 +44,8 @@ class VaultPort(Protocol):
         ...
 
     def read_versions(self, name: str) -> list[SecretVersion] | None:
-        """Every version of a secret, oldest first; None when the secret does not exist (404), so that a
-        deleted secret is never mistaken for one read completely. `IncompleteListingError` otherwise."""
+        """Every version of a secret, oldest first; None only when the secret is known not to exist.
+        A listing that cannot be trusted raises `IncompleteListingError`."""
         ...
 
     def get_value(self, name: str, version: str | None = None) -> Secret: ...

@@ -15,12 +15,14 @@ from urllib.parse import urlsplit
 import httpx
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-from rotation.adapters.blobstore import BlobReportStore, build_container_client
+from rotation.adapters.blobstore import BlobReportStore, build_blob_service, build_container_client
 from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
 from rotation.adapters.iotcentral import IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions
+from rotation.adapters.sdk import timeouts
+from rotation.adapters.storage import build_queue_client
 from rotation.config import Settings
 from rotation.errors import ConfigError
 from rotation.model import AppSpec, IottlyAppSpec, SlotState
@@ -88,8 +90,10 @@ class Runtime:
             verify: ssl.SSLContext | bool = True
             if self.settings.ca_bundle:
                 verify = ssl.create_default_context(cafile=self.settings.ca_bundle)
-            self._http = httpx.Client(verify=verify, timeout=httpx.Timeout(15.0, connect=5.0),
-                                      limits=httpx.Limits(max_connections=32), trust_env=False)
+            connect, read = timeouts(self.settings.http_timeout)
+            self._http = httpx.Client(verify=verify, timeout=httpx.Timeout(read, connect=connect),
+                                      limits=httpx.Limits(max_connections=32), trust_env=False,
+                                      follow_redirects=False)
         return self._http
 
     def iotcentral(self, app: AppSpec) -> IoTCentralClient:
@@ -117,12 +121,19 @@ class Runtime:
         container = build_container_client(
             settings.reports_container, account_url=settings.reports_account_url,
             connection_string=settings.reports_connection_string,
-            credential=None if settings.reports_connection_string else self._cred())
+            credential=None if settings.reports_connection_string else self._cred(), timeout=settings.http_timeout,
+            logging_enable=self.sdk_logging)
         return BlobReportStore(container, CONTENT_TYPES)
+
+    @property
+    def sdk_logging(self) -> bool:
+        """The Azure SDKs' HTTP logging at DEBUG only (`--debug`); telemetry redacts what it prints."""
+        return self.settings.log_level == "DEBUG"
 
     def app_lock(self, app_name: str) -> AppLock:
         """The app's lock: a blob lease in the host storage account when AzureWebJobsStorage is configured
-        (Azure, or Azurite locally), else a file lock under the reports folder (a local CLI run)."""
+        (Azure, or Azurite locally), else a file lock in the per-user state folder (`ROTATION_STATE_DIR`: a
+        local CLI run)."""
         with self._guard:
             if self._locks is None:
                 host = self.settings.host_storage
@@ -144,45 +155,43 @@ class Runtime:
 
     def host_blob_service(self) -> Any:
         """The host storage's Blob service (leases); a ConfigError when it is not configured."""
-        from azure.storage.blob import BlobServiceClient, ExponentialRetry  # noqa: PLC0415
-
         host = self.settings.host_storage
-        retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2)
+        what = "host storage (AzureWebJobsStorage)"
         if host is not None and host.connection_string:
-            return BlobServiceClient.from_connection_string(host.connection_string, retry_policy=retry)
+            return build_blob_service(account_url=None, connection_string=host.connection_string, credential=None,
+                                      what=what, timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging)
         if host is None or host.blob_url is None:
             raise ConfigError("AzureWebJobsStorage: got no blob endpoint, expected a connection string or "
                               "AzureWebJobsStorage__accountName / __blobServiceUri")
-        return BlobServiceClient(host.blob_url, credential=self._host_credential(), retry_policy=retry)
+        return build_blob_service(account_url=host.blob_url, connection_string=None,
+                                  credential=self._host_credential(), what=what, timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging)
 
     def host_queue(self, name: str, *, decode: bool = True) -> Any:
         """A queue of the host storage, base64 text as the Functions queue trigger reads and writes it
         (`decode=False`: contents as stored, for reading messages that someone else may have written)."""
-        from azure.storage.queue import (  # noqa: PLC0415 -- only the queue fan-out needs it
-            ExponentialRetry,
-            QueueClient,
-            TextBase64DecodePolicy,
-            TextBase64EncodePolicy,
-        )
-
         host = self.settings.host_storage
-        options: dict[str, Any] = {"message_encode_policy": TextBase64EncodePolicy(),
-                                   "message_decode_policy": TextBase64DecodePolicy() if decode else None,
-                                   "retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2,
-                                                                    retry_total=2)}
         if host is not None and host.connection_string:
-            return QueueClient.from_connection_string(host.connection_string, name, **options)
+            return build_queue_client(name, queue_url=None, connection_string=host.connection_string,
+                                      credential=None, decode=decode, timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging)
         if host is None or host.queue_url is None:
             raise ConfigError("AzureWebJobsStorage: got no queue endpoint, expected a connection string or "
                               "AzureWebJobsStorage__accountName / __queueServiceUri")
-        return QueueClient(host.queue_url, name, credential=self._host_credential(), **options)
+        return build_queue_client(name, queue_url=host.queue_url, connection_string=None,
+                                  credential=self._host_credential(), decode=decode,
+                                  timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging)
 
     def iottly(self, base_url: str) -> IottlyClient:
         return IottlyClient(base_url, self.http())
 
     def vault(self, url: str) -> KeyVaultSecrets:
         if url not in self._vaults:
-            client = build_secret_client(url, self._cred(), ca_bundle=self.settings.ca_bundle)
+            client = build_secret_client(url, self._cred(), ca_bundle=self.settings.ca_bundle,
+                                         timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging)
             self._vaults[url] = KeyVaultSecrets(client)
         return self._vaults[url]
 

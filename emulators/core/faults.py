@@ -4,6 +4,14 @@ A `Fault` applies to requests of one route (the route's name, e.g. ``apiTokens.c
 route, for a number of requests (`times`) or for ever, and optionally only with a probability drawn
 from a seeded generator so that runs are repeatable. Counters are per route and per status; the
 benchmarks and tests read them to prove how many calls a job made.
+
+Kinds: `latency` (sleep, then answer normally), `throttle` (429 with Retry-After), `error` (a status in
+the service's error shape), `drop` (close without answering), `redirect` (a 3xx `status` with `Location:
+location`, which a client must not follow) and `respond` (this `status`, `content_type` and `body`; set
+`status`, whose default 503 is the error kind's). A `respond` body is sent `repeat` times (a huge answer
+without a huge fault) and, with `truncate`, under a Content-Length that many bytes larger than what is
+sent before the connection closes (a truncated answer). The last two let a test play a hostile or broken
+server: an HTML 200, mistyped items, a nextLink to another host.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["latency", "throttle", "error", "drop"]
+FaultKind = Literal["latency", "throttle", "error", "drop", "redirect", "respond"]
+KINDS: tuple[str, ...] = ("latency", "throttle", "error", "drop", "redirect", "respond")
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass
@@ -27,6 +37,11 @@ class Fault:
     latency: float = 0.0
     status: int = 503
     retry_after: int = 1
+    location: str = ""
+    content_type: str = "application/json"
+    body: str = ""
+    repeat: int = 1
+    truncate: int = 0
 
     def matches(self, route: str) -> bool:
         return self.route is None or self.route == route
@@ -44,10 +59,16 @@ class Faults:
         self._rng = random.Random(self.seed)  # noqa: S311 -- repeatable fault draws, not cryptography
 
     def add(self, fault: Fault) -> Fault:
-        if fault.kind not in ("latency", "throttle", "error", "drop"):
-            raise ValueError(f"fault kind: got {fault.kind!r}, expected latency, throttle, error or drop")
+        if fault.kind not in KINDS:
+            raise ValueError(f"fault kind: got {fault.kind!r}, expected one of {', '.join(KINDS)}")
         if not 0.0 <= fault.probability <= 1.0:
             raise ValueError(f"fault probability: got {fault.probability}, expected a value in [0, 1]")
+        if fault.kind == "redirect" and (fault.status not in REDIRECT_STATUSES or not fault.location):
+            raise ValueError(f"redirect fault: got status {fault.status} and location {fault.location!r}, "
+                             "expected a status of 301, 302, 303, 307 or 308 and a location")
+        if fault.kind == "respond" and not (200 <= fault.status <= 599 and fault.repeat >= 1 and fault.truncate >= 0):
+            raise ValueError(f"respond fault: got status {fault.status}, repeat {fault.repeat}, truncate "
+                             f"{fault.truncate}, expected a status of 200-599, repeat >= 1 and truncate >= 0")
         with self._lock:
             self._faults.append(fault)
         return fault

@@ -182,6 +182,10 @@ class EmulatorApp:
                 return self.error_response(HttpError(
                     fault.status, "ServiceUnavailable" if fault.status == 503 else "InternalServerError",
                     f"injected failure with status {fault.status}"))
+            elif fault.kind == "redirect":
+                return Response(b"", status=fault.status, headers={"Location": fault.location})
+            elif fault.kind == "respond":
+                return _respond(fault)
         return None
 
     def take_drop(self, method: str, path: str) -> bool:
@@ -193,6 +197,24 @@ class EmulatorApp:
         if drops:
             self.counters.record(route, 0)
         return bool(drops)
+
+
+class _ReadFirstResponse(Response):
+    """Reads the request body before answering. Werkzeug drains an unread body after the answer, and that
+    read blocks while the client still waits for the rest of a truncated answer (until its read timeout)."""
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        Request(environ).get_data()
+        return super().__call__(environ, start_response)
+
+
+def _respond(fault: Fault) -> Response:
+    """The fault's answer as is; with `truncate`, a Content-Length larger than the body (werkzeug closes every
+    connection after one answer, so the client sees the body end early)."""
+    body = fault.body.encode() * fault.repeat
+    response = _ReadFirstResponse(body, status=fault.status, content_type=fault.content_type)
+    response.headers["Content-Length"] = str(len(body) + fault.truncate)
+    return response
 
 
 class _RequestHandler(WSGIRequestHandler):

@@ -156,6 +156,10 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
           value: settings.rateLimit
         }
         {
+          name: 'ROTATION_HTTP_TIMEOUT'
+          value: '15'
+        }
+        {
           name: 'ROTATION_FAIL_ON'
           value: settings.failOn
         }

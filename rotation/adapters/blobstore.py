@@ -16,24 +16,34 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings, ExponentialRetry
 
 from rotation.adapters.http import check_base_url
-from rotation.adapters.storage import ensure_container, storage_error
+from rotation.adapters.origin import SameOriginPolicy
+from rotation.adapters.sdk import DEFAULT_TIMEOUT
+from rotation.adapters.storage import ensure_container, storage_error, storage_options
 from rotation.errors import ServiceError
 
 PREFIX = "runs/"
-# A few quick retries: the SDK default (15 s initial backoff) would hold a timer invocation for minutes.
-def _retry() -> ExponentialRetry:
-    return ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2)
+
+
+def build_blob_service(*, account_url: str | None, connection_string: str | None, credential: Any, what: str,
+                       timeout: float = DEFAULT_TIMEOUT, logging_enable: bool = False) -> BlobServiceClient:
+    """A Blob service client that talks only to its own endpoint (`rotation.adapters.storage`)."""
+    origin = SameOriginPolicy(None, what)
+    options = storage_options(ExponentialRetry, origin, timeout=timeout, logging_enable=logging_enable)
+    if connection_string:
+        service = BlobServiceClient.from_connection_string(connection_string, **options)
+    else:
+        service = BlobServiceClient(check_base_url(account_url or "", what), credential=credential, **options)
+    origin.bind(service.url)
+    return service
 
 
 def build_container_client(container: str, *, account_url: str | None, connection_string: str | None,
-                           credential: Any) -> ContainerClient:
-    if connection_string:
-        service = BlobServiceClient.from_connection_string(connection_string, retry_policy=_retry())
-        return service.get_container_client(container)
-    url = check_base_url(account_url or "", "ROTATION_REPORTS_ACCOUNT_URL")
-    return BlobServiceClient(url, credential=credential, retry_policy=_retry()).get_container_client(container)
-
-
+                           credential: Any, timeout: float = DEFAULT_TIMEOUT,
+                           logging_enable: bool = False) -> ContainerClient:
+    service = build_blob_service(account_url=account_url, connection_string=connection_string,
+                                 credential=credential, what="reports storage (ROTATION_REPORTS_ACCOUNT_URL)",
+                                 timeout=timeout, logging_enable=logging_enable)
+    return service.get_container_client(container)
 
 
 class BlobReportStore:

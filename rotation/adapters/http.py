@@ -1,12 +1,17 @@
-"""What every httpx-based adapter shares: retries with backoff that honour `Retry-After`, a client-side
-rate limit per app (below IoT Central's documented 20 requests/s), error mapping, and URL checks.
+"""What every httpx-based adapter shares: one send with retries and backoff that honour `Retry-After`, a
+client-side rate limit per app (below IoT Central's documented 20 requests/s), the same-origin check,
+answers read with a size cap, and the mapping of every httpx failure to the `RotationError` tree.
 
-Retried: 429, 5xx and transport errors (a dropped connection). Not retried: other 4xx. Messages never
-include request headers, so a credential cannot leak through an exception.
+Retried: 429, 500, 502, 503, 504 and transport failures. Not retried: other statuses (a redirect is never
+followed: it is an error), nor an answer that is too large or undecodable. A failure is *ambiguous* when
+the request may have been applied (it was sent, but no complete answer came back, or a 500/502/504):
+callers for whom that matters (creating a token) read `failures`. Messages never include request headers
+or bodies, so a credential cannot leak through an exception.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +22,31 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from rotation.errors import AuthError, NotFoundError, ServiceError
+from rotation.adapters.origin import Origin
+from rotation.adapters.wire import MAX_BODY, WireError, is_json
+from rotation.errors import AuthError, ConfigError, NotFoundError, ServiceError
 from rotation.values import check_base_url, is_loopback_host
 
-__all__ = ["RateLimiter", "RetryPolicy", "check_base_url", "is_loopback_host", "send"]
+__all__ = ["Answer", "RateLimiter", "RetryPolicy", "check_base_url", "check_client", "is_loopback_host", "send"]
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+AMBIGUOUS_STATUS = frozenset({500, 502, 504})
+"""A 429 or 503 means the service refused before acting; after these it may have acted."""
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 MAX_RETRY_AFTER = 60.0
+MAX_MESSAGE = 200
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def content_type(self) -> str | None:
+        value: str | None = self.headers.get("Content-Type")
+        return value
 
 
 class RetryableStatusError(ServiceError):
@@ -32,8 +55,22 @@ class RetryableStatusError(ServiceError):
         self.retry_after = retry_after
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
+class NoAnswerError(ServiceError):
+    """No complete answer. `ambiguous`: the request was sent, so it may have been applied."""
+
+    def __init__(self, message: str, *, ambiguous: bool) -> None:
+        super().__init__(message)
+        self.ambiguous = ambiguous
+
+
+def is_ambiguous(error: BaseException) -> bool:
+    if isinstance(error, NoAnswerError):
+        return error.ambiguous
+    return isinstance(error, RetryableStatusError) and error.status in AMBIGUOUS_STATUS
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    raw = headers.get("Retry-After")
     if raw is None:
         return None
     try:
@@ -57,7 +94,7 @@ class RetryPolicy:
 
 
 def _retryable(error: BaseException) -> bool:
-    return isinstance(error, RetryableStatusError | httpx.TransportError)
+    return isinstance(error, RetryableStatusError | NoAnswerError)
 
 
 class RateLimiter:
@@ -73,46 +110,102 @@ class RateLimiter:
             sleep(max(0.01, stats.reset_time - time.time()))
 
 
-def error_from_response(response: httpx.Response, what: str) -> ServiceError:
-    code: str | None = response.headers.get("x-ms-error-code")
-    message = ""
+def check_client(http: httpx.Client) -> httpx.Client:
+    """A redirect would take a request (and its bearer) to wherever the server says: never follow one."""
+    if http.follow_redirects:
+        raise ConfigError("HTTP client: got follow_redirects=True, expected False (a redirect is an error)")
+    return http
+
+
+def _error_text(answer: Answer) -> tuple[str | None, str]:
+    """(code, message) of an error answer; only a JSON body is quoted, and only briefly."""
+    code: str | None = answer.headers.get("x-ms-error-code")
+    if not is_json(answer.content_type):
+        return code, f"(a {str(answer.content_type or 'untyped').split(';')[0]} body)"
     try:
-        body = response.json()
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):
-            code = code or error.get("code")
-            message = str(error.get("message", ""))
-        elif isinstance(error, str):
-            message = error
+        body = json.loads(answer.body)
     except ValueError:
-        message = response.text[:200]
-    text = f"{what}: got HTTP {response.status_code} {code or ''} {message}".strip()
-    if response.status_code in RETRYABLE_STATUS:
-        return RetryableStatusError(text, status=response.status_code, code=code,
-                                    retry_after=_retry_after(response))
-    if response.status_code in (401, 403):
-        return AuthError(text, status=response.status_code, code=code)
-    if response.status_code == 404:
+        return code, "(an undecodable body)"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        raw_code = error.get("code")
+        code = code or (raw_code if isinstance(raw_code, str) else None)
+        return code, str(error.get("message", ""))[:MAX_MESSAGE]
+    return code, str(error)[:MAX_MESSAGE] if isinstance(error, str) else ""
+
+
+def error_from_answer(answer: Answer, what: str) -> ServiceError:
+    code, message = _error_text(answer)
+    text = f"{what}: got HTTP {answer.status} {code or ''} {message}".strip()
+    if answer.status in RETRYABLE_STATUS:
+        return RetryableStatusError(text, status=answer.status, code=code, retry_after=_retry_after(answer.headers))
+    if answer.status in (401, 403):
+        return AuthError(text, status=answer.status, code=code)
+    if answer.status == 404:
         return NotFoundError(text, status=404, code=code)
-    return ServiceError(text, status=response.status_code, code=code)
+    if 300 <= answer.status < 400:
+        return ServiceError(f"{text} (a redirect, not followed)", status=answer.status, code=code)
+    return ServiceError(text, status=answer.status, code=code)
 
 
-def send(client: httpx.Client, request: Callable[[], httpx.Response], what: str, policy: RetryPolicy,
-         ok: frozenset[int] = frozenset({200})) -> httpx.Response:
-    """Send with retries; returns a response whose status is in `ok`, else raises a `ServiceError`."""
+def _read(response: httpx.Response, what: str, cap: int) -> bytes:
+    """The body, stopping as soon as it exceeds `cap` (or says it will)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise WireError(f"{what}: got an answer of {declared} bytes, expected at most {cap}")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise WireError(f"{what}: got an answer of more than {cap} bytes, expected at most {cap}")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
-    def attempt() -> httpx.Response:
+
+def _exchange(client: httpx.Client, request: httpx.Request, what: str, cap: int) -> Answer:
+    try:
+        response = client.send(request, stream=True)
         try:
-            response = request()
-        except httpx.TransportError as exc:
-            raise httpx.TransportError(f"{what}: {type(exc).__name__}") from None
-        if response.status_code in ok:
-            return response
-        raise error_from_response(response, what)
+            return Answer(response.status_code, response.headers, _read(response, what, cap))
+        finally:
+            response.close()
+    except httpx.TransportError as exc:
+        sent = not isinstance(exc, NOT_SENT)
+        raise NoAnswerError(f"{what}: got {type(exc).__name__}, expected an answer", ambiguous=sent) from exc
+    except httpx.DecodingError as exc:
+        raise WireError(f"{what}: got an undecodable body ({type(exc).__name__}), expected JSON") from exc
+    except httpx.HTTPError as exc:
+        raise ServiceError(f"{what}: got {type(exc).__name__}, expected an answer") from exc
+
+
+def send(client: httpx.Client, build: Callable[[], httpx.Request], what: str, policy: RetryPolicy,
+         ok: frozenset[int] = frozenset({200}), *, origin: Origin, cap: int = MAX_BODY,
+         failures: list[BaseException] | None = None) -> Answer:
+    """Send with retries; an answer whose status is in `ok`, else a `ServiceError`. `build` makes each
+    attempt's request (a fresh bearer each time); one to another origin than `origin` is never sent.
+    Each failed attempt is appended to `failures` when given."""
+
+    def attempt() -> Answer:
+        try:
+            request = build()
+        except httpx.InvalidURL:
+            raise ServiceError(f"{what}: got a URL httpx cannot send, expected a valid URL") from None
+        origin.check(str(request.url), what)
+        try:
+            answer = _exchange(client, request, what, cap)
+            if answer.status in ok:
+                return answer
+            raise error_from_answer(answer, what)
+        except ServiceError as exc:
+            if failures is not None:
+                failures.append(exc)
+            raise
 
     retrying = Retrying(stop=stop_after_attempt(policy.attempts), wait=policy.wait,
                         retry=retry_if_exception(_retryable), sleep=policy.sleep, reraise=True)
     try:
         return retrying(attempt)
-    except httpx.TransportError as exc:
-        raise ServiceError(f"{what}: connection failed after {policy.attempts} attempts ({exc})") from None
+    except NoAnswerError as exc:
+        raise ServiceError(f"{exc}: connection failed after {policy.attempts} attempts") from exc
+

@@ -39,7 +39,7 @@ def test_revoke_after_a_secret_was_deleted_by_hand_exits_3_and_breaks_no_consume
     assert revoke.returncode == 3, revoke.stdout + revoke.stderr
     reasons = [line for line in revoke.stderr.splitlines() if "contoso-fleet/auditor: blocked" in line]
     assert len(reasons) == 1, revoke.stderr
-    assert "secret iotc-contoso-fleet-auditor: got no versions" in reasons[0]
+    assert "secret iotc-contoso-fleet-auditor: got no such secret" in reasons[0]
     assert "Traceback" not in revoke.stderr
     app = world.world.iotcentral.app("contoso-fleet")
     for name, version in currents.items():

@@ -14,7 +14,7 @@ from emulators.core import Fault
 from emulators.sandbox import RunningWorld
 from rotation.adapters.http import RateLimiter, RetryPolicy
 from rotation.adapters.iotcentral import IoTCentralClient
-from rotation.errors import IncompleteListingError, ServiceError, ValidationError, VerificationError
+from rotation.errors import IncompleteListingError, ValidationError, VerificationError
 from rotation.model import RoleAssignment
 from rotation.secret import Secret
 
@@ -66,15 +66,16 @@ def test_throttling_is_retried_honouring_retry_after(world: RunningWorld, client
     assert sleeps == [3.0, 3.0]
 
 
-def test_a_dropped_connection_on_a_read_is_retried_but_a_create_is_not(
+def test_a_dropped_connection_is_retried_and_a_create_with_the_same_id(
         world: RunningWorld, client: IoTCentralClient) -> None:
     world.world.iotcentral.faults.add(Fault("drop", route="ApiTokens_List", times=1))
     assert client.list_tokens()
     world.world.iotcentral.faults.add(Fault("drop", route="ApiTokens_Create", times=1))
-    with pytest.raises(ServiceError, match="connection failed"):
-        client.create_token("rot-test-20261123000000-zzzz", frozenset({OPERATOR}),
-                            world.world.clock.now() + timedelta(days=1))
-    assert world.world.iotcentral.counters.get("ApiTokens_Create") == 1
+    token, value = client.create_token("rot-test-20261123000000-zzzz", frozenset({OPERATOR}),
+                                       world.world.clock.now() + timedelta(days=1))
+    assert token.id == "rot-test-20261123000000-zzzz"
+    assert value.reveal()
+    assert world.world.iotcentral.counters.get("ApiTokens_Create") == 2  # the drop, then the retry (same id)
 
 
 def test_persistent_failure_makes_the_listing_incomplete(world: RunningWorld, client: IoTCentralClient) -> None:
