@@ -15,12 +15,12 @@ from pathlib import Path
 
 from bench.bench_rotation import arguments, bench_world, fleet
 from emulators.sandbox import RunningWorld
-from rotation.audit import Policies, evaluate
-from rotation.audit_job import gather, run_audit
-from rotation.config import Settings
-from rotation.jobs import run_job
-from rotation.model import AppSpec
-from rotation.runtime import Runtime
+from rotation.audit.evaluate import Policies, evaluate
+from rotation.audit.run import gather, run_audit
+from rotation.domain.model import AppSpec
+from rotation.engine.jobs import run_job
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 
 
 def _runtime(world: RunningWorld, specs: list[AppSpec], concurrency: int, reports: Path) -> Runtime:

@@ -19,10 +19,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from emulators.sandbox import RunningWorld, SandboxWorld, running_world
-from rotation.config import Settings
-from rotation.jobs import run_job
-from rotation.model import AppSpec, RoleRef, SlotSpec
-from rotation.runtime import Runtime
+from rotation.domain.model import AppSpec, RoleRef, SlotSpec
+from rotation.engine.jobs import run_job
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 
 OPERATOR = "ae2c9854-393b-4f97-8c42-479d70ce626e"
 ADMINISTRATOR = "ca310b8d-2f4a-44e0-a36e-957c202cd8d4"

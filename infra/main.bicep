@@ -68,7 +68,7 @@ param maxConcurrency int = 4
 @maxValue(19)
 param rateLimit int = 15
 
-@description('6-field NCRONTAB schedule of the rotate timer (default: rotation/schedules.py, checked by a test).')
+@description('6-field NCRONTAB schedule of the rotate timer (default: rotation/hosting/schedules.py, checked by a test).')
 param rotateSchedule string = '0 5 * * * *'
 
 @description('6-field NCRONTAB schedule of the revoke timer.')

@@ -1,5 +1,5 @@
 """`python -m rotation` is the `rotation` command."""
 
-from rotation.cli import main
+from rotation.cli.app import main
 
 main()

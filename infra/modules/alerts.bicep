@@ -3,7 +3,7 @@
 //    invocation after the per-app summary is logged), from the standard `requests/failed` metric;
 //  - high-severity audit findings: the audit logs one line per open finding,
 //      audit_finding control=<id> severity=<severity> status=<status> app=<app> resource=<resource>
-//    (rotation/audit_job.py), which reaches the component's `traces` table; the log search below
+//    (rotation/audit/run.py), which reaches the component's `traces` table; the log search below
 //    counts the lines whose severity is critical or high.
 param location string
 param tags object

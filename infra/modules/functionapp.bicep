@@ -1,7 +1,7 @@
 // Flex Consumption plan and the Linux Python Function app. The app runs as the user-assigned identity:
 // it reads its package from the deployment container, keeps host state in storage, and sends telemetry,
-// all with Entra ID tokens. App settings: every setting the app reads (rotation/config.py,
-// rotation/schedules.py, function_app.py), so a redeploy never leaves a stale one behind.
+// all with Entra ID tokens. App settings: every setting the app reads (rotation/hosting/config.py,
+// rotation/hosting/schedules.py, function_app.py), so a redeploy never leaves a stale one behind.
 param location string
 param tags object
 param planName string

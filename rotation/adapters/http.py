@@ -24,8 +24,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from rotation.adapters.origin import Origin
 from rotation.adapters.wire import MAX_BODY, WireError, is_json
+from rotation.domain.values import check_base_url, is_loopback_host
 from rotation.errors import AuthError, ConfigError, NotFoundError, ServiceError
-from rotation.values import check_base_url, is_loopback_host
 
 __all__ = ["Answer", "RateLimiter", "RetryPolicy", "check_base_url", "check_client", "is_loopback_host", "send"]
 

@@ -31,6 +31,9 @@ from rotation.adapters.iotcentral_wire import (
 )
 from rotation.adapters.origin import Origin
 from rotation.adapters.wire import Wire, parse
+from rotation.domain.model import AppToken, RoleAssignment
+from rotation.domain.secret import Secret
+from rotation.domain.values import check_api_path
 from rotation.errors import (
     AuthError,
     IncompleteListingError,
@@ -39,9 +42,6 @@ from rotation.errors import (
     ValidationError,
     VerificationError,
 )
-from rotation.model import AppToken, RoleAssignment
-from rotation.secret import Secret
-from rotation.values import check_api_path
 
 API_VERSION = "2022-07-31"
 SCOPE = "https://apps.azureiotcentral.com/.default"

@@ -16,8 +16,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 
 from rotation.adapters.wire import Wire
-from rotation.model import AppToken, RoleAssignment
-from rotation.secret import Secret
+from rotation.domain.model import AppToken, RoleAssignment
+from rotation.domain.secret import Secret
 
 GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 LISTED_TOKEN_ID = r"^[A-Za-z0-9_.~-]{1,128}$"  # noqa: S105 -- a pattern, not a secret

@@ -14,8 +14,8 @@ import httpx
 from rotation.adapters.http import RetryPolicy, check_base_url, check_client, send
 from rotation.adapters.origin import Origin
 from rotation.adapters.wire import Wire, parse
+from rotation.domain.secret import Secret
 from rotation.errors import AuthError
-from rotation.secret import Secret
 
 PING_PATH = "/v1.0/project/ping"
 

@@ -34,9 +34,9 @@ from rotation.adapters.http import check_base_url, is_loopback_host
 from rotation.adapters.keyvault_wire import KeyVaultWirePolicy
 from rotation.adapters.origin import Origin, SameOriginPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
+from rotation.domain.model import SecretVersion
+from rotation.domain.secret import Secret
 from rotation.errors import AuthError, IncompleteListingError, ServiceError
-from rotation.model import SecretVersion
-from rotation.secret import Secret
 
 RETRY_ON_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"})
 SDK_ERRORS = (AzureError, ValueError, TypeError, AttributeError, KeyError)

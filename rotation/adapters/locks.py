@@ -1,4 +1,4 @@
-"""Per-app locks (`rotation.ports.AppLock`) so that two runs never change the same app at once: two timer
+"""Per-app locks (`rotation.engine.ports.AppLock`) so that two runs never change the same app at once: two timer
 invocations after a scale-out, a manual `rotation run` during a timer run, a queue message and an inline run.
 
 Azure: a blob lease, one empty blob per app in the host storage account's lease container. The lease is

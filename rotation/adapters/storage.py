@@ -8,7 +8,7 @@ The storage SDK retries every method on 408, on 5xx but 501/505 and on connectio
 repeated write is harmless here: a report blob is created with `overwrite=False` (a retry after success
 answers 409, reported as an error, the report being there), a lease acquire retried after success answers
 409 (the app is skipped this run; the lease lapses within its duration), a queue message may be sent twice
-(duplicates are harmless, see `rotation.fanout`: each run plans from what it observes, under the app's lease).
+(duplicates are harmless, see `rotation.hosting.fanout`: each run plans from what it observes, under the app's lease).
 """
 
 from __future__ import annotations

@@ -14,11 +14,11 @@ import pytest
 from azure.functions.timer import TimerRequest  # the class the host's converter builds
 
 from emulators.sandbox import RunningWorld
-from rotation import operations
-from rotation.config import Settings
-from rotation.runtime import Runtime
-from rotation.secret import Secret
-from rotation.specs import load_app_specs, select_apps
+from rotation.domain.secret import Secret
+from rotation.engine import admin
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
+from rotation.policy.specs import load_app_specs, select_apps
 
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_POLICIES = ROOT / "emulators" / "sandbox" / "policies"
@@ -50,7 +50,7 @@ def bootstrap_northwind(world: RunningWorld) -> None:
     assert world.bootstrap_token_file is not None
     token = Secret(world.bootstrap_token_file.read_text(encoding="utf-8").strip())
     try:
-        operations.bootstrap(runtime, runtime.apps[0], token, role="administrator", user_id="rotation-service")
+        admin.bootstrap(runtime, runtime.apps[0], token, role="administrator", user_id="rotation-service")
     finally:
         runtime.close()
 

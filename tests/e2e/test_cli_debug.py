@@ -22,10 +22,10 @@ import typer
 
 from emulators.sandbox import RunningWorld
 from emulators.sandbox.cycle import service_env
-from rotation import telemetry
-from rotation.cli_output import Exit, guarded
-from rotation.config import Settings
+from rotation.cli.output import Exit, guarded
 from rotation.errors import ConfigError
+from rotation.hosting import telemetry
+from rotation.hosting.config import Settings
 
 INTERNAL = re.compile(r"^internal error: [A-Za-z_.]+: .* \(run with --debug for the traceback\)$")
 

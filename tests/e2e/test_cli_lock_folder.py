@@ -14,10 +14,10 @@ import pytest
 
 from emulators.sandbox import RunningWorld
 from emulators.sandbox.cycle import service_env
-from rotation.config import Settings
-from rotation.jobs import HELD_ELSEWHERE
-from rotation.runtime import Runtime
-from rotation.specs import load_app_specs
+from rotation.engine.jobs import HELD_ELSEWHERE
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
+from rotation.policy.specs import load_app_specs
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 300  # seconds: only a bound on a run that would otherwise never end, never a timing

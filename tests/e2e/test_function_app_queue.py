@@ -20,8 +20,8 @@ from azure.storage.queue import QueueClient, QueueMessage, TextBase64DecodePolic
 
 from emulators.azurite import AzuriteEndpoints
 from emulators.sandbox import RunningWorld
-from rotation.fanout import AppFailedError
-from rotation.function_jobs import JobFailedError
+from rotation.hosting.fanout import AppFailedError
+from rotation.hosting.triggers import JobFailedError
 from tests.e2e.function_support import call_timer, indexed_functions, log_events, vault_values
 
 HOST = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text(encoding="utf-8"))

@@ -30,11 +30,11 @@ from werkzeug.wrappers import Request, Response
 from emulators.core.faults import Fault
 from emulators.sandbox import RunningWorld
 from emulators.sandbox.cycle import service_env
-from rotation import telemetry
-from rotation.config import Settings
-from rotation.executor import VerifyPolicy
-from rotation.jobs import run_job
-from rotation.runtime import Runtime
+from rotation.engine.executor import VerifyPolicy
+from rotation.engine.jobs import run_job
+from rotation.hosting import telemetry
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rotation import config, schedules
+from rotation.hosting import config, schedules
 from tests.infra.bicep import (
     INFRA,
     ROOT,
@@ -116,7 +116,7 @@ def test_queue_poison_queue_and_lease_container_carry_the_names_the_app_reads() 
 
 
 def _settings_the_app_reads() -> set[str]:
-    """Every setting documented in rotation/config.py and declared in local.settings.json.example."""
+    """Every setting documented in rotation/hosting/config.py and declared in local.settings.json.example."""
     documented = set(re.findall(r"^\| ([A-Z][A-Z_]+) \|", config.__doc__ or "", flags=re.MULTILINE))
     example = ROOT / "local.settings.json.example"
     declared = set(json.loads(example.read_text(encoding="utf-8"))["Values"]) if example.is_file() else set()
@@ -191,10 +191,10 @@ def test_alerts_watch_failed_invocations_and_high_findings_as_the_audit_logs_the
     rule = one("Microsoft.Insights/scheduledQueryRules")
     query = variable(rule.file, rule.properties["criteria"]["allOf"][0]["query"])
     assert 'severity in ("critical", "high")' in query
-    # the log line the query reads is the audit's own (rotation/audit_job.py)
-    source = (ROOT / "rotation/audit_job.py").read_text(encoding="utf-8")
+    # the log line the query reads is the audit's own (rotation/audit/run.py)
+    source = (ROOT / "rotation/audit/run.py").read_text(encoding="utf-8")
     line_format = re.search(r'"(audit_finding [^"]*)"', source)
-    assert line_format, "rotation/audit_job.py no longer logs audit_finding lines"
+    assert line_format, "rotation/audit/run.py no longer logs audit_finding lines"
     sample = line_format.group(1) % ("KV-1", "high", "FAIL", "app-a", "token-1")
     prefix = re.search(r'startswith "([^"]+)"', query)
     pattern = re.search(r'extract\(@"(.+?)", 1', query)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from emulators.sandbox import RunningWorld
 from emulators.sandbox.cycle import POLICIES
-from rotation.config import Settings
-from rotation.runtime import Runtime
-from rotation.specs import load_app_specs
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
+from rotation.policy.specs import load_app_specs
 
 
 def register_northwind(world: RunningWorld) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from emulators.sandbox import RunningWorld
-from rotation.model import AllowedToken, AppSpec, RoleRef, SlotSpec
+from rotation.domain.model import AllowedToken, AppSpec, RoleRef, SlotSpec
 
 OPERATOR = "ae2c9854-393b-4f97-8c42-479d70ce626e"
 BUILDER = "344138e9-8de4-4497-8c54-5237e96d6aaf"

@@ -14,9 +14,9 @@ from emulators.core import Fault
 from emulators.sandbox import RunningWorld
 from rotation.adapters.http import RateLimiter, RetryPolicy
 from rotation.adapters.iotcentral import IoTCentralClient
+from rotation.domain.model import RoleAssignment
+from rotation.domain.secret import Secret
 from rotation.errors import IncompleteListingError, ValidationError, VerificationError
-from rotation.model import RoleAssignment
-from rotation.secret import Secret
 
 OPERATOR = RoleAssignment("ae2c9854-393b-4f97-8c42-479d70ce626e")
 

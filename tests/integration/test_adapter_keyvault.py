@@ -10,8 +10,8 @@ from azure.identity import ManagedIdentityCredential
 from emulators.core import Fault
 from emulators.sandbox import RunningWorld
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
+from rotation.domain.secret import Secret
 from rotation.errors import AuthError, IncompleteListingError, ValidationError
-from rotation.secret import Secret
 
 
 @pytest.fixture

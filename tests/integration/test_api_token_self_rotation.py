@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 
 from emulators.sandbox import RunningWorld
-from rotation.config import Settings
+from rotation.domain.model import AppSpec, RoleRef, SlotSpec
+from rotation.domain.secret import Secret
+from rotation.engine.admin import store_api_token
+from rotation.engine.jobs import run_job
 from rotation.errors import ConfigError, UserError
-from rotation.jobs import run_job
-from rotation.model import AppSpec, RoleRef, SlotSpec
-from rotation.operations import store_api_token
-from rotation.runtime import Runtime
-from rotation.secret import Secret
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 
 ADMINISTRATOR = "ca310b8d-2f4a-44e0-a36e-957c202cd8d4"
 

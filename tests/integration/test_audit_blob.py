@@ -13,9 +13,9 @@ from azure.storage.blob import BlobServiceClient
 
 from emulators.azurite import AzuriteEndpoints, connection_string
 from emulators.sandbox import RunningWorld
-from rotation.audit_job import run_audit
+from rotation.audit.report.files import CONTENT_TYPES
+from rotation.audit.run import run_audit
 from rotation.errors import ServiceError
-from rotation.report.files import CONTENT_TYPES
 from tests.integration.audit_support import audit_runtime, register_northwind
 
 pytestmark = pytest.mark.azurite

@@ -15,8 +15,8 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
 from emulators.sandbox import RunningWorld
-from rotation.audit_job import AuditRun, run_audit
-from rotation.controls import CATALOG
+from rotation.audit.controls import CATALOG
+from rotation.audit.run import AuditRun, run_audit
 from tests.integration.audit_support import audit_runtime, register_northwind
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"

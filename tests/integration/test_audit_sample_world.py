@@ -12,8 +12,8 @@ import pytest
 
 from emulators.sandbox import RunningWorld
 from emulators.sandbox.seed import AUDIT_VIOLATIONS
-from rotation.audit_job import run_audit
-from rotation.jobs import run_job
+from rotation.audit.run import run_audit
+from rotation.engine.jobs import run_job
 from tests.integration.audit_support import audit_runtime, register_northwind, vault_values
 
 CONTROLS_ON_EVERY_TOKEN = ("IOTC-001", "IOTC-002", "IOTC-003", "IOTC-004", "IOTC-005", "IOTC-009")

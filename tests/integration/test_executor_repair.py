@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from emulators.core import Fault
 from emulators.sandbox import RunningWorld
-from rotation.actions import FinishPromotion, MarkSuperseded, Mint, ResumePending
-from rotation.config import Settings
-from rotation.executor import VerifyPolicy
-from rotation.jobs import run_job
-from rotation.runtime import Runtime
+from rotation.engine.actions import FinishPromotion, MarkSuperseded, Mint, ResumePending
+from rotation.engine.executor import VerifyPolicy
+from rotation.engine.jobs import run_job
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 
 AUDITOR = "iotc-contoso-fleet-auditor"

@@ -16,12 +16,12 @@ from azure.storage.queue import QueueClient, QueueMessage, TextBase64DecodePolic
 
 from emulators.azurite import AzuriteEndpoints
 from emulators.sandbox import RunningWorld
-from rotation.audit_job import run_audit
-from rotation.config import Settings
+from rotation.audit.run import run_audit
+from rotation.engine.jobs import LEASE
 from rotation.errors import ConfigError
-from rotation.fanout import AppFailedError, PoisonEntry, enqueue_apps, handle_message, poison_entries
-from rotation.jobs import LEASE
-from rotation.runtime import Runtime
+from rotation.hosting.config import Settings
+from rotation.hosting.fanout import AppFailedError, PoisonEntry, enqueue_apps, handle_message, poison_entries
+from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 
 MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount

@@ -25,6 +25,8 @@ from emulators.sandbox.world import SandboxWorld
 from rotation.adapters.http import RetryPolicy
 from rotation.adapters.iotcentral import IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
+from rotation.domain.model import RoleAssignment
+from rotation.domain.secret import Secret
 from rotation.errors import (
     AuthError,
     ConfigError,
@@ -33,8 +35,6 @@ from rotation.errors import (
     ServiceError,
     VerificationError,
 )
-from rotation.model import RoleAssignment
-from rotation.secret import Secret
 from tests.integration.hostile_support import Hostile, hostile_world, nothing_reached
 
 OPERATOR = RoleAssignment("ae2c9854-393b-4f97-8c42-479d70ce626e")

@@ -21,9 +21,9 @@ from emulators.core.http import Route
 from emulators.keyvault import KeyVaultEmulator
 from emulators.sandbox.world import VAULT_NAME, SandboxWorld
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
+from rotation.domain.model import SlotState
+from rotation.domain.secret import Secret
 from rotation.errors import AuthError, IncompleteListingError, RotationError, ServiceError
-from rotation.model import SlotState
-from rotation.secret import Secret
 from tests.integration.hostile_support import Hostile, hostile_world, nothing_reached
 
 SECRET = "iotc-contoso-fleet-dashboard-reader"

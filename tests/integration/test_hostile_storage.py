@@ -14,9 +14,9 @@ from azure.core.exceptions import HttpResponseError
 from emulators.core import Fault, serve
 from rotation.adapters.blobstore import BlobReportStore, build_container_client
 from rotation.adapters.locks import BlobLeaseLocks
-from rotation.config import Settings
 from rotation.errors import ServiceError
-from rotation.runtime import Runtime
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.hostile_support import ForeignServer, nothing_reached
 
 ACCOUNT = "devstoreaccount1"

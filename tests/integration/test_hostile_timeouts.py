@@ -17,10 +17,10 @@ from rotation.adapters.http import RetryPolicy
 from rotation.adapters.iotcentral import IoTCentralClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.adapters.origin import same_origin
-from rotation.config import Settings
+from rotation.domain.secret import Secret
 from rotation.errors import ConfigError, IncompleteListingError
-from rotation.runtime import Runtime
-from rotation.secret import Secret
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.hostile_support import Hostile, hostile_world
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from emulators.sandbox import RunningWorld
-from rotation.actions import Blocked, DeleteToken, Mint, Revoke
-from rotation.config import Settings
-from rotation.jobs import run_job
-from rotation.runtime import Runtime
+from rotation.engine.actions import Blocked, DeleteToken, Mint, Revoke
+from rotation.engine.jobs import run_job
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 
 

@@ -20,11 +20,11 @@ from azure.storage.blob import BlobLeaseClient, BlobServiceClient
 from emulators.azurite import AzuriteEndpoints
 from emulators.sandbox import RunningWorld
 from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions, lock_name
-from rotation.config import Settings
-from rotation.executor import Outcome
-from rotation.jobs import HELD_ELSEWHERE, LEASE, run_job
-from rotation.model import AppSpec
-from rotation.runtime import Runtime
+from rotation.domain.model import AppSpec
+from rotation.engine.executor import Outcome
+from rotation.engine.jobs import HELD_ELSEWHERE, LEASE, run_job
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 
 REPO = Path(__file__).resolve().parents[2]

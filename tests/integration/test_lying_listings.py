@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from emulators.sandbox import RunningWorld
-from rotation.actions import DeleteToken, Revoke
-from rotation.config import Settings
-from rotation.jobs import run_job
-from rotation.runtime import Runtime
+from rotation.engine.actions import DeleteToken, Revoke
+from rotation.engine.jobs import run_job
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 
 AUDITOR = "iotc-contoso-fleet-auditor"

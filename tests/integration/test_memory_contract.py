@@ -1,4 +1,4 @@
-"""The in-memory ports (`rotation.memory`) answer like the real adapters against the emulators: the same
+"""The in-memory ports (`rotation.engine.memory`) answer like the real adapters against the emulators: the same
 scenario through both gives the same observations (ids, statuses, exception types, tags, order), so a
 property test on memory proves something about the service that talks to the real APIs."""
 
@@ -16,11 +16,11 @@ from azure.identity import ManagedIdentityCredential
 from emulators.sandbox import RunningWorld
 from rotation.adapters.iotcentral import IoTCentralClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
+from rotation.domain.model import RoleAssignment
+from rotation.domain.secret import Secret
+from rotation.engine.memory import InMemoryIoTCentral, InMemoryVault, ManualClock
+from rotation.engine.ports import IoTCentralPort, VaultPort
 from rotation.errors import AuthError, RotationError, ServiceError
-from rotation.memory import InMemoryIoTCentral, InMemoryVault, ManualClock
-from rotation.model import RoleAssignment
-from rotation.ports import IoTCentralPort, VaultPort
-from rotation.secret import Secret
 
 OPERATOR = RoleAssignment("ae2c9854-393b-4f97-8c42-479d70ce626e")
 CONTENT_TYPE = "application/vnd.iotcentral.apitoken"

@@ -12,10 +12,10 @@ from azure.identity import ManagedIdentityCredential
 from azure.keyvault.secrets import SecretClient
 
 from emulators.sandbox import RunningWorld
-from rotation import telemetry
-from rotation.config import Settings
-from rotation.jobs import run_job
-from rotation.runtime import Runtime
+from rotation.engine.jobs import run_job
+from rotation.hosting import telemetry
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 
 

@@ -16,11 +16,11 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 
 from emulators.sandbox import RunningWorld
-from rotation import telemetry
-from rotation.actions import Blocked
-from rotation.config import Settings
-from rotation.jobs import run_job
-from rotation.runtime import Runtime
+from rotation.engine.actions import Blocked
+from rotation.engine.jobs import run_job
+from rotation.hosting import telemetry
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 
 

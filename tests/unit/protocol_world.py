@@ -1,4 +1,4 @@
-"""The world of the stateful protocol test: one IoT Central app and two vaults in memory (`rotation.memory`),
+"""The world of the stateful protocol test: one IoT Central app and two vaults in memory (`rotation.engine.memory`),
 a shared clock, and a run exactly as `rotation.jobs.run_job` makes it (observe -> plan -> the real executor).
 
 Also the truth the invariants are judged on: what the vault really holds (live or soft-deleted), never
@@ -12,10 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from rotation.actions import Action, Blocked
-from rotation.executor import AppExecutor, Outcome, VerifyPolicy
-from rotation.memory import InMemoryIoTCentral, InMemoryVault, ManualClock
-from rotation.model import (
+from rotation.domain.model import (
     STAGE_PREVIOUS,
     STAGE_REVOKED,
     AppSpec,
@@ -26,8 +23,11 @@ from rotation.model import (
     SlotSpec,
     SlotState,
 )
-from rotation.observe import observe_app
-from rotation.planner import plan_revocation, plan_rotation
+from rotation.engine.actions import Action, Blocked
+from rotation.engine.executor import AppExecutor, Outcome, VerifyPolicy
+from rotation.engine.memory import InMemoryIoTCentral, InMemoryVault, ManualClock
+from rotation.engine.observe import observe_app
+from rotation.engine.planner import plan_revocation, plan_rotation
 
 Job = Literal["rotate", "revoke"]
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotation.audit import Observed, PoisonNote, Policies, evaluate
-from rotation.controls import CATALOG, CONTROLS, SEVERITIES
-from rotation.findings import Finding
-from rotation.model import (
+from rotation.audit.controls import CATALOG, CONTROLS, SEVERITIES
+from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate
+from rotation.audit.findings import Finding
+from rotation.domain.model import (
     AllowedToken,
     AppSpec,
     AppState,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from rotation.config import Settings
 from rotation.errors import UserError
-from rotation.hoststorage import HostStorage
+from rotation.hosting.config import Settings
+from rotation.hosting.hoststorage import HostStorage
 
 
 def test_unset_means_local_runs() -> None:

@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotation.actions import Action, Blocked, DeleteToken, Revoke
-from rotation.model import (
+from rotation.domain.model import (
     STAGE_CURRENT,
     STAGE_PENDING,
     STAGE_PREVIOUS,
@@ -25,8 +24,9 @@ from rotation.model import (
     SecretVersion,
     SlotSpec,
 )
-from rotation.planner import plan_revocation, plan_rotation
-from rotation.simulate import SimWorld, simulate
+from rotation.engine.actions import Action, Blocked, DeleteToken, Revoke
+from rotation.engine.planner import plan_revocation, plan_rotation
+from rotation.engine.simulate import SimWorld, simulate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 OPERATOR = "ae2c9854-393b-4f97-8c42-479d70ce626e"

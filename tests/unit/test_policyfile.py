@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from rotation.errors import PolicyError
-from rotation.policyfile import load_policies, schema
-from rotation.specs import app_specs
+from rotation.policy import load_policies, schema
+from rotation.policy.specs import app_specs
 
 ROOT = Path(__file__).parents[2]
 ENV = {"ROTATION_VAULT_URL": "https://kv-contoso.vault.azure.net"}

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rotation.errors import PolicyError
-from rotation.policyfile import PolicySet, load_policies
-from rotation.policyfile.yamltree import MAX_BYTES, MAX_DEPTH, MAX_NODES
-from rotation.specs import app_specs
+from rotation.policy import PolicySet, load_policies
+from rotation.policy.specs import app_specs
+from rotation.policy.yamltree import MAX_BYTES, MAX_DEPTH, MAX_NODES
 
 ROOT = Path(__file__).parents[2]
 

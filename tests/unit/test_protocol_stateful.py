@@ -1,5 +1,5 @@
 """Stateful property test of the rotation protocol: the real planner and executor, run after run, against
-the in-memory ports (`rotation.memory`) while time passes, people delete and create tokens, delete secrets
+the in-memory ports (`rotation.engine.memory`) while time passes, people delete and create tokens, delete secrets
 and disable versions by hand, policies change (roles, lifetime, vault, secret name) and listings lie.
 
 Invariants, after every step (each violation is recorded when it happens and asserted right after):
@@ -35,10 +35,10 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from rotation.actions import Blocked
-from rotation.model import AppToken, RoleAssignment, SlotState
-from rotation.planner import resolve_roles
-from rotation.values import managed_slot_part, parse_managed_id
+from rotation.domain.model import AppToken, RoleAssignment, SlotState
+from rotation.domain.values import managed_slot_part, parse_managed_id
+from rotation.engine.actions import Blocked
+from rotation.engine.planner import resolve_roles
 from tests.unit.protocol_world import (
     APP_ROLES,
     LIFETIMES,

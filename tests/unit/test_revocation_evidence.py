@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from rotation.actions import AbandonPending, Blocked, DeleteToken, FinishPromotion, ResumePending, Revoke
-from rotation.model import (
+from rotation.domain.model import (
     STAGE_CURRENT,
     STAGE_PENDING,
     STAGE_PREVIOUS,
@@ -27,7 +26,8 @@ from rotation.model import (
     SlotState,
     VerifyCheck,
 )
-from rotation.planner import plan_revocation, plan_rotation
+from rotation.engine.actions import AbandonPending, Blocked, DeleteToken, FinishPromotion, ResumePending, Revoke
+from rotation.engine.planner import plan_revocation, plan_rotation
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -12,8 +12,8 @@ from apscheduler.triggers.cron import CronTrigger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotation import schedules
 from rotation.errors import ConfigError
+from rotation.hosting import schedules
 
 WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTH_NAMES = ("", "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -123,7 +123,7 @@ def test_invalid_schedules_name_the_setting_and_what_was_expected(value: str, de
 
 
 def test_module_prints_the_app_settings_with_defaults() -> None:
-    done = subprocess.run([sys.executable, "-m", "rotation.schedules"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "rotation.hosting.schedules"], capture_output=True, text=True,
                           check=True, timeout=60)
     assert done.stdout.splitlines() == ["ROTATE_SCHEDULE=0 5 * * * *", "REVOKE_SCHEDULE=0 35 * * * *",
                                         "AUDIT_SCHEDULE=0 15 6 * * *"]

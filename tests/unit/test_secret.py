@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rotation.secret import REDACTED, Secret
+from rotation.domain.secret import REDACTED, Secret
 
 
 @given(st.text(min_size=1))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from rotation.adapters.locks import FileAppLock
-from rotation.config import Settings
-from rotation.model import AppSpec
-from rotation.runtime import Runtime
+from rotation.domain.model import AppSpec
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 
 APP_NAME = "iotc-token-rotation"  # the state folder's name is a contract: renaming it would lose held locks
 APP = AppSpec(name="contoso-fleet", base_url="https://127.0.0.1:1/apps/contoso-fleet", vault="https://127.0.0.1:2",

@@ -11,9 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotation.errors import PolicyError
-from rotation.policyfile import load_policies, schema
-from rotation.values import (
+from rotation.domain.values import (
     InvalidValue,
     check_api_path,
     check_name,
@@ -23,6 +21,8 @@ from rotation.values import (
     check_token_id,
     is_guid,
 )
+from rotation.errors import PolicyError
+from rotation.policy import load_policies, schema
 
 GOOD_PATHS = ["/api/", "/api/devices", "/api/devices/", "/api/devices/thermostat-01/telemetry",
               "/api/roles", "/api/.well-known", "/api/devices/a..b", "/api/users/x@y", "/api/devices/urn:dev:1",

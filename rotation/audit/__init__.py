@@ -1,0 +1,1 @@
+"""The audit: controls, the pure evaluation, the run (gather, judge, write, publish) and the reports."""

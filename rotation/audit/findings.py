@@ -1,0 +1,79 @@
+"""What the audit returns and every report renders: one judgement of one control on one resource.
+
+Evidence is plain strings (ids, roles, dates, secret names and versions), never a token value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from rotation.audit.controls import CONTROLS, Control, Severity, Status, severity_rank
+from rotation.domain.model import SecretVersion
+
+
+@dataclass(frozen=True)
+class Finding:
+    control_id: str
+    status: Status
+    app: str
+    resource_type: str
+    resource: str  # unique within the app, e.g. "tokens/ops-admin", "slots/auditor"
+    message: str
+    evidence: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def control(self) -> Control:
+        return CONTROLS[self.control_id]
+
+    @property
+    def severity(self) -> Severity:
+        return self.control.severity
+
+    @property
+    def uid(self) -> str:
+        """Stable across runs: what the diff keys on."""
+        return f"{self.control_id}:{self.app}/{self.resource}"
+
+    @property
+    def open(self) -> bool:
+        return self.status != "PASS"
+
+    @property
+    def is_error(self) -> bool:
+        """The audit could not judge (fail closed): the run must exit non-zero whatever the threshold."""
+        return self.status == "FAIL" and self.control_id.startswith("AUDIT-")
+
+
+def sort_key(finding: Finding) -> tuple[int, int, str, str]:
+    return (0 if finding.open else 1, severity_rank(finding.severity), finding.app, finding.uid)
+
+
+def when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "none"
+
+
+def age(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if abs(hours) >= 48 else f"{hours:.0f} hours"
+
+
+def version_evidence(secret: str, version: SecretVersion) -> dict[str, str]:
+    return {"secret": secret, "version": version.version, "stage": version.stage or "none",
+            "created": when(version.created_on), "expires_on": when(version.expires_on)}
+
+
+def version_hygiene(app: str, secret: str, version: SecretVersion, tags: Sequence[str]) -> Finding:
+    missing = [t for t in tags if not version.tags.get(t)]
+    if version.expires_on is None:
+        missing.insert(0, "expires_on")
+    resource = f"secrets/{secret}/versions/{version.version}"
+    message = f"missing {', '.join(missing)}" if missing else "expires_on and tags set"
+    return Finding("IOTC-010", "FAIL" if missing else "PASS", app, "secret-version", resource, message,
+                   version_evidence(secret, version))
+
+
+def policy_error(message: str) -> Finding:
+    """The finding an invalid policy produces: the report says the audit could not run."""
+    return Finding("AUDIT-002", "FAIL", "-", "policy", "policies", message, {"error": message})

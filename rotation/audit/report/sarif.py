@@ -1,0 +1,73 @@
+"""SARIF 2.1.0: rules are the controls, results are the open findings (FAIL and MANUAL), so code-scanning
+style tools (GitHub code scanning, Azure DevOps SARIF viewer) can show and track them. A test validates
+the output against the official 2.1.0 JSON schema."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from rotation import __version__
+from rotation.audit.controls import CATALOG, Control
+from rotation.audit.findings import Finding
+from rotation.audit.report.model import AuditReport
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
+
+
+def _rule(control: Control) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "id": control.id,
+        "name": "".join(w.capitalize() for w in control.title.replace("(", " ").replace(")", " ").split()
+                        if w.isalnum()),
+        "shortDescription": {"text": control.title},
+        "fullDescription": {"text": control.rationale},
+        "help": {"text": control.remediation, "markdown": f"**Remediation.** {control.remediation}"},
+        "defaultConfiguration": {"level": LEVELS[control.severity]},
+        "properties": {"security-severity": SECURITY_SEVERITY[control.severity], "severity": control.severity,
+                       "resource": control.resource, "tags": ["security", "api-token", control.resource]},
+    }
+    if control.references:
+        rule["helpUri"] = control.references[0]
+    return rule
+
+
+def _result(finding: Finding, index: dict[str, int], diff_state: dict[str, str] | None) -> dict[str, Any]:
+    manual = finding.status == "MANUAL"
+    result: dict[str, Any] = {
+        "ruleId": finding.control_id,
+        "ruleIndex": index[finding.control_id],
+        "kind": "review" if manual else "fail",
+        "level": "none" if manual else LEVELS[finding.severity],
+        "message": {"text": f"{finding.app}/{finding.resource}: {finding.message}"},
+        "locations": [{"logicalLocations": [{"name": finding.resource, "kind": "resource",
+                                             "fullyQualifiedName": f"{finding.app}/{finding.resource}"}]}],
+        "partialFingerprints": {"findingUid/v1": hashlib.sha256(finding.uid.encode()).hexdigest()[:32]},
+        "properties": {"app": finding.app, "status": finding.status, "severity": finding.severity,
+                       "evidence": dict(finding.evidence)},
+    }
+    if diff_state is not None:  # compared with a previous run
+        result["baselineState"] = diff_state.get(finding.uid, "new")
+    return result
+
+
+def to_sarif(report: AuditReport) -> dict[str, Any]:
+    index = {control.id: i for i, control in enumerate(CATALOG)}
+    states = report.diff.uids if report.diff.previous_run else None
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "rotation-audit", "version": __version__, "semanticVersion": __version__,
+                                "rules": [_rule(c) for c in CATALOG]}},
+            "automationDetails": {"id": f"rotation-audit/{report.run_id}"},
+            "invocations": [{"executionSuccessful": report.complete,
+                             "endTimeUtc": report.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                             "toolExecutionNotifications": [
+                                 {"level": "error", "message": {"text": f"{f.app}: {f.message}"}}
+                                 for f in report.errors]}],
+            "results": [_result(f, index, states) for f in report.findings if f.open],
+        }],
+    }

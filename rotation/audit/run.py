@@ -1,0 +1,196 @@
+"""The audit job: gather what is (read-only), judge it (`rotation.audit.evaluate`), write the run folder,
+diff it against the previous run, publish it to Blob Storage when configured.
+
+Gathering never changes anything: token listings and vault version properties, a verification call
+with each slot's current token and an iottly ping with each key. Whatever cannot be read becomes an
+AUDIT-001 finding (fail closed). Exit codes: 0 nothing at or above `fail_on`, 1 open findings at or
+above it, 3 the audit is incomplete or its upload failed (the local copy is kept either way).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from rotation.adapters.blobstore import BlobReportStore
+from rotation.audit.controls import SEVERITIES, severity_rank
+from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate
+from rotation.audit.findings import Finding, policy_error
+from rotation.audit.report.files import FORMATS, OCSF_FILE, latest_run, load_entries, write_run
+from rotation.audit.report.model import AuditReport, DiffEntry, compute_diff
+from rotation.audit.report.ocsf import read_entries
+from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
+from rotation.engine.observe import observe_app
+from rotation.errors import RotationError
+from rotation.hosting.runtime import Runtime
+
+log = logging.getLogger("rotation.audit")
+
+
+@dataclass
+class AuditRun:
+    report: AuditReport
+    run_dir: Path
+    fail_on: str
+    published: list[str] = field(default_factory=list)
+    upload_error: str | None = None
+
+    @property
+    def findings(self) -> Sequence[Finding]:
+        return self.report.findings
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Open findings (FAIL and MANUAL) by severity."""
+        return {str(severity): count for severity, count in self.report.open_counts().items()}
+
+    @property
+    def over_threshold(self) -> list[Finding]:
+        limit = severity_rank(self.fail_on)
+        return [f for f in self.findings if f.open and severity_rank(f.severity) <= limit]
+
+    @property
+    def failed(self) -> bool:
+        """The audit itself did not complete (unreadable state, invalid policy, failed upload)."""
+        return not self.report.complete or self.upload_error is not None
+
+    @property
+    def exit_code(self) -> int:
+        if self.failed:
+            return 3
+        return 1 if self.over_threshold else 0
+
+
+def _observe_app(runtime: Runtime, app: AppSpec) -> tuple[AppState, list[VerifyCheck]]:
+    """Read-only; whatever fails (ours or not) becomes an incomplete state, so the audit records AUDIT-001
+    for the app instead of raising (its fail-closed promise)."""
+    try:
+        state = observe_app(app, runtime.iotcentral(app), runtime.vault(app.vault), verify_current=True)
+    except Exception as exc:  # noqa: BLE001 -- fail closed: any failure is an incomplete observation
+        return AppState(app.name, None, vault_complete=False, errors=(f"{type(exc).__name__}: {exc}",)), []
+    return state, list(state.checks.values())
+
+
+def _check_keys(runtime: Runtime, app: IottlyAppSpec) -> list[KeyCheck]:
+    checks = []
+    for key in app.keys:
+        try:
+            vault = runtime.vault(app.vault)
+            versions = tuple(vault.list_versions(key.secret))
+        except Exception as exc:  # noqa: BLE001 -- fail closed: recorded as an unchecked key, never raised
+            checks.append(KeyCheck(app.name, key.slot, key.secret, (), valid=None, error=str(exc)))
+            continue
+        current = SlotState(versions).current
+        if current is None:
+            checks.append(KeyCheck(app.name, key.slot, key.secret, versions, valid=None))
+            continue
+        try:
+            valid = runtime.iottly(app.base_url).ping(vault.get_value(key.secret, current.version))
+            checks.append(KeyCheck(app.name, key.slot, key.secret, versions, valid=valid))
+        except Exception as exc:  # noqa: BLE001 -- fail closed: recorded as an unchecked key, never raised
+            checks.append(KeyCheck(app.name, key.slot, key.secret, versions, valid=None, error=str(exc)))
+    return checks
+
+
+def _poison(runtime: Runtime) -> tuple[list[PoisonNote] | None, str | None]:
+    """Apps the queue fan-out gave up on (only when ROTATION_FANOUT=queue): (notes, read error)."""
+    if runtime.settings.fanout != "queue":
+        return None, None
+    from rotation.hosting.fanout import poison_entries  # noqa: PLC0415 -- azure-storage-queue only with the fan-out
+
+    try:
+        return [PoisonNote(e.app, e.job, e.count) for e in poison_entries(runtime)], None
+    except RotationError as exc:
+        return None, str(exc)
+
+
+def gather(runtime: Runtime, poison: Sequence[PoisonNote] | None = None) -> Observed:
+    """Everything the audit judges, read with bounded concurrency; never raises for one app's failure."""
+    with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix="audit") as pool:
+        apps = list(pool.map(lambda app: _observe_app(runtime, app), runtime.apps))
+        keys = [c for checks in pool.map(lambda app: _check_keys(runtime, app), runtime.iottly_apps) for c in checks]
+    poison_error = None
+    if poison is None:
+        poison, poison_error = _poison(runtime)
+    return Observed(apps={state.name: state for state, _ in apps}, verify=[c for _, checks in apps for c in checks],
+                    keys=keys, poison=poison, poison_error=poison_error)
+
+
+def run_id_for(moment: datetime) -> str:
+    """Run folders and blob prefixes sort by time: the previous run is the greatest smaller id."""
+    return f"{moment:%Y%m%dT%H%M%S.%fZ}"
+
+
+def _previous(store: BlobReportStore | None, root: Path, run_id: str) -> tuple[str, list[DiffEntry]] | None:
+    """The newest earlier run: from Blob Storage when configured (a Functions worker's disk is fresh),
+    else the local `latest`. An unreadable store is logged; the upload that follows reports the failure."""
+    if store is not None:
+        try:
+            found = store.latest(OCSF_FILE, before=run_id)
+            if found is not None:
+                return found[0], read_entries(found[1])
+        except (RotationError, ValueError, KeyError, TypeError) as exc:
+            log.warning("previous audit run not readable from blob storage, using the local one: %s", exc)
+    local = latest_run(root)
+    return load_entries(local, "previous run") if local is not None else None
+
+
+def _publish(store: BlobReportStore, run: AuditRun) -> None:
+    try:
+        run.published = store.publish(run.run_dir)
+    except RotationError as exc:
+        run.upload_error = str(exc)
+        log.error("audit upload failed (local copy kept in %s): %s", run.run_dir, exc)  # noqa: TRY400
+
+
+def _log_findings(run: AuditRun) -> None:
+    """One structured line per open finding: what the high-severity alert rule in Azure Monitor queries."""
+    for finding in run.findings:
+        if finding.open:
+            log.info("audit_finding control=%s severity=%s status=%s app=%s resource=%s",
+                        finding.control_id, finding.severity, finding.status, finding.app, finding.resource)
+    log.info("audit_summary run=%s open=%s exit=%s", run.report.run_id,
+             " ".join(f"{s}:{n}" for s, n in run.counts.items()), run.exit_code)
+
+
+def run_audit(runtime: Runtime, *, fail_on: str | None = None, out_dir: Path | None = None,
+              formats: Sequence[str] = FORMATS, poison: Sequence[PoisonNote] | None = None) -> AuditRun:
+    fail_on = fail_on or runtime.settings.fail_on
+    if fail_on not in SEVERITIES:
+        raise ValueError(f"fail_on: got {fail_on!r}, expected one of {', '.join(SEVERITIES)}")
+    root = out_dir or runtime.settings.reports_dir
+    now = runtime.now()
+    run_id = run_id_for(now)
+    policies = Policies(runtime.apps, runtime.iottly_apps)
+    observed = gather(runtime, poison)
+    findings = evaluate(observed, policies, now)
+    return _finish(runtime, AuditReport(run_id, now, findings, observed, policies), root, formats, fail_on)
+
+
+def record_policy_error(runtime: Runtime, message: str, *, fail_on: str = "high", out_dir: Path | None = None,
+                        formats: Sequence[str] = FORMATS) -> AuditRun:
+    """An invalid policy still produces a run folder that says the audit could not run (fail closed)."""
+    now = runtime.now()
+    report = AuditReport(run_id_for(now), now, [policy_error(message)], Observed(apps={}), Policies([]))
+    return _finish(runtime, report, out_dir or runtime.settings.reports_dir, formats, fail_on)
+
+
+def _finish(runtime: Runtime, report: AuditReport, root: Path, formats: Sequence[str], fail_on: str) -> AuditRun:
+    store = runtime.report_store()  # one client for reading the previous run and publishing this one
+    try:
+        previous = _previous(store, root, report.run_id)
+        current = [DiffEntry.of(f) for f in report.findings]
+        diff = compute_diff(previous[1] if previous else None, current, previous[0] if previous else None)
+        report = replace(report, diff=diff)
+        run = AuditRun(report, write_run(report, root, formats), fail_on)
+        if store is not None:
+            _publish(store, run)
+    finally:
+        if store is not None:
+            store.close()
+    _log_findings(run)
+    return run

@@ -1,0 +1,46 @@
+"""The `rotation` command line (typer): the on-call and platform engineers' entry point."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from rotation import __version__
+from rotation.cli import audit as cli_audit
+from rotation.cli import engine as cli_engine
+from rotation.cli import serve as cli_serve
+from rotation.cli.output import guarded, internal_error, start_logging
+from rotation.cli.policies import policies_app
+
+app = typer.Typer(help="Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(policies_app, name="policies")
+app.add_typer(cli_audit.report_app, name="report")
+cli_engine.register(app)
+app.command("audit")(cli_audit.audit)
+app.command("serve")(cli_serve.serve)
+
+
+@app.callback()
+@guarded
+def _root(debug: Annotated[bool, typer.Option(
+        "--debug", help="tracebacks, and every library's log lines (redacted JSON) on stderr; "
+                        "same as ROTATION_LOG_LEVEL=DEBUG")] = False) -> None:
+    """Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault."""
+    start_logging(debug)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """The last-resort handler around everything typer runs (the commands have their own, `guarded`)."""
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 -- one line and exit 4 instead of a traceback
+        sys.exit(internal_error(exc))

@@ -1,0 +1,158 @@
+"""One-off operations behind the CLI: revoke-now, iottly key import, bootstrap. Each checks before it
+acts and says what it did; none prints a token value."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rotation.adapters.iotcentral import SCOPE, IoTCentralClient
+from rotation.domain.model import (
+    MANAGED_BY,
+    STAGE_CURRENT,
+    STAGE_PREVIOUS,
+    STAGE_REVOKED,
+    TAG_APP,
+    TAG_MANAGED_BY,
+    TAG_PROVIDER,
+    TAG_SLOT,
+    TAG_STAGE,
+    TAG_SUPERSEDED_AT,
+    AppSpec,
+    IottlyAppSpec,
+    RoleAssignment,
+    SlotState,
+    roles_tag,
+)
+from rotation.domain.secret import Secret
+from rotation.domain.values import BUILTIN_ROLES, parse_role_ref
+from rotation.engine.executor import Outcome
+from rotation.engine.observe import observe_app
+from rotation.errors import RotationError, UserError
+from rotation.hosting.runtime import Runtime
+
+IOTTLY_CONTENT_TYPE = "application/vnd.iottly.apikey"
+
+
+def simulated_roles(spec: AppSpec) -> dict[str, str]:
+    """Role ids for the simulation: custom role names get stand-in ids so they resolve."""
+    roles = {role_id: alias for alias, role_id in BUILTIN_ROLES.items()}
+    for slot in spec.slots:
+        for ref in slot.roles:
+            if ref.ref not in roles:
+                roles[f"sim-{ref.ref}"] = ref.ref
+    return roles
+
+
+def revoke_now(runtime: Runtime, spec: AppSpec, token_id: str, *, force: bool) -> Outcome:
+    iotc = runtime.iotcentral(spec)
+    vault = runtime.vault(spec.vault)
+    state = observe_app(spec, iotc, vault)
+    if state.tokens is None:
+        raise RotationError(f"{spec.name}: cannot read the app's tokens ({'; '.join(state.errors)}); nothing revoked")
+    if state.token(token_id) is None:
+        raise UserError(f"--token-id: got {token_id!r}, expected a token of app {spec.name!r}")
+    slots = {name: slot for name, slot in state.slots.items() if slot.current and slot.current.token_id == token_id}
+    if slots and not force:
+        raise UserError(f"--token-id: got {token_id!r}, the current token of slot {', '.join(slots)}; expected a "
+                        "non-current token (rotate the slot first, or pass --force for an incident)")
+    iotc.delete_token(token_id)
+    now = runtime.now().isoformat(timespec="seconds")
+    for slot_spec in spec.slots:
+        for version in state.slots.get(slot_spec.slot, SlotState()).versions:
+            if version.token_id == token_id and version.enabled:
+                vault.update(slot_spec.secret, version.version, enabled=False,
+                             tags={**version.tags, TAG_STAGE: STAGE_REVOKED, "revoked-at": now})
+    note = f"deleted; slot {', '.join(slots)} has no current token until the next rotate" if slots else "deleted"
+    return Outcome(spec.name, next(iter(slots), None), "RevokeNow", "done", "operator request", note)
+
+
+def import_iottly_key(runtime: Runtime, apps: Sequence[IottlyAppSpec], app_name: str, slot: str,
+                      value: Secret) -> str:
+    spec = next((a for a in apps if a.name == app_name), None)
+    if spec is None:
+        raise UserError(f"--app: got {app_name!r}, expected an iottly app: {', '.join(a.name for a in apps) or 'none'}")
+    key = next((k for k in spec.keys if k.slot == slot), None)
+    if key is None:
+        raise UserError(f"--slot: got {slot!r}, expected one of {', '.join(k.slot for k in spec.keys)}")
+    if not runtime.iottly(spec.base_url).ping(value):
+        raise UserError(f"stdin: iottly refused the key (401) for {app_name}; expected a valid key: nothing imported")
+    vault = runtime.vault(spec.vault)
+    previous = SlotState(tuple(vault.list_versions(key.secret))).current
+    now = runtime.now()
+    tags = {TAG_MANAGED_BY: MANAGED_BY, TAG_PROVIDER: "iottly", TAG_APP: app_name, TAG_SLOT: slot,
+            TAG_STAGE: STAGE_CURRENT, "imported-at": now.isoformat(timespec="seconds")}
+    version = vault.set_value(key.secret, value, tags=tags, expires_on=now + key.max_age,
+                              content_type=IOTTLY_CONTENT_TYPE)
+    if previous is not None:
+        vault.update(key.secret, previous.version, tags={**previous.tags, TAG_STAGE: STAGE_PREVIOUS,
+                                                          TAG_SUPERSEDED_AT: now.isoformat(timespec="seconds")})
+    return (f"imported into {key.secret} (version {version.version[:8]}); now delete the old key in the iottly "
+            "web UI: project dashboard → OPEN → Manage API keys")
+
+
+def identity_claims(credential: Any) -> tuple[str, str]:
+    """(object id, tenant id) of this service's identity, read from its own access token's claims."""
+    token = credential.get_token(SCOPE).token
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims["oid"]), str(claims["tid"])
+    except (IndexError, KeyError, ValueError, binascii.Error):
+        raise RotationError("the identity's access token has no oid/tid claims; expected an Azure AD token") from None
+
+
+def bootstrap(runtime: Runtime, spec: AppSpec, admin_token: Secret, *, role: str, user_id: str,
+              identity: tuple[str, str] | None = None) -> str:
+    """`identity` (object id, tenant id) names the service's identity when this runs elsewhere (a workstation,
+    whose own credential is a person's); by default it is read from this process's own token."""
+    object_id, tenant_id = identity or identity_claims(runtime.credential_object())
+    ref = parse_role_ref(role, "--role")
+    admin = IoTCentralClient(spec.base_url, runtime.http(), api_token=admin_token)
+    role_id = ref.role_id or next((rid for rid, name in admin.list_roles().items()
+                                   if name.casefold() == ref.value.casefold()), None)
+    if role_id is None:
+        raise UserError(f"--role: got {role!r}, expected a role of app {spec.name}")
+    existing = admin.get_user(user_id)
+    if existing and existing.get("objectId") == object_id and existing.get("tenantId") == tenant_id:
+        return f"{spec.name}: identity {object_id} is already user {user_id!r}; nothing to do"
+    admin.put_service_principal(user_id, object_id=object_id, tenant_id=tenant_id,
+                                roles=frozenset({RoleAssignment(role_id)}))
+    done = f"{spec.name}: registered identity {object_id} as user {user_id!r} with role {ref.label()}"
+    if identity is not None:  # another identity than this process's: it cannot be checked from here
+        return f"{done}; delete the one-off admin token in the web UI now"
+    check = runtime.iotcentral(spec).list_roles()  # the identity itself can now call the app
+    return f"{done} ({len(check)} roles visible); delete the one-off admin token in the web UI now"
+
+
+def token_id_of(value: Secret) -> str:
+    """The id (`skn`) inside an IoT Central API token value, without exposing anything else."""
+    fields = dict(part.partition("=")[::2] for part in value.reveal().removeprefix("SharedAccessSignature ").split("&"))
+    token_id = fields.get("skn", "")
+    if not token_id:
+        raise UserError("stdin: got something that is not an IoT Central API token, expected "
+                        "'SharedAccessSignature sr=...&sig=...&skn=...&se=...'")
+    return token_id
+
+
+def store_api_token(runtime: Runtime, spec: AppSpec, admin_token: Secret) -> str:
+    """For apps without a managed identity: keep the admin token as the current version of the app's
+    `api_token_slot`, from where the service uses it and rotates it like any other slot."""
+    if spec.api_token_slot is None:
+        raise UserError(f"--api-token-slot: app {spec.name} declares no api_token_slot in its policy")
+    slot = next(s for s in spec.slots if s.slot == spec.api_token_slot)
+    token_id = token_id_of(admin_token)
+    admin = IoTCentralClient(spec.base_url, runtime.http(), api_token=admin_token)
+    token = next((t for t in admin.list_tokens() if t.id == token_id), None)
+    if token is None:
+        raise UserError(f"stdin: token {token_id!r} is not listed by app {spec.name}; expected an admin API token")
+    vault = runtime.vault(spec.vault)
+    tags = {TAG_MANAGED_BY: MANAGED_BY, TAG_PROVIDER: "iotcentral", TAG_APP: spec.name, TAG_SLOT: slot.slot,
+            TAG_STAGE: STAGE_CURRENT, "token-id": token.id, "roles": roles_tag(token.roles)}
+    version = vault.set_value(slot.secret, admin_token, tags=tags, expires_on=token.expiry,
+                              content_type="application/vnd.iotcentral.apitoken")
+    return (f"{spec.name}: stored admin token {token.id} as the current version of {slot.secret} "
+            f"({version.version[:8]}); the service now authenticates with it and rotates it")

@@ -1,0 +1,231 @@
+"""Applies planned actions through the ports, step by step as DESIGN.md's protocol says, so that a crash
+at any line leaves a state the next plan repairs:
+
+mint → stage (`N-pending`, compensate by deleting the new token if staging fails) → verify (retried for
+propagation; a definitive failure revokes the new token and abandons the staged version) → promote (new
+version of `N` tagged current, then the old one tagged previous, then the staged one promoted).
+
+Every action yields an `Outcome` with its reason; one failure never stops the other actions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from rotation.domain.model import (
+    MANAGED_BY,
+    STAGE_ABANDONED,
+    STAGE_CURRENT,
+    STAGE_PENDING,
+    STAGE_PREVIOUS,
+    STAGE_PROMOTED,
+    STAGE_REVOKED,
+    TAG_APP,
+    TAG_MANAGED_BY,
+    TAG_PROVIDER,
+    TAG_ROLES,
+    TAG_SLOT,
+    TAG_STAGE,
+    TAG_SUPERSEDED_AT,
+    TAG_TOKEN_ID,
+    AppSpec,
+    AppToken,
+    SlotSpec,
+    SlotState,
+    roles_tag,
+)
+from rotation.domain.secret import Secret
+from rotation.domain.values import new_managed_id
+from rotation.engine.actions import (
+    AbandonPending,
+    Action,
+    Blocked,
+    DeleteToken,
+    FinishPromotion,
+    MarkSuperseded,
+    Mint,
+    ResumePending,
+    Revoke,
+)
+from rotation.engine.observe import DEFAULT_VERIFY_PATH
+from rotation.engine.ports import IoTCentralPort, VaultPort
+from rotation.errors import RotationError, VerificationError
+
+CONTENT_TYPE = "application/vnd.iotcentral.apitoken"
+EXPIRY_TOLERANCE = timedelta(minutes=2)
+Status = Literal["done", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    app: str
+    slot: str | None
+    action: str
+    status: Status
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class VerifyPolicy:
+    """New tokens may take a moment to propagate: retry verification with backoff before giving up."""
+
+    attempts: int = 6
+    first_delay: float = 0.25
+    sleep: Callable[[float], None] = time.sleep
+
+
+def _staged(tags: Mapping[str, str], stage: str, **extra: str) -> dict[str, str]:
+    """The version's tags with a new stage: tags are replaced as a whole by Key Vault, so keep the rest."""
+    return {**tags, TAG_STAGE: stage, **extra}
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")
+
+
+@dataclass
+class AppExecutor:
+    """Executes one app's actions; apps run in parallel, each through its own executor."""
+
+    spec: AppSpec
+    iotc: IoTCentralPort
+    vault: VaultPort
+    now: Callable[[], datetime]
+    rng: random.Random = field(default_factory=random.SystemRandom)
+    verify_policy: VerifyPolicy = field(default_factory=VerifyPolicy)
+
+    def _slot(self, name: str) -> SlotSpec:
+        return next(s for s in self.spec.slots if s.slot == name)
+
+    def _tags(self, spec: SlotSpec, token: AppToken, stage: str, **extra: str) -> dict[str, str]:
+        return {TAG_MANAGED_BY: MANAGED_BY, TAG_PROVIDER: "iotcentral", TAG_APP: spec.app, TAG_SLOT: spec.slot,
+                TAG_TOKEN_ID: token.id, TAG_ROLES: roles_tag(token.roles), TAG_STAGE: stage, **extra}
+
+    def run(self, actions: Sequence[Action]) -> list[Outcome]:
+        outcomes = []
+        for action in actions:
+            name = type(action).__name__
+            slot = getattr(action, "slot", None)
+            if isinstance(action, Blocked):
+                outcomes.append(Outcome(action.app, action.slot, name, "skipped", action.reason))
+                continue
+            try:
+                detail = self.apply(action)
+            except RotationError as exc:
+                outcomes.append(Outcome(action.app, slot, name, "failed", action.reason, str(exc)))
+            except Exception as exc:  # noqa: BLE001 -- a bug fails this action, never the outcomes already done
+                outcomes.append(Outcome(action.app, slot, name, "failed", action.reason,
+                                        f"internal error: {type(exc).__name__}: {exc}"))
+            else:
+                outcomes.append(Outcome(action.app, slot, name, "done", action.reason, detail))
+        return outcomes
+
+    def apply(self, action: Action) -> str:
+        if isinstance(action, Mint):
+            return self.mint(action)
+        if isinstance(action, ResumePending):
+            return self.resume(action)
+        if isinstance(action, AbandonPending):
+            if action.token_id and action.token_exists:
+                self.iotc.delete_token(action.token_id)
+            self.vault.update(self._slot(action.slot).pending_secret, action.version,
+                              tags=_staged(action.tags, STAGE_ABANDONED))
+            return f"abandoned {action.token_id}"
+        if isinstance(action, FinishPromotion):
+            secret = self._slot(action.slot).pending_secret
+            self.vault.update(secret, action.version, tags=_staged(action.tags, STAGE_PROMOTED))
+            return "staging version marked promoted"
+        if isinstance(action, MarkSuperseded):
+            secret = self._slot(action.slot).secret
+            self.vault.update(secret, action.version, tags=_staged(
+                action.tags, STAGE_PREVIOUS, **{TAG_SUPERSEDED_AT: _iso(action.superseded_at)}))
+            return f"version {action.version[:8]} tagged previous"
+        if isinstance(action, Revoke):
+            return self.revoke(action)
+        if isinstance(action, DeleteToken):
+            gone = self.iotc.delete_token(action.token_id)
+            return f"deleted {action.token_id}" if gone else f"{action.token_id} was already gone"
+        raise TypeError(f"unknown action {action!r}")
+
+    # -- the protocol ------------------------------------------------------------------------------------
+    def mint(self, action: Mint) -> str:
+        spec = self._slot(action.slot)
+        now = self.now()
+        token_id = new_managed_id(spec.slot, now, self.rng)
+        requested = now + spec.lifetime
+        token, value = self.iotc.create_token(token_id, action.roles, requested)
+        expiry = token.expiry or requested
+        extra = {"requested-expiry": _iso(requested)} if abs(expiry - requested) > EXPIRY_TOLERANCE else {}
+        staged_tags = self._tags(spec, token, STAGE_PENDING, **extra)
+        try:
+            staged = self.vault.set_value(spec.pending_secret, value, tags=staged_tags,
+                                          expires_on=expiry, content_type=CONTENT_TYPE)
+        except RotationError as exc:
+            self._compensate(token_id)
+            raise RotationError(f"staging {token_id} failed, new token deleted: {exc}") from None
+        self._verify_and_promote(spec, token, value, staged_version=staged.version, staged_tags=staged_tags,
+                                 extra=extra)
+        mismatch = f"; expiry mismatch: requested {_iso(requested)}, app set {_iso(expiry)}" if extra else ""
+        return f"minted {token_id}, verified, promoted{mismatch}"
+
+    def resume(self, action: ResumePending) -> str:
+        spec = self._slot(action.slot)
+        value = self.vault.get_value(spec.pending_secret, action.version)
+        token = next((t for t in self.iotc.list_tokens() if t.id == action.token_id), None)
+        if token is None:
+            raise RotationError(f"staged token {action.token_id}: got nothing in the app, expected it to exist")
+        self._verify_and_promote(spec, token, value, staged_version=action.version, staged_tags=action.tags,
+                                 extra={})
+        return f"resumed {action.token_id}, verified, promoted"
+
+    def _compensate(self, token_id: str) -> None:
+        with contextlib.suppress(RotationError):  # else the orphan sweep deletes it after its safety window
+            self.iotc.delete_token(token_id)
+
+    def _verify(self, spec: SlotSpec, value: Secret) -> None:
+        delay = self.verify_policy.first_delay
+        for attempt in range(1, self.verify_policy.attempts + 1):
+            try:
+                self.iotc.verify(value, spec.verify_method, spec.verify_path or DEFAULT_VERIFY_PATH)
+            except VerificationError:
+                if attempt == self.verify_policy.attempts:
+                    raise
+                self.verify_policy.sleep(delay)
+                delay *= 2
+            else:
+                return
+
+    def _verify_and_promote(self, spec: SlotSpec, token: AppToken, value: Secret, *, staged_version: str,
+                            staged_tags: Mapping[str, str], extra: Mapping[str, str]) -> None:
+        try:
+            self._verify(spec, value)
+        except VerificationError as exc:
+            self._compensate(token.id)
+            self.vault.update(spec.pending_secret, staged_version, tags=_staged(staged_tags, STAGE_ABANDONED))
+            raise VerificationError(f"new token {token.id} failed verification, revoked and abandoned; "
+                                    f"the current token stays: {exc}") from None
+        old = SlotState(tuple(self.vault.list_versions(spec.secret))).current
+        self.vault.set_value(spec.secret, value, tags=self._tags(spec, token, STAGE_CURRENT, **extra),
+                             expires_on=token.expiry, content_type=CONTENT_TYPE)
+        if old is not None:
+            tags = {**old.tags, TAG_STAGE: STAGE_PREVIOUS, TAG_SUPERSEDED_AT: _iso(self.now())}
+            self.vault.update(spec.secret, old.version, tags=tags)
+        self.vault.update(spec.pending_secret, staged_version, tags=_staged(staged_tags, STAGE_PROMOTED))
+
+    def revoke(self, action: Revoke) -> str:
+        spec = self._slot(action.slot)
+        if action.delete and action.token_id:
+            gone = self.iotc.delete_token(action.token_id)
+            done = f"deleted {action.token_id}" if gone else f"{action.token_id} was already gone"
+        else:
+            done = f"{action.token_id} not listed by the app: not deleted"
+        tags = _staged(action.tags, STAGE_REVOKED, **{"revoked-at": _iso(self.now())})
+        self.vault.update(spec.secret, action.version, tags=tags, enabled=False)
+        return f"{done}; version {action.version[:8]} disabled"

@@ -1,0 +1,145 @@
+"""The jobs the timers and the CLI run: observe → plan → execute, per app, apps in parallel.
+
+One app's failure never stops the others (certbot's renewal pattern); the result says per app what was
+planned, what happened and why, and whether anything failed.
+
+Each app is worked on under its lock (`Runtime.app_lock`: a blob lease in Azure, a file lock locally), so
+two runs never change the same app at once. An app whose lock another run holds is skipped and reported
+as such (one `skipped` outcome), which is not a failure: the other run does the work. A lock that cannot be
+checked (storage down) fails the app closed; a lease lost while working fails it too. A dry run (plan) only
+reads and takes no lock.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rotation.domain.model import AppSpec, AppState
+from rotation.engine.actions import Action, Blocked
+from rotation.engine.executor import AppExecutor, Outcome, VerifyPolicy
+from rotation.engine.observe import observe_app
+from rotation.engine.planner import plan_revocation, plan_rotation
+from rotation.engine.ports import AppLock
+from rotation.hosting.runtime import Runtime
+
+Job = Literal["rotate", "revoke"]
+LEASE = "Lease"  # the outcome's action for lock markers
+HELD_ELSEWHERE = "another run holds the lease"
+
+
+@dataclass
+class AppRun:
+    app: str
+    state: AppState
+    planned: list[Action]
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(o.status == "failed" for o in self.outcomes) or any(isinstance(a, Blocked) for a in self.planned)
+
+    @property
+    def skipped(self) -> bool:
+        """Another run held the app's lock: nothing was observed or changed here."""
+        return any(o.action == LEASE and o.status == "skipped" for o in self.outcomes)
+
+    @property
+    def unmanaged(self) -> list[str]:
+        """Tokens made by people: never touched unless a policy says so; reported here and by the audit."""
+        deleted = {getattr(a, "token_id", None) for a in self.planned}
+        return [t.id for t in self.state.tokens or () if not t.managed and t.id not in deleted]
+
+
+@dataclass
+class JobResult:
+    job: Job
+    apps: list[AppRun]
+    dry_run: bool = False
+    dropped: str | None = None  # a queue message that was not run (`rotation.hosting.fanout`), and why
+
+    @property
+    def failed(self) -> bool:
+        return any(run.failed for run in self.apps)
+
+    def outcomes(self) -> list[Outcome]:
+        return [o for run in self.apps for o in run.outcomes]
+
+
+def _plan(job: Job, app: AppSpec, state: AppState, runtime: Runtime,
+          forced: Iterable[tuple[str, str]]) -> list[Action]:
+    now = runtime.now()
+    if job == "rotate":
+        return list(plan_rotation([app], {app.name: state}, now, forced))
+    return list(plan_revocation([app], {app.name: state}, now))
+
+
+def _failed(app: AppSpec, message: str) -> AppRun:
+    state = AppState(app.name, None, errors=(message,))
+    return AppRun(app.name, state, [Blocked(app.name, None, f"app failed: {message}")])
+
+
+def _skipped(app: AppSpec) -> AppRun:
+    return AppRun(app.name, AppState(app.name, None), [], [Outcome(app.name, None, LEASE, "skipped", HELD_ELSEWHERE)])
+
+
+def run_job(runtime: Runtime, job: Job, *, apps: Sequence[AppSpec] | None = None,
+            forced: Iterable[tuple[str, str]] = (), dry_run: bool = False,
+            verify_policy: VerifyPolicy | None = None,
+            on_app_done: Callable[[AppRun], None] | None = None,
+            on_app_locked: Callable[[AppSpec], None] | None = None) -> JobResult:
+    """`on_app_locked(app)` runs while the app's lock is held, before anything is read: a hook for tests
+    (hold the lock while a second runner tries) and progress displays."""
+    selected = list(apps if apps is not None else runtime.apps)
+    forced = list(forced)
+
+    def one(app: AppSpec) -> AppRun:
+        run = guarded(app) if dry_run else locked(app)
+        if on_app_done is not None:
+            on_app_done(run)
+        return run
+
+    def locked(app: AppSpec) -> AppRun:
+        lock: AppLock
+        try:
+            lock = runtime.app_lock(app.name)
+            if not lock.try_acquire():
+                return _skipped(app)
+        except Exception as exc:  # noqa: BLE001 -- fail closed: no work on an app whose lock is unknown
+            return _failed(app, f"could not take the app's lock: {type(exc).__name__}: {exc}")
+        try:
+            if on_app_locked is not None:
+                on_app_locked(app)
+            run = guarded(app)
+        except Exception as exc:  # noqa: BLE001 -- the hook's failure is this app's failure, never the job's
+            run = _failed(app, f"{type(exc).__name__}: {exc}")
+        finally:
+            lock.release()
+        if lock.lost is not None:
+            run.outcomes.append(Outcome(app.name, None, LEASE, "failed", "lease lost while working: another run "
+                                        "may have acted on this app", lock.lost))
+        return run
+
+    def guarded(app: AppSpec) -> AppRun:
+        try:
+            return attempt(app)
+        except Exception as exc:  # noqa: BLE001 -- one app's failure must never stop the others
+            return _failed(app, f"{type(exc).__name__}: {exc}")
+
+    def attempt(app: AppSpec) -> AppRun:
+        iotc = runtime.iotcentral(app)
+        vault = runtime.vault(app.vault)
+        state = observe_app(app, iotc, vault, verify_current=job == "rotate")
+        run = AppRun(app.name, state, _plan(job, app, state, runtime, forced))
+        if not dry_run:
+            executor = AppExecutor(app, iotc, vault, runtime.now, random.SystemRandom(),
+                                   verify_policy or VerifyPolicy())
+            run.outcomes = executor.run(run.planned)
+        return run
+
+    with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix=job) as pool:
+        runs = list(pool.map(one, selected))
+    return JobResult(job, runs, dry_run)

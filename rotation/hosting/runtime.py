@@ -1,0 +1,204 @@
+"""The one place adapters are built: credential, HTTP client, Key Vault clients, IoT Central clients and
+the clock. Nothing here runs at import time (cold start of the Function app stays cheap)."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+from rotation.adapters.blobstore import BlobReportStore, build_blob_service, build_container_client
+from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
+from rotation.adapters.iotcentral import IoTCentralClient
+from rotation.adapters.iottly import IottlyClient
+from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
+from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions
+from rotation.adapters.sdk import timeouts
+from rotation.adapters.storage import build_queue_client
+from rotation.domain.model import AppSpec, IottlyAppSpec, SlotState
+from rotation.domain.secret import Secret
+from rotation.engine.ports import AppLock
+from rotation.errors import ConfigError
+from rotation.hosting.config import Settings
+
+
+def all_loopback(apps: Sequence[AppSpec | IottlyAppSpec]) -> bool:
+    urls = [u for app in apps for u in (app.base_url, app.vault)]
+    return bool(urls) and all(is_loopback_host(urlsplit(u).hostname or "") for u in urls)
+
+
+def build_credential(settings: Settings) -> Any:
+    """Managed identity in Azure (user-assigned when AZURE_CLIENT_ID is set), DefaultAzureCredential elsewhere."""
+    if settings.client_id:
+        return ManagedIdentityCredential(client_id=settings.client_id)
+    if os.environ.get("IDENTITY_ENDPOINT") or os.environ.get("MSI_ENDPOINT"):
+        return ManagedIdentityCredential()
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    apps: Sequence[AppSpec]
+    credential: Any = None
+    iottly_apps: Sequence[IottlyAppSpec] = ()
+    _http: httpx.Client | None = None
+    _vaults: dict[str, KeyVaultSecrets] = field(default_factory=dict)
+    _limiter: RateLimiter | None = None
+    lease_options: LeaseOptions = field(default_factory=LeaseOptions)
+    _locks: BlobLeaseLocks | FileLocks | None = None
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        for app in self.apps:
+            check_base_url(app.base_url, f"app {app.name} base URL")
+            check_base_url(app.vault, f"app {app.name} vault")
+        for iottly in self.iottly_apps:
+            check_base_url(iottly.base_url, f"app {iottly.name} base URL")
+            check_base_url(iottly.vault, f"app {iottly.name} vault")
+        if self.settings.clock_offset and not all_loopback([*self.apps, *self.iottly_apps]):
+            raise ConfigError("ROTATION_CLOCK_OFFSET: got a clock offset with non-loopback endpoints, "
+                              "expected it only against the sandbox's loopback emulators")
+        self._limiter = RateLimiter(self.settings.rate_limit)
+
+    def now(self) -> datetime:
+        """Real time; plus the configured offset only in the sandbox (checked in __post_init__)."""
+        return datetime.now(UTC) + self.settings.clock_offset
+
+    @property
+    def clock_offset(self) -> timedelta:
+        return self.settings.clock_offset
+
+    def credential_object(self) -> Any:
+        return self._cred()
+
+    def _cred(self) -> Any:
+        if self.credential is None:
+            self.credential = build_credential(self.settings)
+        return self.credential
+
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            verify: ssl.SSLContext | bool = True
+            if self.settings.ca_bundle:
+                verify = ssl.create_default_context(cafile=self.settings.ca_bundle)
+            connect, read = timeouts(self.settings.http_timeout)
+            self._http = httpx.Client(verify=verify, timeout=httpx.Timeout(read, connect=connect),
+                                      limits=httpx.Limits(max_connections=32), trust_env=False,
+                                      follow_redirects=False)
+        return self._http
+
+    def iotcentral(self, app: AppSpec) -> IoTCentralClient:
+        if app.api_token_slot is None:
+            return IoTCentralClient(app.base_url, self.http(), credential=self._cred(), limiter=self._limiter)
+        return IoTCentralClient(app.base_url, self.http(), api_token=self._api_token(app), limiter=self._limiter)
+
+    def _api_token(self, app: AppSpec) -> Secret:
+        """The current version of the app's self-rotating admin token slot (no managed identity)."""
+        slot = next(s for s in app.slots if s.slot == app.api_token_slot)
+        vault = self.vault(app.vault)
+        current = SlotState(tuple(vault.list_versions(slot.secret))).current
+        if current is None:
+            raise ConfigError(f"api_token_slot {slot.slot!r} of {app.name}: got no current token in {slot.secret}, "
+                              f"expected one: run `rotation bootstrap --app {app.name} --api-token-slot {slot.slot}`")
+        return vault.get_value(slot.secret, current.version)
+
+    def report_store(self) -> BlobReportStore | None:
+        """Blob storage for audit runs when configured (managed identity, or a connection string locally)."""
+        settings = self.settings
+        if not (settings.reports_account_url or settings.reports_connection_string):
+            return None
+        from rotation.audit.report.files import CONTENT_TYPES  # noqa: PLC0415 -- jinja2 only when the audit runs
+
+        container = build_container_client(
+            settings.reports_container, account_url=settings.reports_account_url,
+            connection_string=settings.reports_connection_string,
+            credential=None if settings.reports_connection_string else self._cred(), timeout=settings.http_timeout,
+            logging_enable=self.sdk_logging)
+        return BlobReportStore(container, CONTENT_TYPES)
+
+    @property
+    def sdk_logging(self) -> bool:
+        """The Azure SDKs' HTTP logging at DEBUG only (`--debug`); telemetry redacts what it prints."""
+        return self.settings.log_level == "DEBUG"
+
+    def app_lock(self, app_name: str) -> AppLock:
+        """The app's lock: a blob lease in the host storage account when AzureWebJobsStorage is configured
+        (Azure, or Azurite locally), else a file lock in the per-user state folder (`ROTATION_STATE_DIR`: a
+        local CLI run)."""
+        with self._guard:
+            if self._locks is None:
+                host = self.settings.host_storage
+                if host is not None and host.has_blob:
+                    container = self.host_blob_service().get_container_client(self.settings.lease_container)
+                    self._locks = BlobLeaseLocks(container, self.lease_options)
+                else:
+                    self._locks = FileLocks(self.settings.state_dir / "locks")
+            if isinstance(self._locks, FileLocks):
+                scope = next((app.base_url for app in self.apps if app.name == app_name), "")
+                return self._locks.lock(app_name, scope)
+            return self._locks.lock(app_name)
+
+    def _host_credential(self) -> Any:
+        host = self.settings.host_storage
+        if host is not None and host.client_id:  # AzureWebJobsStorage__clientId: the host's own identity
+            return ManagedIdentityCredential(client_id=host.client_id)
+        return self._cred()
+
+    def host_blob_service(self) -> Any:
+        """The host storage's Blob service (leases); a ConfigError when it is not configured."""
+        host = self.settings.host_storage
+        what = "host storage (AzureWebJobsStorage)"
+        if host is not None and host.connection_string:
+            return build_blob_service(account_url=None, connection_string=host.connection_string, credential=None,
+                                      what=what, timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging)
+        if host is None or host.blob_url is None:
+            raise ConfigError("AzureWebJobsStorage: got no blob endpoint, expected a connection string or "
+                              "AzureWebJobsStorage__accountName / __blobServiceUri")
+        return build_blob_service(account_url=host.blob_url, connection_string=None,
+                                  credential=self._host_credential(), what=what, timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging)
+
+    def host_queue(self, name: str, *, decode: bool = True) -> Any:
+        """A queue of the host storage, base64 text as the Functions queue trigger reads and writes it
+        (`decode=False`: contents as stored, for reading messages that someone else may have written)."""
+        host = self.settings.host_storage
+        if host is not None and host.connection_string:
+            return build_queue_client(name, queue_url=None, connection_string=host.connection_string,
+                                      credential=None, decode=decode, timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging)
+        if host is None or host.queue_url is None:
+            raise ConfigError("AzureWebJobsStorage: got no queue endpoint, expected a connection string or "
+                              "AzureWebJobsStorage__accountName / __queueServiceUri")
+        return build_queue_client(name, queue_url=host.queue_url, connection_string=None,
+                                  credential=self._host_credential(), decode=decode,
+                                  timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging)
+
+    def iottly(self, base_url: str) -> IottlyClient:
+        return IottlyClient(base_url, self.http())
+
+    def vault(self, url: str) -> KeyVaultSecrets:
+        if url not in self._vaults:
+            client = build_secret_client(url, self._cred(), ca_bundle=self.settings.ca_bundle,
+                                         timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging)
+            self._vaults[url] = KeyVaultSecrets(client)
+        return self._vaults[url]
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+        for vault in self._vaults.values():
+            vault.close()
+        if self._locks is not None:
+            self._locks.close()

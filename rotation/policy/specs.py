@@ -1,0 +1,62 @@
+"""From declared policies to the AppSpecs the planner, executor and audit work on: defaults merged,
+secret names and URLs resolved, role references kept as GUIDs (aliases) or names (custom roles)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from rotation.domain.model import AllowedToken, AppSpec, IottlyAppSpec, IottlyKeySpec, RoleRef, SlotSpec
+from rotation.domain.values import parse_role_ref
+from rotation.errors import UserError
+from rotation.hosting.config import Settings
+from rotation.policy import PolicySet, load_policies
+from rotation.policy.models import Defaults, IoTCentralApp, IottlyApp
+
+
+def _iotcentral(app: IoTCentralApp, defaults: Defaults) -> AppSpec:
+    base_url = app.base_url or f"https://{app.subdomain}.{app.base_domain}"
+    slots = tuple(
+        SlotSpec(app=app.name, slot=slot.slot, secret=slot.secret or f"iotc-{app.name}-{slot.slot}",
+                 roles=tuple(RoleRef(parse_role_ref(r.role).ref, r.organization) for r in slot.roles),
+                 lifetime=slot.lifetime or defaults.lifetime, renew_at=slot.renew_at or defaults.renew_at,
+                 grace=slot.grace or defaults.grace, max_lifetime=defaults.max_lifetime, jitter=defaults.jitter,
+                 verify_method=slot.verify.method if slot.verify else "GET",
+                 verify_path=slot.verify.path if slot.verify else None)
+        for slot in app.tokens)
+    return AppSpec(name=app.name, base_url=base_url, vault=app.vault, slots=slots,
+                   allow_unmanaged=tuple(AllowedToken(a.id, a.until, a.justification) for a in app.allow_unmanaged),
+                   remove_unmanaged=app.remove_unmanaged, orphan_safety_window=defaults.orphan_safety_window,
+                   forbid_roles=tuple(parse_role_ref(r).ref for r in defaults.forbid_roles),
+                   api_token_slot=app.api_token_slot)
+
+
+def _iottly(app: IottlyApp) -> IottlyAppSpec:
+    return IottlyAppSpec(name=app.name, base_url=app.base_url, vault=app.vault,
+                         keys=tuple(IottlyKeySpec(app.name, k.slot, k.secret, k.max_age) for k in app.keys))
+
+
+def app_specs(policies: PolicySet) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
+    iotcentral: list[AppSpec] = []
+    iottly: list[IottlyAppSpec] = []
+    for policy, app in policies.apps():
+        if isinstance(app, IoTCentralApp):
+            iotcentral.append(_iotcentral(app, policy.defaults))
+        else:
+            iottly.append(_iottly(app))
+    return iotcentral, iottly
+
+
+def load_app_specs(settings: Settings, env: Mapping[str, str] | None = None
+                   ) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
+    return app_specs(load_policies([settings.policies], os.environ if env is None else env))
+
+
+def select_apps(specs: Sequence[AppSpec], names: Sequence[str] | None) -> list[AppSpec]:
+    if not names:
+        return list(specs)
+    known = {s.name: s for s in specs}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UserError(f"--app: got {', '.join(map(repr, unknown))}, expected one of: {', '.join(known) or 'none'}")
+    return [known[n] for n in names]
