@@ -3,6 +3,7 @@ endpoint, and the spec-conformance check applied to every emulator response of e
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,6 +14,19 @@ from emulators.conformance import IOTCENTRAL_SPEC, KEYVAULT_SPEC, SpecConformanc
 from emulators.core import EmulatorApp, SandboxAuthority, SandboxCA
 from emulators.identity import IdentityEmulator, ManagedIdentity
 from emulators.sandbox import RunningWorld, running_world
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_state_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Local lock files go to the per-user state folder (`ROTATION_STATE_DIR`'s default): point it, for this
+    process and the CLI subprocesses it starts, at a folder of the test session instead of the user's home."""
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = before
 
 
 @pytest.fixture(scope="session")
