@@ -12,6 +12,7 @@ from tests.reliability.runs import ForkServer, close_fork_server, fork_server
 
 MATRIX = "test_fault_matrix.py::test_fault_then_convergence"
 _outcomes: Counter[str] = Counter()
+_collected: list[int] = []
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +28,11 @@ def forks() -> Iterator[ForkServer]:
     close_fork_server()
 
 
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselect: the matrix's full size
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    _collected.append(sum(1 for item in items if MATRIX in item.nodeid))
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if MATRIX in report.nodeid and (report.when == "call" or report.outcome != "passed"):
         _outcomes[report.outcome] += 1
@@ -34,6 +40,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _outcomes:
-        total = sum(_outcomes.values())
+        run = sum(_outcomes.values())
         detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(_outcomes.items()))
-        terminalreporter.write_line(f"fault matrix: {total} cases run ({detail})")
+        terminalreporter.write_line(f"fault matrix: {sum(_collected)} cases, {run} run ({detail})")

@@ -35,6 +35,7 @@ from werkzeug.wrappers import Request, Response
 from emulators.core import EmulatorApp, HttpError
 from emulators.keyvault.store import SecretVersion
 from emulators.sandbox import SandboxWorld
+from tests.reliability.world import HTTP_TIMEOUT
 
 FAULTS = ("throttle", "error-500", "error-503", "timeout", "drop-before", "drop-after", "crash-before", "crash-after")
 CRASHES = ("crash-before", "crash-after")
@@ -72,7 +73,7 @@ class Injection:
             return [f"{self.fault} at {where}: no client process to kill (no pid registered)"]
         if self.fault == "timeout" and not self.client_gave_up:
             return [(f"timeout at {where}: the client waited {LATENCY:g} s without giving up, expected it to "
-                     "give up after its read timeout (ROTATION_HTTP_TIMEOUT)")]
+                     f"give up after its read timeout (ROTATION_HTTP_TIMEOUT={HTTP_TIMEOUT:g})")]
         return []
 
 
@@ -118,7 +119,9 @@ def _client_gives_up(request: Request) -> bool:
 
 @dataclass
 class DeleteGuard:
-    """Invariant (c): no token deleted while it is a slot's current token or a previous one in grace."""
+    """Invariant (c): no token deleted while it is a slot's current token or a superseded one in grace: a
+    `previous` version within superseded-at + grace, or an older version still tagged current (an
+    interrupted promotion) within the newer current version's creation + grace (docs/protocol.md)."""
 
     sandbox: SandboxWorld
     secrets: dict[str, str]  # slot -> secret name
@@ -133,22 +136,33 @@ class DeleteGuard:
         self.deletions.append(token_id)
         now = self.sandbox.clock.now()
         for slot, secret in self.secrets.items():
-            versions = self.sandbox.vault.versions(secret)
-            current = newest_current(versions)
-            if current is not None and current.tags.get("token-id") == token_id:
+            self._check(slot, self.sandbox.vault.versions(secret), token_id, now)
+
+    def _check(self, slot: str, versions: Sequence[SecretVersion], token_id: str, now: datetime) -> None:
+        current = newest_current(versions)
+        for version in versions:
+            if version.tags.get("token-id") != token_id:
+                continue
+            stage = version.tags.get("stage")
+            if version is current:
                 self.violations.append(f"(c) DELETE {token_id}: it was the current token of slot {slot} "
-                                       f"(version {current.version[:8]}), expected only superseded tokens deleted")
-            for version in versions:
-                if version.tags.get("token-id") != token_id or version.tags.get("stage") != "previous":
-                    continue
+                                       f"(version {version.version[:8]}), expected only superseded tokens deleted")
+            elif stage == "current" and version.enabled and current is not None:
+                # an interrupted promotion's leftover: superseded when the newer current one was created
+                self._in_grace(token_id, current.created_on, now, f"still tagged current in slot {slot}")
+            elif stage == "previous":
                 superseded = _parse(version.tags.get("superseded-at"))
                 if superseded is None:
                     self.violations.append(f"(c) DELETE {token_id}: previous version {version.version[:8]} of slot "
                                            f"{slot} has no valid superseded-at, expected proof its grace is over")
-                elif superseded + self.grace > now:
-                    self.violations.append(f"(c) DELETE {token_id} at {now:%Y-%m-%d %H:%M:%S}: in grace until "
-                                           f"{superseded + self.grace:%Y-%m-%d %H:%M:%S} (slot {slot}), expected "
-                                           "no deletion before superseded-at + grace")
+                else:
+                    self._in_grace(token_id, superseded, now, f"slot {slot}")
+
+    def _in_grace(self, token_id: str, superseded: datetime, now: datetime, where: str) -> None:
+        if superseded + self.grace > now:
+            self.violations.append(f"(c) DELETE {token_id} at {now:%Y-%m-%d %H:%M:%S}: in grace until "
+                                   f"{superseded + self.grace:%Y-%m-%d %H:%M:%S} ({where}), expected no "
+                                   "deletion before superseded-at + grace")
 
 
 def newest_current(versions: Sequence[SecretVersion]) -> SecretVersion | None:

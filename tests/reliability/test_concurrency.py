@@ -18,9 +18,10 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from werkzeug.wrappers import Request, Response
@@ -37,6 +38,8 @@ from tests.reliability.tap import WAIT
 from tests.reliability.world import APP, FaultWorld, fault_world
 
 pytestmark = pytest.mark.reliability
+A = TypeVar("A")
+B = TypeVar("B")
 WORKER = """
 import sys
 from rotation import telemetry
@@ -88,7 +91,7 @@ def _mints(world: FaultWorld) -> tuple[int, int]:
     return (world.sandbox.iotcentral.counters.get("ApiTokens_Create"), world.sandbox.vault.counters.get("SetSecret"))
 
 
-def _both(world: FaultWorld, first: Any, second: Any) -> tuple[Any, Any, int]:
+def _both(world: FaultWorld, first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B, int]:
     """Starts `first()` in a thread, waits until it holds the app and is held at its first request, runs
     `second()` to its end, releases the first; returns both results and the requests `second` made."""
     gate = Gate([world.sandbox.identity, world.sandbox.iotcentral, world.sandbox.vault])

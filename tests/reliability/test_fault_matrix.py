@@ -45,6 +45,6 @@ def test_the_matrix_covers_every_call_of_both_jobs() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_fault_then_convergence(case: Case, forks: ForkServer, reliability_ca: SandboxCA, tmp_path: Path) -> None:
-    with fault_world(tmp_path, reliability_ca) as world:
+    with fault_world(tmp_path, reliability_ca, due=case.due) as world:
         problems = run_case(case, world, forks, tmp_path)
     assert not problems, f"{case.id}:\n" + "\n".join(problems)

@@ -23,10 +23,11 @@ def test_a_clean_cycle_keeps_every_invariant(forks: ForkServer, reliability_ca: 
     with fault_world(tmp_path, reliability_ca) as world:
         scenario = Scenario(world, forks, tmp_path)
         assert run_problems(scenario.run("rotate")) == []
-        scenario.converge()
+        scenario.converge(revoke_first=True)
         assert scenario.problems == []
         assert state_problems(world) == []
-        assert len(scenario.guard.deletions) == 3  # the previous past grace, the orphan, the superseded due token
+        # first the previous token past grace and the orphan; after the jump steady's and due's previous tokens
+        assert len(scenario.guard.deletions) == 4
         assert scenario.guard.violations == []
 
 
@@ -57,22 +58,32 @@ def test_a_and_b_catch_a_leftover_token_and_a_current_version_that_does_not_work
 
 def test_c_catches_a_current_token_and_a_token_in_grace_being_deleted(forks: ForkServer, reliability_ca: SandboxCA,
                                                                        tmp_path: Path) -> None:
+    """Deleted by hand (`revoke-now --force`): the current token of `fresh`, the token `due`'s rotation just
+    superseded, and the token of a version an interrupted promotion left tagged current in `steady`."""
     with fault_world(tmp_path, reliability_ca) as world:
         scenario = Scenario(world, forks, tmp_path)
         assert scenario.run("rotate").returncode == 0
-        versions = world.sandbox.vault.versions(secret_name("due"))
-        superseded = next(v for v in versions if v.tags["stage"] == "previous").tags["token-id"]
-        current = newest_current(world.sandbox.vault.versions(secret_name("steady")))
+        vault = world.sandbox.vault
+        superseded = next(v for v in vault.versions(secret_name("due")) if v.tags["stage"] == "previous")
+        current = newest_current(vault.versions(secret_name("fresh")))
+        stale = newest_current(vault.versions(secret_name("steady")))
         assert current is not None
-        for token_id in (current.tags["token-id"], superseded):
+        assert stale is not None
+        newer = "rot-steady-20200101000000-new1"
+        value = world.sandbox.iotcentral.app(APP).create_token(newer, [{"role": OPERATOR}])
+        vault.seed_secret(secret_name("steady"), value, tags={**stale.tags, "token-id": newer})
+        deleted = [current.tags["token-id"], superseded.tags["token-id"], stale.tags["token-id"]]
+        for token_id in deleted:
             done = scenario.server.run(["revoke-now", "--app", APP, "--token-id", token_id, "--force"],
                                        world.env(), tmp_path)
             assert done.returncode == 0, done.stderr
         violations = scenario.guard.violations
-    assert len(violations) == 2
-    assert violations[0].startswith(f"(c) DELETE {current.tags['token-id']}: it was the current token of slot steady")
-    assert violations[1].startswith(f"(c) DELETE {superseded} at ")
-    assert "in grace until" in violations[1]
+    assert len(violations) == 3, violations
+    assert violations[0].startswith(f"(c) DELETE {deleted[0]}: it was the current token of slot fresh")
+    assert violations[1].startswith(f"(c) DELETE {deleted[1]} at ")
+    assert "(slot due), expected no deletion before superseded-at + grace" in violations[1]
+    assert violations[2].startswith(f"(c) DELETE {deleted[2]} at ")
+    assert "(still tagged current in slot steady)" in violations[2]
 
 
 def _run(returncode: int, stdout: str = "", stderr: str = "") -> CliRun:
