@@ -36,7 +36,11 @@ log = logging.getLogger("emulators")
 
 Handler = Callable[..., Response]
 Observer = Callable[[str, str, Request, Response], None]
-"""Called after every API response with (emulator name, route name, request, response)."""
+"""Called after every API response with (emulator name, route name, request, response), before it is sent."""
+BeforeRequest = Callable[[str, str, Request], Response | None]
+"""Called before every API request's handler (and its faults) with (emulator name, route name, request): a
+response it returns (or an `HttpError` it raises) is the answer and the handler does not run. Tests use it
+to act on exactly the k-th request across emulators (inject a fault, stop a client process)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class EmulatorApp:
         self.faults = faults or Faults()
         self.counters = RequestCounters()
         self.observers: list[Observer] = []
+        self.before_request: list[BeforeRequest] = []
         self._handlers: dict[str, Handler] = {}
         rules: list[Rule] = []
         for route in [*self.routes(), *self._admin_routes(), *self.admin_routes()]:
@@ -156,7 +161,10 @@ class EmulatorApp:
                 raise HttpError(405, "MethodNotAllowed",
                                 f"method {request.method} is not allowed on {request.path}") from None
             route = str(endpoint)
-            response = self._apply_faults(route) or self._handlers[route](request, **args)
+            admin = route.startswith("_emulator")
+            response = None if admin else next(
+                (r for hook in list(self.before_request) if (r := hook(self.name, route, request)) is not None), None)
+            response = response or self._apply_faults(route) or self._handlers[route](request, **args)
         except HttpError as error:
             response = self.error_response(error)
         except Exception:
