@@ -38,10 +38,16 @@ def all_loopback(apps: Sequence[AppSpec | IottlyAppSpec]) -> bool:
 def build_credential(settings: Settings) -> Any:
     """Managed identity in Azure (user-assigned when AZURE_CLIENT_ID is set), DefaultAzureCredential elsewhere."""
     if settings.client_id:
-        return ManagedIdentityCredential(client_id=settings.client_id)
+        return ManagedIdentityCredential(client_id=settings.client_id, **identity_timeouts(settings))
     if os.environ.get("IDENTITY_ENDPOINT") or os.environ.get("MSI_ENDPOINT"):
-        return ManagedIdentityCredential()
+        return ManagedIdentityCredential(**identity_timeouts(settings))
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+def identity_timeouts(settings: Settings) -> dict[str, Any]:
+    """The identity endpoint gets the same bounded wait as every other client (a hung endpoint would
+    otherwise hold a run for minutes): azure-identity hands these to its transport."""
+    return {"connection_timeout": min(5.0, settings.http_timeout), "read_timeout": settings.http_timeout}
 
 
 @dataclass
@@ -150,7 +156,7 @@ class Runtime:
     def _host_credential(self) -> Any:
         host = self.settings.host_storage
         if host is not None and host.client_id:  # AzureWebJobsStorage__clientId: the host's own identity
-            return ManagedIdentityCredential(client_id=host.client_id)
+            return ManagedIdentityCredential(client_id=host.client_id, **identity_timeouts(self.settings))
         return self._cred()
 
     def host_blob_service(self) -> Any:

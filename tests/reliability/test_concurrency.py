@@ -28,11 +28,11 @@ from werkzeug.wrappers import Request, Response
 
 from emulators.azurite import AzuriteEndpoints
 from emulators.core import EmulatorApp, HttpError, SandboxCA
-from rotation.config import Settings
-from rotation.fanout import handle_message
-from rotation.jobs import HELD_ELSEWHERE, LEASE
-from rotation.runtime import Runtime
-from rotation.specs import load_app_specs
+from rotation.engine.jobs import HELD_ELSEWHERE, LEASE
+from rotation.hosting.config import Settings
+from rotation.hosting.fanout import handle_message
+from rotation.hosting.runtime import Runtime
+from rotation.policy.specs import load_app_specs
 from tests.reliability.runs import REPO
 from tests.reliability.tap import WAIT
 from tests.reliability.world import APP, FaultWorld, fault_world
@@ -42,8 +42,8 @@ A = TypeVar("A")
 B = TypeVar("B")
 WORKER = """
 import sys
-from rotation import telemetry
-from rotation.function_jobs import on_queue_message
+from rotation.hosting import telemetry
+from rotation.hosting.triggers import on_queue_message
 telemetry.configure(stream=sys.stdout)  # the Functions host's part: it shows the worker's log records
 on_queue_message(sys.argv[1], 1)
 """
