@@ -118,7 +118,7 @@ def test_http_and_azure_loggers_stay_at_warning_after_configure() -> None:
 def test_azure_monitor_is_configured_only_with_a_connection_string(tmp_path: Path) -> None:
     """In a fresh process: the exporter is set up (loopback ingestion endpoint, nothing listens) and the
     counters land on the SDK's MeterProvider; without the setting the API's no-op provider stays."""
-    probe = ("import sys; from opentelemetry import metrics; from rotation import telemetry; "
+    probe = ("import sys; from opentelemetry import metrics; from rotation.hosting import telemetry; "
              "env = {'FUNCTIONS_WORKER_RUNTIME': 'python'}; "
              "env.update({'APPLICATIONINSIGHTS_CONNECTION_STRING': sys.argv[1]} if sys.argv[1] else {}); "
              "telemetry.configure(env=env); telemetry.counters().minted.add(1, {'app': 'a'}); "
