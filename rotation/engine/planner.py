@@ -222,8 +222,8 @@ def _plan_app_revocation(app: AppSpec, state: AppState, now: datetime) -> list[R
     for spec in app.slots:
         if spec.slot not in doubtful:
             actions.extend(_slot_revocations(spec, state, now))
-    if not doubts:
-        actions.extend(_sweep(app, state, now))
+    if not doubts and all(state.slots.get(s.slot, SlotState()).versions for s in app.slots):
+        actions.extend(_sweep(app, state, now))  # a slot without versions may be a deleted secret: no sweep yet
     return actions
 
 
@@ -248,6 +248,9 @@ def slot_doubt(spec: SlotSpec, state: AppState) -> str | None:
             return None
         return (f"current token {current.token_id}: got no such token in the app's listing, expected it listed; "
                 "nothing revoked for this slot until a rotation replaces it")
+    if slot.versions:  # minted before, yet no current version: whatever the listing shows, this is doubt
+        return (f"secret {spec.secret}: got {len(slot.versions)} version(s) and none enabled and tagged current, "
+                "expected a current version; nothing revoked in this app (re-enable it, or run rotate)")
     if not mine:
         return None
     what = ("got no such secret" if not slot.found
