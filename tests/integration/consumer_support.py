@@ -71,15 +71,15 @@ class Consumer:
 
 
 @contextmanager
-def consumer(world: RunningWorld, *, max_age: timedelta = timedelta(hours=6),
+def consumer(world: RunningWorld, *, secret: str = SECRET, max_age: timedelta = timedelta(hours=6),
              grace: timedelta = timedelta(hours=24)) -> Iterator[Consumer]:
     identity = world.world.identity.add_user_assigned(ManagedIdentity("store-app"))
     world.world.vault.grant(identity.object_id, "user")
-    reads = VaultReads(identity.object_id, SECRET)
+    reads = VaultReads(identity.object_id, secret)
     world.world.vault.observers.append(reads.observe)
     credential = ManagedIdentityCredential(client_id=identity.client_id)
     client = build_consumer_secret_client(world.vault_url, credential, ca_bundle=str(world.ca.pem_path))
-    cache = TokenCache(KeyVaultTokenReader(client, SECRET), max_age=max_age, grace=grace, clock=world.world.clock.now)
+    cache = TokenCache(KeyVaultTokenReader(client, secret), max_age=max_age, grace=grace, clock=world.world.clock.now)
     app_url = world.app_url(APP)
     auth = IoTCentralAuth(cache, app_url)
     verify = ssl.create_default_context(cafile=str(world.ca.pem_path))
