@@ -11,6 +11,7 @@ the moment it is put on the wire.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncGenerator, Generator
 
 import httpx
@@ -26,6 +27,7 @@ class IoTCentralAuth(httpx.Auth):
         self._cache = cache
         self._origin = Origin.of(app_url)
         self.retries = 0  # requests sent again after a 401 with a re-read value
+        self._count = threading.Lock()
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self._origin.check(str(request.url), f"IoT Central app {self._origin}")
@@ -37,7 +39,8 @@ class IoTCentralAuth(httpx.Auth):
         fresh = self._cache.refresh(refused=token)
         if fresh == token:
             return
-        self.retries += 1
+        with self._count:
+            self.retries += 1
         request.headers["Authorization"] = fresh.reveal()
         yield request
 

@@ -8,7 +8,9 @@ same rule lets a failed re-read keep serving the cached value while it is younge
 Vault outage then does not stop the consumer), and only then raise.
 
 The clock is injectable (tests, the sandbox's time travel); one lock serialises the reads, so many
-threads asking at once cause one Key Vault read, not one each.
+threads asking at once cause one Key Vault read, not one each. A value the vault still held when it was
+last reported refused is not read again for `recheck_refused` (30 s): a busy app whose token is broken
+would otherwise cost one Key Vault read per request and get the whole vault throttled.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class CachedToken:
 
 
 Reader = Callable[[], CachedToken]
+RECHECK_REFUSED = timedelta(seconds=30)
 
 
 def check_max_age(max_age: timedelta, grace: timedelta | None) -> timedelta:
@@ -53,7 +56,7 @@ def check_max_age(max_age: timedelta, grace: timedelta | None) -> timedelta:
 
 class TokenCache:
     def __init__(self, read: Reader, *, max_age: timedelta, grace: timedelta | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, recheck_refused: timedelta = RECHECK_REFUSED) -> None:
         self._read = read
         self.max_age = check_max_age(max_age, grace)
         self.grace = grace
@@ -61,6 +64,8 @@ class TokenCache:
         self._lock = threading.Lock()
         self._entry: CachedToken | None = None
         self._read_at: datetime | None = None
+        self.recheck_refused = recheck_refused
+        self._confirmed_refused_at: datetime | None = None  # when the vault last handed back a refused value
         self.reads = 0  # Key Vault reads attempted (successful or not)
         self.refused = 0  # values reported refused (a 401) by callers
 
@@ -78,13 +83,25 @@ class TokenCache:
 
     def refresh(self, refused: Secret | None = None) -> Secret:
         """A new read, because `refused` was refused. When another thread already replaced that value,
-        its newer value is returned without reading again."""
+        its newer value is returned without reading again; when the vault handed back this very value
+        less than `recheck_refused` ago, it is returned as is (reading again would only repeat it)."""
         with self._lock:
-            if refused is not None:
-                self.refused += 1
-                if self._entry is not None and self._entry.value != refused:
-                    return self._entry.value
-            return self._reload(refused=refused)
+            if refused is None:
+                return self._reload()
+            self.refused += 1
+            if self._entry is not None and self._entry.value != refused:
+                return self._entry.value
+            if self._recently_confirmed():
+                return refused
+            value = self._reload(refused=refused)
+            if value == refused:
+                self._confirmed_refused_at = self._clock()
+                log.warning("the app refused version %s and the vault holds no other", self.version)
+            return value
+
+    def _recently_confirmed(self) -> bool:
+        at = self._confirmed_refused_at
+        return at is not None and self._clock() - at < self.recheck_refused
 
     def _fresh(self, entry: CachedToken) -> bool:
         now = self._clock()
@@ -103,6 +120,8 @@ class TokenCache:
             log.warning("token re-read failed, keeping version %s (younger than the grace): %s",
                         stale.version, exc)
             return stale.value
+        if self._entry is None or entry.value != self._entry.value:
+            self._confirmed_refused_at = None
         self._entry, self._read_at = entry, self._clock()
         log.info("token read: version %s", entry.version)
         return entry.value

@@ -57,7 +57,7 @@ def test_a_token_deleted_early_is_re_read_once_and_the_request_retried_once(worl
         assert client.cache.version == world.world.vault.versions(SECRET)[-1].version != old
 
 
-def test_a_refused_value_that_the_vault_still_holds_is_not_retried(world: RunningWorld) -> None:
+def test_a_refused_value_that_the_vault_still_holds_is_not_retried_nor_re_read_at_once(world: RunningWorld) -> None:
     # contoso-fleet/maintenance: the vault holds a corrupted copy (the seed's IOTC-012 case).
     with consumer(world, secret="iotc-contoso-fleet-maintenance") as client:
         calls = _token_calls(world)
@@ -67,6 +67,13 @@ def test_a_refused_value_that_the_vault_still_holds_is_not_retried(world: Runnin
         assert response.status_code == 401
         assert calls.statuses == [401]
         assert (client.cache.reads, client.vault_reads.count, client.cache.refused, client.auth.retries) == (2, 2, 1, 0)
+
+        # The next 401s within 30 s cost no Key Vault read; after that the vault is asked again.
+        assert client.http.get(DEVICES).status_code == 401
+        assert (client.vault_reads.count, client.cache.refused) == (2, 2)
+        world.world.clock.advance(timedelta(seconds=30))
+        assert client.http.get(DEVICES).status_code == 401
+        assert (client.vault_reads.count, client.cache.refused, client.auth.retries) == (3, 3, 0)
 
 
 def test_the_token_goes_only_to_the_app_origin(world: RunningWorld) -> None:

@@ -25,6 +25,7 @@ class Vault:
     def __init__(self, expires_in: timedelta | None = None) -> None:
         self.reads = 0
         self.fail = False
+        self.same = False  # hand back the first value on every read (a vault that holds no newer one)
         self.expires_in = expires_in
         self.now = T0
 
@@ -33,7 +34,8 @@ class Vault:
         if self.fail:
             raise ServiceError("get s/latest: got HTTP 503")
         expiry = self.now + self.expires_in if self.expires_in else None
-        return CachedToken(Secret(f"SharedAccessSignature sr=a&sig=s{self.reads}&skn=t&se=1"), f"v{self.reads}", expiry)
+        n = 1 if self.same else self.reads
+        return CachedToken(Secret(f"SharedAccessSignature sr=a&sig=s{n}&skn=t&se=1"), f"v{n}", expiry)
 
     def clock(self) -> datetime:
         return self.now
@@ -83,6 +85,26 @@ def test_a_refused_value_already_replaced_by_another_thread_is_not_read_again() 
     new = cache.refresh(refused=old)  # this caller's 401
     assert cache.refresh(refused=old) == new  # a second caller's 401 with the same old value
     assert (vault.reads, cache.refused) == (2, 2)
+
+
+def test_a_refused_value_the_vault_still_holds_is_not_read_again_for_a_while() -> None:
+    vault = Vault()
+    vault.same = True
+    cache = _cache(vault)
+    value = cache.token()
+    assert cache.refresh(refused=value) == value  # the vault holds no other: one re-read
+    vault.now += timedelta(seconds=29)
+    assert cache.refresh(refused=value) == value  # a busy app's next 401s cost no read
+    assert (vault.reads, cache.refused) == (2, 2)
+    vault.now += timedelta(seconds=1)
+    assert cache.refresh(refused=value) == value  # 30 s later: the vault is asked again
+    assert vault.reads == 3
+    vault.same = False
+    vault.now += timedelta(seconds=30)
+    fixed = cache.refresh(refused=value)  # someone rotated the slot meanwhile
+    assert fixed != value
+    assert cache.refresh(refused=fixed) != fixed  # a newer value is never taken for the refused one
+    assert vault.reads == 5
 
 
 def test_a_failed_re_read_keeps_the_value_while_it_is_younger_than_the_grace() -> None:
