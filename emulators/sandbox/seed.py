@@ -18,7 +18,7 @@ The audit's controls each find at least one FAIL here (MANUAL for the iottly key
 the compliant tokens (contoso's dashboard-reader); `AUDIT_VIOLATIONS` lists which ones, for the tests.
 
 Managed token ids follow `rot-<slot>-<yyyymmddHHMMSS>-<4 chars>`; Key Vault versions carry the tags of
-the rotation protocol (DESIGN.md). Times are relative to the world's clock at seeding.
+the rotation protocol (docs/protocol.md). Times are relative to the world's clock at seeding.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from rotation.domain.values import MANAGED_PREFIX
 
-# Tags of the rotation protocol (DESIGN.md "Key Vault layout").
+# Tags of the rotation protocol (docs/protocol.md, "Key Vault layout").
 TAG_MANAGED_BY = "managed-by"
 TAG_TOKEN_ID = "token-id"  # noqa: S105 -- a tag name, not a secret
 TAG_APP = "app"

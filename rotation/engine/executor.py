@@ -1,4 +1,4 @@
-"""Applies planned actions through the ports, step by step as DESIGN.md's protocol says, so that a crash
+"""Applies planned actions through the ports, step by step as docs/protocol.md describes, so that a crash
 at any line leaves a state the next plan repairs:
 
 mint → stage (`N-pending`, compensate by deleting the new token if staging fails) → verify (retried for
