@@ -15,10 +15,6 @@ from rotation.audit.controls import CONTROLS, Status
 from rotation.audit.findings import Finding, age, sort_key, version_hygiene, when
 from rotation.audit.iottly import audit_iottly
 from rotation.domain.model import (
-    STAGE_PREVIOUS,
-    TAG_MANAGED_BY,
-    TAG_STAGE,
-    TAG_TOKEN_ID,
     AppSpec,
     AppState,
     AppToken,
@@ -29,6 +25,7 @@ from rotation.domain.model import (
     SlotState,
     VerifyCheck,
 )
+from rotation.domain.protocol import STAGE_PREVIOUS, TAG_MANAGED_BY, TAG_STAGE, TAG_TOKEN_ID
 from rotation.engine.planner import created_from_id, jitter_offset, resolve_roles, roles_drift
 
 FAR_FUTURE = timedelta(days=365)

@@ -7,7 +7,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 from rotation.audit.findings import Finding, age, version_hygiene, when
-from rotation.domain.model import TAG_MANAGED_BY, TAG_STAGE, IottlyAppSpec, KeyCheck, SecretVersion, SlotState
+from rotation.domain.model import IottlyAppSpec, KeyCheck, SecretVersion, SlotState
+from rotation.domain.protocol import TAG_IMPORTED_AT, TAG_MANAGED_BY, TAG_STAGE
 
 
 def audit_iottly(spec: IottlyAppSpec, checks: Mapping[str, KeyCheck], now: datetime) -> Iterator[Finding]:
@@ -45,7 +46,7 @@ def audit_iottly(spec: IottlyAppSpec, checks: Mapping[str, KeyCheck], now: datet
 
 
 def _imported_at(version: SecretVersion) -> datetime:
-    raw = version.tags.get("imported-at")
+    raw = version.tags.get(TAG_IMPORTED_AT)
     try:
         return datetime.fromisoformat(raw) if raw else version.created_on
     except ValueError:

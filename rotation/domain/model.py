@@ -10,25 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from rotation.domain.protocol import (
+    STAGE_CURRENT,
+    STAGE_PENDING,
+    STAGE_PREVIOUS,
+    TAG_STAGE,
+    TAG_SUPERSEDED_AT,
+    TAG_TOKEN_ID,
+    pending_secret_name,
+)
 from rotation.domain.values import MANAGED_PREFIX
-
-# Tags of the rotation protocol (docs/protocol.md, "Key Vault layout").
-TAG_MANAGED_BY = "managed-by"
-TAG_TOKEN_ID = "token-id"  # noqa: S105 -- a tag name, not a secret
-TAG_APP = "app"
-TAG_SLOT = "slot"
-TAG_ROLES = "roles"
-TAG_STAGE = "stage"
-TAG_SUPERSEDED_AT = "superseded-at"
-TAG_PROVIDER = "provider"
-MANAGED_BY = "rotation"
-
-STAGE_CURRENT = "current"
-STAGE_PREVIOUS = "previous"
-STAGE_REVOKED = "revoked"
-STAGE_PENDING = "pending"
-STAGE_PROMOTED = "promoted"
-STAGE_ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True, order=True)
@@ -41,18 +32,6 @@ class RoleAssignment:
     def label(self, names: Mapping[str, str] | None = None) -> str:
         name = (names or {}).get(self.role, self.role)
         return f"{name}@{self.organization}" if self.organization else name
-
-
-def roles_tag(roles: frozenset[RoleAssignment]) -> str:
-    return ",".join(r.label() for r in sorted(roles))
-
-
-def parse_roles_tag(tag: str) -> frozenset[RoleAssignment]:
-    found: set[RoleAssignment] = set()
-    for part in filter(None, tag.split(",")):
-        role, _, org = part.partition("@")
-        found.add(RoleAssignment(role, org or None))
-    return frozenset(found)
 
 
 # -- declared ------------------------------------------------------------------------------------------
@@ -80,7 +59,7 @@ class SlotSpec:
 
     @property
     def pending_secret(self) -> str:
-        return f"{self.secret}-pending"
+        return pending_secret_name(self.secret)
 
 
 @dataclass(frozen=True)

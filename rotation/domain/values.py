@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import isodate
 
+from rotation.domain.protocol import PENDING_SUFFIX
 from rotation.errors import ValidationError
 
 
@@ -86,7 +87,6 @@ _ORGANIZATION = re.compile(r"^(?!-)[a-z0-9-]{1,48}[a-z0-9]$")  # organizationId 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
 
-PENDING_SUFFIX = "-pending"
 SECRET_NAME_MAX = 127
 TOKEN_ID_MAX = 40
 

@@ -10,22 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from rotation.adapters.iotcentral import SCOPE, IoTCentralClient
-from rotation.domain.model import (
-    MANAGED_BY,
+from rotation.domain.model import AppSpec, IottlyAppSpec, RoleAssignment, SlotState
+from rotation.domain.protocol import (
+    CONTENT_TYPE_API_TOKEN,
+    CONTENT_TYPE_IOTTLY_KEY,
     STAGE_CURRENT,
-    STAGE_PREVIOUS,
-    STAGE_REVOKED,
-    TAG_APP,
-    TAG_MANAGED_BY,
-    TAG_PROVIDER,
-    TAG_SLOT,
-    TAG_STAGE,
-    TAG_SUPERSEDED_AT,
-    AppSpec,
-    IottlyAppSpec,
-    RoleAssignment,
-    SlotState,
-    roles_tag,
+    imported_key_tags,
+    revoked_tags,
+    superseded_tags,
+    token_tags,
 )
 from rotation.domain.secret import Secret
 from rotation.domain.values import BUILTIN_ROLES, parse_role_ref
@@ -33,8 +26,6 @@ from rotation.engine.executor import Outcome
 from rotation.engine.observe import observe_app
 from rotation.errors import RotationError, UserError
 from rotation.hosting.runtime import Runtime
-
-IOTTLY_CONTENT_TYPE = "application/vnd.iottly.apikey"
 
 
 def simulated_roles(spec: AppSpec) -> dict[str, str]:
@@ -60,12 +51,12 @@ def revoke_now(runtime: Runtime, spec: AppSpec, token_id: str, *, force: bool) -
         raise UserError(f"--token-id: got {token_id!r}, the current token of slot {', '.join(slots)}; expected a "
                         "non-current token (rotate the slot first, or pass --force for an incident)")
     iotc.delete_token(token_id)
-    now = runtime.now().isoformat(timespec="seconds")
+    now = runtime.now()
     for slot_spec in spec.slots:
         for version in state.slots.get(slot_spec.slot, SlotState()).versions:
             if version.token_id == token_id and version.enabled:
                 vault.update(slot_spec.secret, version.version, enabled=False,
-                             tags={**version.tags, TAG_STAGE: STAGE_REVOKED, "revoked-at": now})
+                             tags=revoked_tags(version.tags, now))
     note = f"deleted; slot {', '.join(slots)} has no current token until the next rotate" if slots else "deleted"
     return Outcome(spec.name, next(iter(slots), None), "RevokeNow", "done", "operator request", note)
 
@@ -83,13 +74,10 @@ def import_iottly_key(runtime: Runtime, apps: Sequence[IottlyAppSpec], app_name:
     vault = runtime.vault(spec.vault)
     previous = SlotState(tuple(vault.list_versions(key.secret))).current
     now = runtime.now()
-    tags = {TAG_MANAGED_BY: MANAGED_BY, TAG_PROVIDER: "iottly", TAG_APP: app_name, TAG_SLOT: slot,
-            TAG_STAGE: STAGE_CURRENT, "imported-at": now.isoformat(timespec="seconds")}
-    version = vault.set_value(key.secret, value, tags=tags, expires_on=now + key.max_age,
-                              content_type=IOTTLY_CONTENT_TYPE)
+    version = vault.set_value(key.secret, value, tags=imported_key_tags(app=app_name, slot=slot, at=now),
+                              expires_on=now + key.max_age, content_type=CONTENT_TYPE_IOTTLY_KEY)
     if previous is not None:
-        vault.update(key.secret, previous.version, tags={**previous.tags, TAG_STAGE: STAGE_PREVIOUS,
-                                                          TAG_SUPERSEDED_AT: now.isoformat(timespec="seconds")})
+        vault.update(key.secret, previous.version, tags=superseded_tags(previous.tags, now))
     return (f"imported into {key.secret} (version {version.version[:8]}); now delete the old key in the iottly "
             "web UI: project dashboard → OPEN → Manage API keys")
 
@@ -150,9 +138,8 @@ def store_api_token(runtime: Runtime, spec: AppSpec, admin_token: Secret) -> str
     if token is None:
         raise UserError(f"stdin: token {token_id!r} is not listed by app {spec.name}; expected an admin API token")
     vault = runtime.vault(spec.vault)
-    tags = {TAG_MANAGED_BY: MANAGED_BY, TAG_PROVIDER: "iotcentral", TAG_APP: spec.name, TAG_SLOT: slot.slot,
-            TAG_STAGE: STAGE_CURRENT, "token-id": token.id, "roles": roles_tag(token.roles)}
+    tags = token_tags(app=spec.name, slot=slot.slot, token_id=token.id, roles=token.roles, stage=STAGE_CURRENT)
     version = vault.set_value(slot.secret, admin_token, tags=tags, expires_on=token.expiry,
-                              content_type="application/vnd.iotcentral.apitoken")
+                              content_type=CONTENT_TYPE_API_TOKEN)
     return (f"{spec.name}: stored admin token {token.id} as the current version of {slot.secret} "
             f"({version.version[:8]}); the service now authenticates with it and rotates it")

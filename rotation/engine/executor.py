@@ -18,27 +18,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from rotation.domain.model import (
-    MANAGED_BY,
+from rotation.domain.model import AppSpec, AppToken, SlotSpec, SlotState
+from rotation.domain.protocol import (
+    CONTENT_TYPE_API_TOKEN,
     STAGE_ABANDONED,
     STAGE_CURRENT,
     STAGE_PENDING,
-    STAGE_PREVIOUS,
     STAGE_PROMOTED,
-    STAGE_REVOKED,
-    TAG_APP,
-    TAG_MANAGED_BY,
-    TAG_PROVIDER,
-    TAG_ROLES,
-    TAG_SLOT,
-    TAG_STAGE,
-    TAG_SUPERSEDED_AT,
-    TAG_TOKEN_ID,
-    AppSpec,
-    AppToken,
-    SlotSpec,
-    SlotState,
-    roles_tag,
+    TAG_REQUESTED_EXPIRY,
+    restaged,
+    revoked_tags,
+    superseded_tags,
+    tag_time,
+    token_tags,
 )
 from rotation.domain.secret import Secret
 from rotation.domain.values import new_managed_id
@@ -57,7 +49,6 @@ from rotation.engine.observe import DEFAULT_VERIFY_PATH
 from rotation.engine.ports import IoTCentralPort, VaultPort
 from rotation.errors import RotationError, VerificationError
 
-CONTENT_TYPE = "application/vnd.iotcentral.apitoken"
 EXPIRY_TOLERANCE = timedelta(minutes=2)
 Status = Literal["done", "failed", "skipped"]
 
@@ -81,15 +72,6 @@ class VerifyPolicy:
     sleep: Callable[[float], None] = time.sleep
 
 
-def _staged(tags: Mapping[str, str], stage: str, **extra: str) -> dict[str, str]:
-    """The version's tags with a new stage: tags are replaced as a whole by Key Vault, so keep the rest."""
-    return {**tags, TAG_STAGE: stage, **extra}
-
-
-def _iso(when: datetime) -> str:
-    return when.isoformat(timespec="seconds")
-
-
 @dataclass
 class AppExecutor:
     """Executes one app's actions; apps run in parallel, each through its own executor."""
@@ -104,9 +86,9 @@ class AppExecutor:
     def _slot(self, name: str) -> SlotSpec:
         return next(s for s in self.spec.slots if s.slot == name)
 
-    def _tags(self, spec: SlotSpec, token: AppToken, stage: str, **extra: str) -> dict[str, str]:
-        return {TAG_MANAGED_BY: MANAGED_BY, TAG_PROVIDER: "iotcentral", TAG_APP: spec.app, TAG_SLOT: spec.slot,
-                TAG_TOKEN_ID: token.id, TAG_ROLES: roles_tag(token.roles), TAG_STAGE: stage, **extra}
+    def _tags(self, spec: SlotSpec, token: AppToken, stage: str, extra: Mapping[str, str]) -> dict[str, str]:
+        return token_tags(app=spec.app, slot=spec.slot, token_id=token.id, roles=token.roles, stage=stage,
+                          extra=extra)
 
     def run(self, actions: Sequence[Action]) -> list[Outcome]:
         outcomes = []
@@ -136,16 +118,15 @@ class AppExecutor:
             if action.token_id and action.token_exists:
                 self.iotc.delete_token(action.token_id)
             self.vault.update(self._slot(action.slot).pending_secret, action.version,
-                              tags=_staged(action.tags, STAGE_ABANDONED))
+                              tags=restaged(action.tags, STAGE_ABANDONED))
             return f"abandoned {action.token_id}"
         if isinstance(action, FinishPromotion):
             secret = self._slot(action.slot).pending_secret
-            self.vault.update(secret, action.version, tags=_staged(action.tags, STAGE_PROMOTED))
+            self.vault.update(secret, action.version, tags=restaged(action.tags, STAGE_PROMOTED))
             return "staging version marked promoted"
         if isinstance(action, MarkSuperseded):
             secret = self._slot(action.slot).secret
-            self.vault.update(secret, action.version, tags=_staged(
-                action.tags, STAGE_PREVIOUS, **{TAG_SUPERSEDED_AT: _iso(action.superseded_at)}))
+            self.vault.update(secret, action.version, tags=superseded_tags(action.tags, action.superseded_at))
             return f"version {action.version[:8]} tagged previous"
         if isinstance(action, Revoke):
             return self.revoke(action)
@@ -162,17 +143,17 @@ class AppExecutor:
         requested = now + spec.lifetime
         token, value = self.iotc.create_token(token_id, action.roles, requested)
         expiry = token.expiry or requested
-        extra = {"requested-expiry": _iso(requested)} if abs(expiry - requested) > EXPIRY_TOLERANCE else {}
-        staged_tags = self._tags(spec, token, STAGE_PENDING, **extra)
+        extra = {TAG_REQUESTED_EXPIRY: tag_time(requested)} if abs(expiry - requested) > EXPIRY_TOLERANCE else {}
+        staged_tags = self._tags(spec, token, STAGE_PENDING, extra)
         try:
             staged = self.vault.set_value(spec.pending_secret, value, tags=staged_tags,
-                                          expires_on=expiry, content_type=CONTENT_TYPE)
+                                          expires_on=expiry, content_type=CONTENT_TYPE_API_TOKEN)
         except RotationError as exc:
             self._compensate(token_id)
             raise RotationError(f"staging {token_id} failed, new token deleted: {exc}") from None
         self._verify_and_promote(spec, token, value, staged_version=staged.version, staged_tags=staged_tags,
                                  extra=extra)
-        mismatch = f"; expiry mismatch: requested {_iso(requested)}, app set {_iso(expiry)}" if extra else ""
+        mismatch = f"; expiry mismatch: requested {tag_time(requested)}, app set {tag_time(expiry)}" if extra else ""
         return f"minted {token_id}, verified, promoted{mismatch}"
 
     def resume(self, action: ResumePending) -> str:
@@ -208,16 +189,15 @@ class AppExecutor:
             self._verify(spec, value)
         except VerificationError as exc:
             self._compensate(token.id)
-            self.vault.update(spec.pending_secret, staged_version, tags=_staged(staged_tags, STAGE_ABANDONED))
+            self.vault.update(spec.pending_secret, staged_version, tags=restaged(staged_tags, STAGE_ABANDONED))
             raise VerificationError(f"new token {token.id} failed verification, revoked and abandoned; "
                                     f"the current token stays: {exc}") from None
         old = SlotState(tuple(self.vault.list_versions(spec.secret))).current
-        self.vault.set_value(spec.secret, value, tags=self._tags(spec, token, STAGE_CURRENT, **extra),
-                             expires_on=token.expiry, content_type=CONTENT_TYPE)
+        self.vault.set_value(spec.secret, value, tags=self._tags(spec, token, STAGE_CURRENT, extra),
+                             expires_on=token.expiry, content_type=CONTENT_TYPE_API_TOKEN)
         if old is not None:
-            tags = {**old.tags, TAG_STAGE: STAGE_PREVIOUS, TAG_SUPERSEDED_AT: _iso(self.now())}
-            self.vault.update(spec.secret, old.version, tags=tags)
-        self.vault.update(spec.pending_secret, staged_version, tags=_staged(staged_tags, STAGE_PROMOTED))
+            self.vault.update(spec.secret, old.version, tags=superseded_tags(old.tags, self.now()))
+        self.vault.update(spec.pending_secret, staged_version, tags=restaged(staged_tags, STAGE_PROMOTED))
 
     def revoke(self, action: Revoke) -> str:
         spec = self._slot(action.slot)
@@ -226,6 +206,5 @@ class AppExecutor:
             done = f"deleted {action.token_id}" if gone else f"{action.token_id} was already gone"
         else:
             done = f"{action.token_id} not listed by the app: not deleted"
-        tags = _staged(action.tags, STAGE_REVOKED, **{"revoked-at": _iso(self.now())})
-        self.vault.update(spec.secret, action.version, tags=tags, enabled=False)
+        self.vault.update(spec.secret, action.version, tags=revoked_tags(action.tags, self.now()), enabled=False)
         return f"{done}; version {action.version[:8]} disabled"

@@ -13,10 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from rotation.domain.model import (
-    STAGE_CURRENT,
-    STAGE_PENDING,
-    STAGE_PREVIOUS,
-    STAGE_REVOKED,
     AppSpec,
     AppState,
     AppToken,
@@ -25,6 +21,7 @@ from rotation.domain.model import (
     SlotSpec,
     SlotState,
 )
+from rotation.domain.protocol import STAGE_CURRENT, STAGE_PENDING, STAGE_PREVIOUS, STAGE_REVOKED
 from rotation.domain.values import managed_slot_part, parse_managed_id
 from rotation.engine.actions import (
     AbandonPending,

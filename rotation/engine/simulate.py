@@ -13,6 +13,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from rotation.domain.model import (
+    AppSpec,
+    AppState,
+    AppToken,
+    SecretVersion,
+    SlotSpec,
+    SlotState,
+)
+from rotation.domain.protocol import (
     STAGE_ABANDONED,
     STAGE_CURRENT,
     STAGE_PREVIOUS,
@@ -21,12 +29,6 @@ from rotation.domain.model import (
     TAG_STAGE,
     TAG_SUPERSEDED_AT,
     TAG_TOKEN_ID,
-    AppSpec,
-    AppState,
-    AppToken,
-    SecretVersion,
-    SlotSpec,
-    SlotState,
 )
 from rotation.engine.actions import (
     AbandonPending,

@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from rotation.domain.model import (
-    STAGE_PREVIOUS,
-    STAGE_REVOKED,
     AppSpec,
     AppState,
     RoleAssignment,
@@ -22,6 +20,10 @@ from rotation.domain.model import (
     SecretVersion,
     SlotSpec,
     SlotState,
+)
+from rotation.domain.protocol import (
+    STAGE_PREVIOUS,
+    STAGE_REVOKED,
 )
 from rotation.engine.actions import Action, Blocked
 from rotation.engine.executor import AppExecutor, Outcome, VerifyPolicy

@@ -10,6 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rotation.domain.model import (
+    AppSpec,
+    AppToken,
+    RoleAssignment,
+    RoleRef,
+    SecretVersion,
+    SlotSpec,
+)
+from rotation.domain.protocol import (
     STAGE_CURRENT,
     STAGE_PENDING,
     STAGE_PREVIOUS,
@@ -17,12 +25,6 @@ from rotation.domain.model import (
     TAG_STAGE,
     TAG_SUPERSEDED_AT,
     TAG_TOKEN_ID,
-    AppSpec,
-    AppToken,
-    RoleAssignment,
-    RoleRef,
-    SecretVersion,
-    SlotSpec,
 )
 from rotation.engine.actions import Action, Blocked, DeleteToken, Revoke
 from rotation.engine.planner import plan_revocation, plan_rotation

@@ -9,13 +9,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from rotation.domain.model import (
-    STAGE_CURRENT,
-    STAGE_PENDING,
-    STAGE_PREVIOUS,
-    STAGE_REVOKED,
-    TAG_STAGE,
-    TAG_SUPERSEDED_AT,
-    TAG_TOKEN_ID,
     AppSpec,
     AppState,
     AppToken,
@@ -25,6 +18,15 @@ from rotation.domain.model import (
     SlotSpec,
     SlotState,
     VerifyCheck,
+)
+from rotation.domain.protocol import (
+    STAGE_CURRENT,
+    STAGE_PENDING,
+    STAGE_PREVIOUS,
+    STAGE_REVOKED,
+    TAG_STAGE,
+    TAG_SUPERSEDED_AT,
+    TAG_TOKEN_ID,
 )
 from rotation.engine.actions import AbandonPending, Blocked, DeleteToken, FinishPromotion, ResumePending, Revoke
 from rotation.engine.planner import plan_revocation, plan_rotation

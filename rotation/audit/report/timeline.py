@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from rotation.audit.findings import when
-from rotation.domain.model import STAGE_REVOKED, AppSpec, AppState, AppToken, SecretVersion
+from rotation.domain.model import AppSpec, AppState, AppToken, SecretVersion
+from rotation.domain.protocol import STAGE_REVOKED, TAG_REVOKED_AT
 from rotation.engine.planner import created_from_id
 
 BEFORE, AFTER = timedelta(days=42), timedelta(days=35)
@@ -97,7 +98,7 @@ def _tag_time(version: SecretVersion, tag: str) -> datetime | None:
 def _span(version: SecretVersion, token: AppToken | None, now: datetime) -> _Span:
     start = (created_from_id(version.token_id) if version.token_id else None) or version.created_on
     expiry = token.expiry if token and token.expiry else version.expires_on
-    revoked = _tag_time(version, "revoked-at") if version.stage == STAGE_REVOKED or not version.enabled else None
+    revoked = _tag_time(version, TAG_REVOKED_AT) if version.stage == STAGE_REVOKED or not version.enabled else None
     end = revoked or expiry or now
     return _Span(start, version.superseded_at, end, revoked, expiry, token is not None,
                  f"{version.token_id or 'unknown token'} · version {version.version[:8]} · {version.stage or '-'}")
