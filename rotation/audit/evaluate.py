@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from rotation.audit.controls import CONTROLS, Status
 from rotation.audit.findings import Finding, age, sort_key, version_hygiene, when
 from rotation.audit.iottly import audit_iottly
+from rotation.domain.lifecycle import created_from_id, grace_ends, renewal, superseded_since, within_orphan_window
 from rotation.domain.model import (
     AppSpec,
     AppState,
@@ -26,7 +27,7 @@ from rotation.domain.model import (
     VerifyCheck,
 )
 from rotation.domain.protocol import STAGE_PREVIOUS, TAG_MANAGED_BY, TAG_STAGE, TAG_TOKEN_ID
-from rotation.engine.planner import created_from_id, jitter_offset, resolve_roles, roles_drift
+from rotation.engine.planner import resolve_roles, roles_drift
 
 FAR_FUTURE = timedelta(days=365)
 RENEWAL_SLACK = timedelta(hours=24)  # the rotate timer may run a few hours after the renewal point
@@ -170,8 +171,7 @@ class _AppAudit:
     def orphan(self, token: AppToken, resource: str, evidence: dict[str, str]) -> Finding:
         if token.id in self.referenced:
             return self.finding("IOTC-009", "PASS", resource, "referenced by a vault version", evidence)
-        created = created_from_id(token.id)
-        if created is not None and self.now - created < self.spec.orphan_safety_window:
+        if within_orphan_window(token.id, self.spec.orphan_safety_window, self.now):
             return self.finding("IOTC-009", "PASS", resource, "not referenced yet, but younger than the orphan "
                                 "safety window (a rotation may be in progress)", evidence)
         return self.finding("IOTC-009", "FAIL", resource, "managed token that no vault version references (orphan)",
@@ -189,8 +189,8 @@ class _AppAudit:
 
     def grace(self, token: AppToken, resource: str, evidence: dict[str, str], spec: SlotSpec,
               version: SecretVersion) -> Finding:
-        since = version.superseded_at or version.created_on
-        ends = since + spec.grace
+        since = superseded_since(version)
+        ends = grace_ends(version, spec.grace)
         evidence = {**evidence, "slot": spec.slot, "superseded": when(since), "grace_ends": when(ends)}
         if ends <= self.now:
             return self.finding("IOTC-014", "FAIL", resource,
@@ -234,10 +234,8 @@ class _AppAudit:
 
     def renewal(self, spec: SlotSpec, current: SecretVersion, token: AppToken, resource: str,
                 base: dict[str, str]) -> Finding:
-        created = created_from_id(token.id) or current.created_on
-        expiry = min(e for e in (token.expiry, current.expires_on, created + spec.lifetime) if e is not None)
-        threshold = spec.renew_at - jitter_offset(spec.app, spec.slot, spec.jitter)
-        due = created + (expiry - created) * threshold
+        schedule = renewal(spec, token, current)
+        created, expiry, due = schedule.created, schedule.expiry, schedule.due
         evidence = {**base, "created": when(created), "renewal_due": when(due), "expiry": when(expiry)}
         if self.now >= due + RENEWAL_SLACK:
             return self.finding("IOTC-006", "FAIL", resource, f"renewal was due {when(due)}, "

@@ -7,11 +7,11 @@ Re-planning after a successful apply yields nothing, and no plan ever revokes a 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from rotation.domain.lifecycle import created_from_id, renewal, superseded_since, within_orphan_window
 from rotation.domain.model import (
     AppSpec,
     AppState,
@@ -35,18 +35,6 @@ from rotation.engine.actions import (
     RevokeAction,
     RotateAction,
 )
-
-
-def created_from_id(token_id: str) -> datetime | None:
-    """Managed ids carry their creation time (the API returns none)."""
-    parsed = parse_managed_id(token_id)
-    return parsed[1] if parsed else None
-
-
-def jitter_offset(app: str, slot: str, jitter: float) -> float:
-    """A fraction in [0, jitter) fixed per slot, so renewals spread out but stay reproducible."""
-    digest = hashlib.sha256(f"{app}/{slot}".encode()).digest()
-    return jitter * (int.from_bytes(digest[:4], "big") / 2**32)
 
 
 def resolve_roles(spec: SlotSpec, app_roles: Mapping[str, str]) -> frozenset[RoleAssignment] | str:
@@ -99,15 +87,12 @@ def due_reason(spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset
 
 def renewal_reason(spec: SlotSpec, token: AppToken, version: SecretVersion, now: datetime) -> str | None:
     """Expired, or past the renewal point (`renew_at` of its lifetime, minus the slot's jitter)."""
-    created = created_from_id(token.id) or version.created_on
-    expiry = min(e for e in (token.expiry, version.expires_on, created + spec.lifetime) if e is not None)
-    if expiry <= now:
-        return f"expired at {expiry:%Y-%m-%d %H:%M} UTC"
-    lifetime = expiry - created
-    used = (now - created) / lifetime if lifetime > timedelta(0) else 1.0
-    threshold = spec.renew_at - jitter_offset(spec.app, spec.slot, spec.jitter)
-    if used >= threshold:
-        return f"due: {used:.0%} of lifetime (renew at {threshold:.0%})"
+    schedule = renewal(spec, token, version)
+    if schedule.expiry <= now:
+        return f"expired at {schedule.expiry:%Y-%m-%d %H:%M} UTC"
+    used = schedule.used(now)
+    if used >= schedule.threshold:
+        return f"due: {used:.0%} of lifetime (renew at {schedule.threshold:.0%})"
     return None
 
 
@@ -274,7 +259,7 @@ def _slot_revocations(spec: SlotSpec, state: AppState, now: datetime) -> list[Re
             continue
         listed = state.token(version.token_id) is not None
         if version.stage == STAGE_PREVIOUS and version.enabled:
-            superseded = version.superseded_at or version.created_on
+            superseded = superseded_since(version)
             reason = _revoke_reason(spec, state, version.token_id, superseded, now)
             if reason:
                 actions.append(Revoke(spec.app, spec.slot, reason, version.version, version.token_id,
@@ -318,7 +303,7 @@ def _orphan_reason(app: AppSpec, state: AppState, token_id: str, now: datetime) 
     once that slot's current version has been current for the slot's grace (it superseded the orphan,
     which a consumer may still hold, e.g. from a secret the policy no longer names)."""
     created = created_from_id(token_id)
-    if created is None or now - created < app.orphan_safety_window:
+    if created is None or within_orphan_window(token_id, app.orphan_safety_window, now):
         return None
     spec = _slot_of(token_id, app)
     if spec is not None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from rotation.audit.findings import when
+from rotation.domain.lifecycle import created_from_id
 from rotation.domain.model import AppSpec, AppState, AppToken, SecretVersion
 from rotation.domain.protocol import STAGE_REVOKED, TAG_REVOKED_AT
-from rotation.engine.planner import created_from_id
 
 BEFORE, AFTER = timedelta(days=42), timedelta(days=35)
 WIDTH, LABEL_W, RIGHT_PAD = 980, 190, 16
