@@ -22,6 +22,7 @@ from rotation.domain.protocol import (
 )
 from rotation.domain.secret import Secret
 from rotation.domain.values import BUILTIN_ROLES, parse_role_ref
+from rotation.engine.actions import ActionKind
 from rotation.engine.executor import Outcome
 from rotation.engine.observe import observe_app
 from rotation.errors import RotationError, UserError
@@ -58,7 +59,7 @@ def revoke_now(runtime: Runtime, spec: AppSpec, token_id: str, *, force: bool) -
                 vault.update(slot_spec.secret, version.version, enabled=False,
                              tags=revoked_tags(version.tags, now))
     note = f"deleted; slot {', '.join(slots)} has no current token until the next rotate" if slots else "deleted"
-    return Outcome(spec.name, next(iter(slots), None), "RevokeNow", "done", "operator request", note)
+    return Outcome(spec.name, next(iter(slots), None), ActionKind.REVOKE_NOW, "done", "operator request", note)
 
 
 def import_iottly_key(runtime: Runtime, apps: Sequence[IottlyAppSpec], app_name: str, slot: str,

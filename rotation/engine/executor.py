@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, assert_never
 
 from rotation.domain.model import AppSpec, AppToken, SlotSpec, SlotState
 from rotation.domain.protocol import (
@@ -37,6 +37,7 @@ from rotation.domain.values import new_managed_id
 from rotation.engine.actions import (
     AbandonPending,
     Action,
+    ActionKind,
     Blocked,
     DeleteToken,
     FinishPromotion,
@@ -57,7 +58,7 @@ Status = Literal["done", "failed", "skipped"]
 class Outcome:
     app: str
     slot: str | None
-    action: str
+    action: ActionKind  # a StrEnum: serialised as its value ("Mint", ...)
     status: Status
     reason: str
     detail: str = ""
@@ -93,8 +94,7 @@ class AppExecutor:
     def run(self, actions: Sequence[Action]) -> list[Outcome]:
         outcomes = []
         for action in actions:
-            name = type(action).__name__
-            slot = getattr(action, "slot", None)
+            name, slot = action.kind, action.slot
             if isinstance(action, Blocked):
                 outcomes.append(Outcome(action.app, action.slot, name, "skipped", action.reason))
                 continue
@@ -110,30 +110,35 @@ class AppExecutor:
         return outcomes
 
     def apply(self, action: Action) -> str:
-        if isinstance(action, Mint):
-            return self.mint(action)
-        if isinstance(action, ResumePending):
-            return self.resume(action)
-        if isinstance(action, AbandonPending):
-            if action.token_id and action.token_exists:
-                self.iotc.delete_token(action.token_id)
-            self.vault.update(self._slot(action.slot).pending_secret, action.version,
-                              tags=restaged(action.tags, STAGE_ABANDONED))
-            return f"abandoned {action.token_id}"
-        if isinstance(action, FinishPromotion):
-            secret = self._slot(action.slot).pending_secret
-            self.vault.update(secret, action.version, tags=restaged(action.tags, STAGE_PROMOTED))
-            return "staging version marked promoted"
-        if isinstance(action, MarkSuperseded):
-            secret = self._slot(action.slot).secret
-            self.vault.update(secret, action.version, tags=superseded_tags(action.tags, action.superseded_at))
-            return f"version {action.version[:8]} tagged previous"
-        if isinstance(action, Revoke):
-            return self.revoke(action)
-        if isinstance(action, DeleteToken):
-            gone = self.iotc.delete_token(action.token_id)
-            return f"deleted {action.token_id}" if gone else f"{action.token_id} was already gone"
-        raise TypeError(f"unknown action {action!r}")
+        """One action, as the steps of docs/protocol.md; the detail a person reads, or an exception."""
+        match action:
+            case Mint():
+                return self.mint(action)
+            case ResumePending():
+                return self.resume(action)
+            case AbandonPending():
+                if action.token_id and action.token_exists:
+                    self.iotc.delete_token(action.token_id)
+                self.vault.update(self._slot(action.slot).pending_secret, action.version,
+                                  tags=restaged(action.tags, STAGE_ABANDONED))
+                return f"abandoned {action.token_id}"
+            case FinishPromotion():
+                secret = self._slot(action.slot).pending_secret
+                self.vault.update(secret, action.version, tags=restaged(action.tags, STAGE_PROMOTED))
+                return "staging version marked promoted"
+            case MarkSuperseded():
+                secret = self._slot(action.slot).secret
+                self.vault.update(secret, action.version, tags=superseded_tags(action.tags, action.superseded_at))
+                return f"version {action.version[:8]} tagged previous"
+            case Revoke():
+                return self.revoke(action)
+            case DeleteToken():
+                gone = self.iotc.delete_token(action.token_id)
+                return f"deleted {action.token_id}" if gone else f"{action.token_id} was already gone"
+            case Blocked():
+                return "blocked: nothing done"
+            case _:
+                assert_never(action)
 
     # -- the protocol ------------------------------------------------------------------------------------
     def mint(self, action: Mint) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rotation.domain.model import AppSpec, AppState
-from rotation.engine.actions import Action, Blocked
+from rotation.engine.actions import Action, ActionKind, Blocked
 from rotation.engine.executor import AppExecutor, Outcome, VerifyPolicy
 from rotation.engine.observe import observe_app
 from rotation.engine.planner import plan_revocation, plan_rotation
@@ -27,7 +27,7 @@ from rotation.engine.ports import AppLock
 from rotation.hosting.runtime import Runtime
 
 Job = Literal["rotate", "revoke"]
-LEASE = "Lease"  # the outcome's action for lock markers
+LEASE = ActionKind.LEASE  # the outcome's action for lock markers
 HELD_ELSEWHERE = "another run holds the lease"
 
 

@@ -59,7 +59,7 @@ def test_a_staged_token_left_by_a_crash_is_verified_and_promoted(world: RunningW
     runtime = _contoso(world)
     result = run_job(runtime, "rotate", verify_policy=NO_WAIT)
     planned = result.apps[0].planned
-    assert [type(a) for a in planned if a.slot == "auditor"] == [ResumePending]  # type: ignore[union-attr]
+    assert [type(a) for a in planned if a.slot == "auditor"] == [ResumePending]
     assert all(o.status == "done" for o in result.outcomes())
     assert world.world.vault.versions(AUDITOR)[-1].tags["token-id"] == token_id
     assert not [a for a in run_job(runtime, "rotate").apps[0].planned if isinstance(a, Mint | ResumePending)]
