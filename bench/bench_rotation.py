@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from emulators.sandbox import RunningWorld, SandboxWorld, running_world
-from rotation.domain.model import AppSpec, RoleRef, SlotSpec
+from rotation.domain.model import AppSpec, SlotRole, SlotSpec
 from rotation.engine.jobs import run_job
 from rotation.hosting.config import Settings
 from rotation.hosting.runtime import Runtime
@@ -37,7 +37,7 @@ def fleet(world: RunningWorld, apps: int, slots: int, prefix: str) -> list[AppSp
                                   tenant_id=world.world.service.tenant_id, roles=[{"role": ADMINISTRATOR}])
         app.add_device("d1")
         specs.append(AppSpec(name=name, base_url=world.app_url(name), vault=world.vault_url, slots=tuple(
-            SlotSpec(app=name, slot=f"s{j}", secret=f"iotc-{name}-s{j}", roles=(RoleRef(OPERATOR),),
+            SlotSpec(app=name, slot=f"s{j}", secret=f"iotc-{name}-s{j}", roles=(SlotRole(OPERATOR),),
                      lifetime=timedelta(days=30), renew_at=0.67, grace=timedelta(hours=24),
                      max_lifetime=timedelta(days=90)) for j in range(slots))))
     return specs

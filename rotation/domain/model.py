@@ -36,7 +36,7 @@ class RoleAssignment:
 
 # -- declared ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class RoleRef:
+class SlotRole:
     """A role as a policy names it: a GUID, or a custom role name resolved through GET /api/roles."""
 
     ref: str
@@ -48,7 +48,7 @@ class SlotSpec:
     app: str
     slot: str
     secret: str
-    roles: tuple[RoleRef, ...]
+    roles: tuple[SlotRole, ...]
     lifetime: timedelta
     renew_at: float
     grace: timedelta

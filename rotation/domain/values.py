@@ -186,10 +186,6 @@ def parse_managed_id(token_id: str) -> tuple[str, datetime] | None:
     return match["slot"], created
 
 
-def is_managed_id(token_id: str) -> bool:
-    return parse_managed_id(token_id) is not None
-
-
 # -- URLs -------------------------------------------------------------------------------------------------
 def is_loopback_host(host: str) -> bool:
     if host.lower() == "localhost":
@@ -299,12 +295,6 @@ class RoleRef:
         if self.kind == "id" and self.value in _ALIAS_BY_ID:
             return _ALIAS_BY_ID[self.value]
         return self.value
-
-    def same_role(self, other: RoleRef) -> bool:
-        """True when both name the same role as far as can be told without the app (names case-insensitively)."""
-        if self.role_id is not None and other.role_id is not None:
-            return self.role_id == other.role_id
-        return self.kind == other.kind == "name" and self.value.casefold() == other.value.casefold()
 
 
 def parse_role_ref(value: str, what: str = "role") -> RoleRef:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from rotation.domain.model import AllowedToken, AppSpec, IottlyAppSpec, IottlyKeySpec, RoleRef, SlotSpec
+from rotation.domain.model import AllowedToken, AppSpec, IottlyAppSpec, IottlyKeySpec, SlotRole, SlotSpec
 from rotation.domain.values import parse_role_ref
 from rotation.errors import UserError
 from rotation.hosting.config import Settings
@@ -18,7 +18,7 @@ def _iotcentral(app: IoTCentralApp, defaults: Defaults) -> AppSpec:
     base_url = app.base_url or f"https://{app.subdomain}.{app.base_domain}"
     slots = tuple(
         SlotSpec(app=app.name, slot=slot.slot, secret=slot.secret or f"iotc-{app.name}-{slot.slot}",
-                 roles=tuple(RoleRef(parse_role_ref(r.role).ref, r.organization) for r in slot.roles),
+                 roles=tuple(SlotRole(parse_role_ref(r.role).ref, r.organization) for r in slot.roles),
                  lifetime=slot.lifetime or defaults.lifetime, renew_at=slot.renew_at or defaults.renew_at,
                  grace=slot.grace or defaults.grace, max_lifetime=defaults.max_lifetime, jitter=defaults.jitter,
                  verify_method=slot.verify.method if slot.verify else "GET",

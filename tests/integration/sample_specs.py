@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from emulators.sandbox import RunningWorld
-from rotation.domain.model import AllowedToken, AppSpec, RoleRef, SlotSpec
+from rotation.domain.model import AllowedToken, AppSpec, SlotRole, SlotSpec
 
 OPERATOR = "ae2c9854-393b-4f97-8c42-479d70ce626e"
 BUILDER = "344138e9-8de4-4497-8c54-5237e96d6aaf"
 DAY = timedelta(days=1)
 
 
-def _slot(app: str, slot: str, roles: tuple[RoleRef, ...], lifetime: timedelta) -> SlotSpec:
+def _slot(app: str, slot: str, roles: tuple[SlotRole, ...], lifetime: timedelta) -> SlotSpec:
     return SlotSpec(app=app, slot=slot, secret=f"iotc-{app}-{slot}", roles=roles, lifetime=lifetime,
                     renew_at=0.67, grace=timedelta(hours=24), max_lifetime=90 * DAY)
 
@@ -24,12 +24,12 @@ def sample_specs(world: RunningWorld) -> list[AppSpec]:
 
     return [
         app("contoso-fleet",
-            _slot("contoso-fleet", "dashboard-reader", (RoleRef(OPERATOR),), 30 * DAY),
-            _slot("contoso-fleet", "auditor", (RoleRef("Fleet Auditor", "store-eu"),), 30 * DAY),
-            _slot("contoso-fleet", "maintenance", (RoleRef(OPERATOR),), 30 * DAY)),
-        app("fabrikam-stores", _slot("fabrikam-stores", "exporter", (RoleRef(BUILDER),), 14 * DAY),
-            _slot("fabrikam-stores", "reporting", (RoleRef(OPERATOR),), 14 * DAY),
-            _slot("fabrikam-stores", "alerts", (RoleRef(OPERATOR),), 14 * DAY),
+            _slot("contoso-fleet", "dashboard-reader", (SlotRole(OPERATOR),), 30 * DAY),
+            _slot("contoso-fleet", "auditor", (SlotRole("Fleet Auditor", "store-eu"),), 30 * DAY),
+            _slot("contoso-fleet", "maintenance", (SlotRole(OPERATOR),), 30 * DAY)),
+        app("fabrikam-stores", _slot("fabrikam-stores", "exporter", (SlotRole(BUILDER),), 14 * DAY),
+            _slot("fabrikam-stores", "reporting", (SlotRole(OPERATOR),), 14 * DAY),
+            _slot("fabrikam-stores", "alerts", (SlotRole(OPERATOR),), 14 * DAY),
             allow=(AllowedToken("legacy-export", date(2026, 1, 31), "export job migrates"),)),
-        app("northwind-labs", _slot("northwind-labs", "telemetry-reader", (RoleRef(OPERATOR),), 7 * DAY)),
+        app("northwind-labs", _slot("northwind-labs", "telemetry-reader", (SlotRole(OPERATOR),), 7 * DAY)),
     ]

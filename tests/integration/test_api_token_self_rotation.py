@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from emulators.sandbox import RunningWorld
-from rotation.domain.model import AppSpec, RoleRef, SlotSpec
+from rotation.domain.model import AppSpec, SlotRole, SlotSpec
 from rotation.domain.secret import Secret
 from rotation.engine.admin import store_api_token
 from rotation.engine.jobs import run_job
@@ -21,7 +21,7 @@ ADMINISTRATOR = "ca310b8d-2f4a-44e0-a36e-957c202cd8d4"
 
 
 def _spec(world: RunningWorld) -> AppSpec:
-    slot = SlotSpec(app="selfauth", slot="admin", secret="iotc-selfauth-admin", roles=(RoleRef(ADMINISTRATOR),),
+    slot = SlotSpec(app="selfauth", slot="admin", secret="iotc-selfauth-admin", roles=(SlotRole(ADMINISTRATOR),),
                     lifetime=timedelta(days=30), renew_at=0.67, grace=timedelta(hours=24),
                     max_lifetime=timedelta(days=90))
     return AppSpec(name="selfauth", base_url=world.app_url("selfauth"), vault=world.vault_url, slots=(slot,),

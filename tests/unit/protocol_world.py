@@ -16,8 +16,8 @@ from rotation.domain.model import (
     AppSpec,
     AppState,
     RoleAssignment,
-    RoleRef,
     SecretVersion,
+    SlotRole,
     SlotSpec,
     SlotState,
 )
@@ -37,11 +37,11 @@ OPERATOR = "ae2c9854-393b-4f97-8c42-479d70ce626e"
 BUILDER = "344138e9-8de4-4497-8c54-5237e96d6aaf"
 READER = "0c0ffee0-1111-4222-8333-444455556666"  # a custom role, named in policies by its display name
 APP_ROLES = {OPERATOR: "Operator", BUILDER: "Builder", READER: "Device Reader"}
-ROLE_CHOICES: dict[str, tuple[RoleRef, ...]] = {
-    "operator": (RoleRef(OPERATOR),),
-    "builder": (RoleRef("Builder"),),
-    "reader": (RoleRef("device reader"),),
-    "ghost": (RoleRef("Ghost"),),  # no such role in the app: the slot is Blocked
+ROLE_CHOICES: dict[str, tuple[SlotRole, ...]] = {
+    "operator": (SlotRole(OPERATOR),),
+    "builder": (SlotRole("Builder"),),
+    "reader": (SlotRole("device reader"),),
+    "ghost": (SlotRole("Ghost"),),  # no such role in the app: the slot is Blocked
 }
 LIFETIMES = (timedelta(days=1), timedelta(days=7), timedelta(days=30))
 VAULTS = ("https://kv-one.vault.azure.net", "https://kv-two.vault.azure.net")

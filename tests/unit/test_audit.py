@@ -20,8 +20,8 @@ from rotation.domain.model import (
     IottlyKeySpec,
     KeyCheck,
     RoleAssignment,
-    RoleRef,
     SecretVersion,
+    SlotRole,
     SlotSpec,
     SlotState,
     VerifyCheck,
@@ -39,7 +39,7 @@ def managed_id(slot: str, created: datetime, suffix: str = "ab12") -> str:
 
 
 def slot_spec(slot: str = "reader", lifetime: timedelta = 30 * DAY) -> SlotSpec:
-    return SlotSpec(app="app", slot=slot, secret=f"iotc-app-{slot}", roles=(RoleRef(OPERATOR),), lifetime=lifetime,
+    return SlotSpec(app="app", slot=slot, secret=f"iotc-app-{slot}", roles=(SlotRole(OPERATOR),), lifetime=lifetime,
                     renew_at=0.67, grace=timedelta(hours=24), max_lifetime=90 * DAY)
 
 

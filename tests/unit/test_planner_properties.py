@@ -13,8 +13,8 @@ from rotation.domain.model import (
     AppSpec,
     AppToken,
     RoleAssignment,
-    RoleRef,
     SecretVersion,
+    SlotRole,
     SlotSpec,
 )
 from rotation.domain.protocol import (
@@ -43,7 +43,7 @@ def slot_specs(draw: st.DrawFn, index: int) -> SlotSpec:
     max_grace = lifetime * (1 - renew_at)
     grace = min(timedelta(hours=draw(st.sampled_from([1, 24]))), max_grace)
     return SlotSpec(app="app1", slot=f"s{index}", secret=f"iotc-app1-s{index}",
-                    roles=(RoleRef(draw(st.sampled_from([OPERATOR, "Builder"]))),),
+                    roles=(SlotRole(draw(st.sampled_from([OPERATOR, "Builder"]))),),
                     lifetime=lifetime, renew_at=renew_at, grace=grace, max_lifetime=timedelta(days=90),
                     jitter=draw(st.sampled_from([0.0, 0.05])))
 

@@ -13,8 +13,8 @@ from rotation.domain.model import (
     AppState,
     AppToken,
     RoleAssignment,
-    RoleRef,
     SecretVersion,
+    SlotRole,
     SlotSpec,
     SlotState,
     VerifyCheck,
@@ -38,7 +38,7 @@ ROLES = frozenset({RoleAssignment(OPERATOR)})
 
 
 def _slot(name: str) -> SlotSpec:
-    return SlotSpec(app="app", slot=name, secret=f"iotc-app-{name}", roles=(RoleRef(OPERATOR),),
+    return SlotSpec(app="app", slot=name, secret=f"iotc-app-{name}", roles=(SlotRole(OPERATOR),),
                     lifetime=timedelta(days=30), renew_at=0.67, grace=timedelta(hours=24),
                     max_lifetime=timedelta(days=90))
 
