@@ -1,9 +1,10 @@
-"""Invariants of the pure planner, over generated worlds (hypothesis):
-re-planning after a successful apply yields nothing, and no plan revokes a slot's current token."""
+"""Invariants of the planner and the real executor over the in-memory ports, in generated worlds
+(hypothesis): re-planning after a successful apply yields nothing, and no plan revokes a slot's current token."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -11,13 +12,12 @@ from hypothesis import strategies as st
 
 from rotation.domain.model import (
     AppSpec,
-    AppToken,
     RoleAssignment,
-    SecretVersion,
     SlotRole,
     SlotSpec,
 )
 from rotation.domain.protocol import (
+    CONTENT_TYPE_API_TOKEN,
     STAGE_CURRENT,
     STAGE_PENDING,
     STAGE_PREVIOUS,
@@ -26,9 +26,11 @@ from rotation.domain.protocol import (
     TAG_SUPERSEDED_AT,
     TAG_TOKEN_ID,
 )
+from rotation.domain.secret import Secret
 from rotation.engine.actions import Action, Blocked, DeleteToken, Revoke
+from rotation.engine.executor import Outcome
 from rotation.engine.planner import plan_revocation, plan_rotation
-from rotation.engine.simulate import SimWorld, simulate
+from rotation.engine.simulate import SimApp, simulate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 OPERATOR = "ae2c9854-393b-4f97-8c42-479d70ce626e"
@@ -52,12 +54,43 @@ def _tid(slot: str, created: datetime, n: int) -> str:
     return f"rot-{slot}-{created:%Y%m%d%H%M%S}-{n:04d}"
 
 
+@dataclass(order=True)
+class _Seed:
+    """Something that existed before NOW: made, in time order, through the in-memory services."""
+
+    at: datetime
+    serial: int
+    token: tuple[str, str, timedelta] | None = field(default=None, compare=False)  # id, role, lifetime
+    version: tuple[str, str, dict[str, str], bool, timedelta] | None = field(default=None, compare=False)
+
+
+def _build(spec: AppSpec, seeds: list[_Seed]) -> SimApp:
+    """The seeded app at NOW: tokens created and versions written at their own times (the clock only moves
+    forward), a version's value being its token's when the app has it."""
+    world = SimApp.new(spec, min((s.at for s in seeds), default=NOW), ROLES)
+    values: dict[str, Secret] = {}
+    for seed in sorted(seeds):
+        world.clock.advance(seed.at - world.clock.now())
+        if seed.token is not None:
+            token_id, role, lifetime = seed.token
+            values[token_id] = world.iotc.add_token(token_id, frozenset({RoleAssignment(role)}), seed.at + lifetime)
+        if seed.version is not None:
+            secret, token_id, tags, enabled, lifetime = seed.version
+            version = world.vault.set_value(secret, values.get(token_id, Secret("not-a-token")), tags=tags,
+                                            expires_on=seed.at + lifetime if lifetime else None,
+                                            content_type=CONTENT_TYPE_API_TOKEN)
+            if not enabled:
+                world.vault.update(secret, version.version, enabled=False)
+    world.clock.advance(NOW - world.clock.now())
+    return world
+
+
 @st.composite
-def worlds(draw: st.DrawFn) -> SimWorld:
+def worlds(draw: st.DrawFn) -> SimApp:
     n_slots = draw(st.integers(1, 3))
     spec = AppSpec(name="app1", base_url="https://app1.azureiotcentral.com", vault="https://kv.vault.azure.net",
                    slots=tuple(draw(slot_specs(i)) for i in range(n_slots)))
-    world = SimWorld(spec=spec, roles=dict(ROLES))
+    seeds: list[_Seed] = []
     serial = 0
     for slot in spec.slots:
         ages = sorted(draw(st.lists(st.integers(1, 24 * 60), max_size=3, unique=True)), reverse=True)
@@ -67,60 +100,63 @@ def worlds(draw: st.DrawFn) -> SimWorld:
             serial += 1
             token_id = _tid(slot.slot, created, serial)
             if draw(st.booleans()) or i == len(created_list) - 1:
-                world.tokens[token_id] = AppToken(token_id, frozenset({RoleAssignment(role)}), created + slot.lifetime)
+                seeds.append(_Seed(created, serial, token=(token_id, role, slot.lifetime)))
             newest = i == len(created_list) - 1
             stage = STAGE_CURRENT if newest else draw(st.sampled_from([STAGE_PREVIOUS, STAGE_REVOKED, STAGE_CURRENT]))
             tags = {TAG_STAGE: stage, TAG_TOKEN_ID: token_id}
             if stage == STAGE_PREVIOUS:
                 tags[TAG_SUPERSEDED_AT] = created_list[i + 1].isoformat()
-            version = SecretVersion(slot.secret, f"{slot.slot}-{i}", created, stage != STAGE_REVOKED,
-                                    created + slot.lifetime, tags)
-            world.versions.setdefault(slot.secret, []).append(version)
+            seeds.append(_Seed(created, serial, version=(slot.secret, token_id, tags, stage != STAGE_REVOKED,
+                                                         slot.lifetime)))
         if draw(st.booleans()):
             # A staged token from an interrupted run: newer than the current one, maybe gone from the app.
             created = NOW - timedelta(minutes=draw(st.integers(1, 120)))
             serial += 1
             token_id = _tid(slot.slot, created, serial)
             if draw(st.booleans()):
-                world.tokens[token_id] = AppToken(token_id, frozenset({RoleAssignment(role)}), created + slot.lifetime)
-            world.versions.setdefault(slot.pending_secret, []).append(
-                SecretVersion(slot.pending_secret, f"{slot.slot}-p", created, True, None,
-                              {TAG_STAGE: STAGE_PENDING, TAG_TOKEN_ID: token_id}))
+                seeds.append(_Seed(created, serial, token=(token_id, role, slot.lifetime)))
+            seeds.append(_Seed(created, serial, version=(slot.pending_secret, token_id,
+                                                         {TAG_STAGE: STAGE_PENDING, TAG_TOKEN_ID: token_id}, True,
+                                                         timedelta(0))))
     for age in draw(st.lists(st.integers(0, 24 * 40), max_size=3)):
         serial += 1
         created = NOW - timedelta(hours=age)
-        token_id = _tid("s0", created, serial)
-        world.tokens[token_id] = AppToken(token_id, frozenset({RoleAssignment(OPERATOR)}), created + timedelta(days=30))
-    if draw(st.booleans()):
-        world.tokens["human-admin"] = AppToken("human-admin", frozenset({RoleAssignment(OPERATOR)}), None)
-    return world
+        seeds.append(_Seed(created, serial, token=(_tid("s0", created, serial), OPERATOR, timedelta(days=30))))
+    if draw(st.booleans()):  # a token a person made (the app gives every token an expiry)
+        seeds.append(_Seed(NOW - timedelta(days=1), 0, token=("human-admin", OPERATOR, timedelta(days=365))))
+    return _build(spec, seeds)
 
 
 def _acting(actions: Sequence[Action]) -> list[Action]:
     return [a for a in actions if not isinstance(a, Blocked)]
 
 
+def _done(outcomes: Sequence[Outcome]) -> None:
+    """The real executor applied every action (a Blocked one is skipped, never failed)."""
+    assert [o for o in outcomes if o.status == "failed"] == []
+
+
 @settings(max_examples=300, deadline=None)
 @given(worlds())
-def test_replanning_rotation_after_apply_is_empty(world: SimWorld) -> None:
+def test_replanning_rotation_after_apply_is_empty(world: SimApp) -> None:
     actions = plan_rotation([world.spec], {"app1": world.observe()}, NOW)
-    world.apply(actions, NOW)
+    _done(world.run(actions))
     assert _acting(plan_rotation([world.spec], {"app1": world.observe()}, NOW)) == []
 
 
 @settings(max_examples=300, deadline=None)
 @given(worlds())
-def test_replanning_revocation_after_apply_is_empty(world: SimWorld) -> None:
-    world.apply(plan_rotation([world.spec], {"app1": world.observe()}, NOW), NOW)
-    world.apply(plan_revocation([world.spec], {"app1": world.observe()}, NOW), NOW)
+def test_replanning_revocation_after_apply_is_empty(world: SimApp) -> None:
+    _done(world.run(plan_rotation([world.spec], {"app1": world.observe()}, NOW)))
+    _done(world.run(plan_revocation([world.spec], {"app1": world.observe()}, NOW)))
     assert _acting(plan_revocation([world.spec], {"app1": world.observe()}, NOW)) == []
 
 
 @settings(max_examples=300, deadline=None)
 @given(worlds(), st.integers(0, 24 * 60))
-def test_no_plan_revokes_a_current_token(world: SimWorld, later_hours: int) -> None:
+def test_no_plan_revokes_a_current_token(world: SimApp, later_hours: int) -> None:
     later = NOW + timedelta(hours=later_hours)
-    world.apply(plan_rotation([world.spec], {"app1": world.observe()}, NOW), NOW)
+    _done(world.run(plan_rotation([world.spec], {"app1": world.observe()}, NOW)))
     state = world.observe()
     currents = {s.current.token_id for s in state.slots.values() if s.current}
     for action in plan_revocation([world.spec], {"app1": state}, later):
@@ -130,8 +166,8 @@ def test_no_plan_revokes_a_current_token(world: SimWorld, later_hours: int) -> N
 
 @settings(max_examples=200, deadline=None)
 @given(worlds())
-def test_every_slot_has_a_live_current_token_after_rotation(world: SimWorld) -> None:
-    world.apply(plan_rotation([world.spec], {"app1": world.observe()}, NOW), NOW)
+def test_every_slot_has_a_live_current_token_after_rotation(world: SimApp) -> None:
+    _done(world.run(plan_rotation([world.spec], {"app1": world.observe()}, NOW)))
     state = world.observe()
     for spec in world.spec.slots:
         current = state.slots[spec.slot].current
