@@ -7,9 +7,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from typing import Any
 
-from rotation.adapters.iotcentral import SCOPE, IoTCentralClient
 from rotation.domain.model import AppSpec, IottlyAppSpec, RoleAssignment, SlotState
 from rotation.domain.protocol import (
     CONTENT_TYPE_API_TOKEN,
@@ -25,8 +23,8 @@ from rotation.domain.values import BUILTIN_ROLES, parse_role_ref
 from rotation.engine.actions import ActionKind
 from rotation.engine.executor import Outcome
 from rotation.engine.observe import observe_app
+from rotation.engine.ports import Connections
 from rotation.errors import RotationError, UserError
-from rotation.hosting.runtime import Runtime
 
 
 def simulated_roles(spec: AppSpec) -> dict[str, str]:
@@ -39,7 +37,7 @@ def simulated_roles(spec: AppSpec) -> dict[str, str]:
     return roles
 
 
-def revoke_now(runtime: Runtime, spec: AppSpec, token_id: str, *, force: bool) -> Outcome:
+def revoke_now(runtime: Connections, spec: AppSpec, token_id: str, *, force: bool) -> Outcome:
     iotc = runtime.iotcentral(spec)
     vault = runtime.vault(spec.vault)
     state = observe_app(spec, iotc, vault)
@@ -62,7 +60,7 @@ def revoke_now(runtime: Runtime, spec: AppSpec, token_id: str, *, force: bool) -
     return Outcome(spec.name, next(iter(slots), None), ActionKind.REVOKE_NOW, "done", "operator request", note)
 
 
-def import_iottly_key(runtime: Runtime, apps: Sequence[IottlyAppSpec], app_name: str, slot: str,
+def import_iottly_key(runtime: Connections, apps: Sequence[IottlyAppSpec], app_name: str, slot: str,
                       value: Secret) -> str:
     spec = next((a for a in apps if a.name == app_name), None)
     if spec is None:
@@ -83,9 +81,8 @@ def import_iottly_key(runtime: Runtime, apps: Sequence[IottlyAppSpec], app_name:
             "web UI: project dashboard → OPEN → Manage API keys")
 
 
-def identity_claims(credential: Any) -> tuple[str, str]:
+def identity_claims(token: str) -> tuple[str, str]:
     """(object id, tenant id) of this service's identity, read from its own access token's claims."""
-    token = credential.get_token(SCOPE).token
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -94,13 +91,13 @@ def identity_claims(credential: Any) -> tuple[str, str]:
         raise RotationError("the identity's access token has no oid/tid claims; expected an Azure AD token") from None
 
 
-def bootstrap(runtime: Runtime, spec: AppSpec, admin_token: Secret, *, role: str, user_id: str,
+def bootstrap(runtime: Connections, spec: AppSpec, admin_token: Secret, *, role: str, user_id: str,
               identity: tuple[str, str] | None = None) -> str:
     """`identity` (object id, tenant id) names the service's identity when this runs elsewhere (a workstation,
     whose own credential is a person's); by default it is read from this process's own token."""
-    object_id, tenant_id = identity or identity_claims(runtime.credential_object())
+    object_id, tenant_id = identity or identity_claims(runtime.identity_token())
     ref = parse_role_ref(role, "--role")
-    admin = IoTCentralClient(spec.base_url, runtime.http(), api_token=admin_token)
+    admin = runtime.admin_iotcentral(spec.base_url, admin_token)
     role_id = ref.role_id or next((rid for rid, name in admin.list_roles().items()
                                    if name.casefold() == ref.value.casefold()), None)
     if role_id is None:
@@ -127,14 +124,14 @@ def token_id_of(value: Secret) -> str:
     return token_id
 
 
-def store_api_token(runtime: Runtime, spec: AppSpec, admin_token: Secret) -> str:
+def store_api_token(runtime: Connections, spec: AppSpec, admin_token: Secret) -> str:
     """For apps without a managed identity: keep the admin token as the current version of the app's
     `api_token_slot`, from where the service uses it and rotates it like any other slot."""
     if spec.api_token_slot is None:
         raise UserError(f"--api-token-slot: app {spec.name} declares no api_token_slot in its policy")
     slot = next(s for s in spec.slots if s.slot == spec.api_token_slot)
     token_id = token_id_of(admin_token)
-    admin = IoTCentralClient(spec.base_url, runtime.http(), api_token=admin_token)
+    admin = runtime.admin_iotcentral(spec.base_url, admin_token)
     token = next((t for t in admin.list_tokens() if t.id == token_id), None)
     if token is None:
         raise UserError(f"stdin: token {token_id!r} is not listed by app {spec.name}; expected an admin API token")

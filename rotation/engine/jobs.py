@@ -3,7 +3,7 @@
 One app's failure never stops the others (certbot's renewal pattern); the result says per app what was
 planned, what happened and why, and whether anything failed.
 
-Each app is worked on under its lock (`Runtime.app_lock`: a blob lease in Azure, a file lock locally), so
+Each app is worked on under its lock (`Connections.app_lock`: a blob lease in Azure, a file lock locally), so
 two runs never change the same app at once. An app whose lock another run holds is skipped and reported
 as such (one `skipped` outcome), which is not a failure: the other run does the work. A lock that cannot be
 checked (storage down) fails the app closed; a lease lost while working fails it too. A dry run (plan) only
@@ -23,8 +23,7 @@ from rotation.engine.actions import Action, ActionKind, Blocked
 from rotation.engine.executor import AppExecutor, Outcome, VerifyPolicy
 from rotation.engine.observe import observe_app
 from rotation.engine.planner import plan_revocation, plan_rotation
-from rotation.engine.ports import AppLock
-from rotation.hosting.runtime import Runtime
+from rotation.engine.ports import AppLock, Connections
 
 Job = Literal["rotate", "revoke"]
 LEASE = ActionKind.LEASE  # the outcome's action for lock markers
@@ -69,7 +68,7 @@ class JobResult:
         return [o for run in self.apps for o in run.outcomes]
 
 
-def _plan(job: Job, app: AppSpec, state: AppState, runtime: Runtime,
+def _plan(job: Job, app: AppSpec, state: AppState, runtime: Connections,
           forced: Iterable[tuple[str, str]]) -> list[Action]:
     now = runtime.now()
     if job == "rotate":
@@ -86,7 +85,7 @@ def _skipped(app: AppSpec) -> AppRun:
     return AppRun(app.name, AppState(app.name, None), [], [Outcome(app.name, None, LEASE, "skipped", HELD_ELSEWHERE)])
 
 
-def run_job(runtime: Runtime, job: Job, *, apps: Sequence[AppSpec] | None = None,
+def run_job(runtime: Connections, job: Job, *, apps: Sequence[AppSpec] | None = None,
             forced: Iterable[tuple[str, str]] = (), dry_run: bool = False,
             verify_policy: VerifyPolicy | None = None,
             on_app_done: Callable[[AppRun], None] | None = None,

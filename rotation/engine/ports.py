@@ -1,13 +1,15 @@
-"""The ports the executor drives. Adapters implement them over the real clients (httpx, Azure SDK);
-nothing else in the product does I/O."""
+"""The ports the engine drives. Adapters implement them over the real clients (httpx, Azure SDK);
+nothing else in the product does I/O. `Connections` is what the jobs and the one-off operations need
+from their host (`rotation.hosting.runtime.Runtime` satisfies it), so the engine imports only the domain
+and its own modules, never hosting or adapters."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from rotation.domain.model import AppToken, RoleAssignment, SecretVersion
+from rotation.domain.model import AppSpec, AppToken, RoleAssignment, SecretVersion
 from rotation.domain.secret import Secret
 
 
@@ -80,4 +82,51 @@ class AppLock(Protocol):
     @property
     def lost(self) -> str | None:
         """Why the lock was lost while held (renewal refused), else None."""
+        ...
+
+
+class AdminIoTCentral(Protocol):
+    """An app's data plane called with a one-off admin API token (bootstrap, store-api-token)."""
+
+    def list_roles(self) -> dict[str, str]: ...
+
+    def list_tokens(self) -> list[AppToken]: ...
+
+    def get_user(self, user_id: str) -> dict[str, Any] | None: ...
+
+    def put_service_principal(self, user_id: str, *, object_id: str, tenant_id: str,
+                              roles: frozenset[RoleAssignment]) -> dict[str, Any]: ...
+
+
+class ConcurrencySettings(Protocol):
+    @property
+    def max_concurrency(self) -> int: ...
+
+
+class Connections(Protocol):
+    """What the engine's jobs and operations need from their host: the declared apps, the clock, a port per
+    app and vault, the app locks, and the service's own identity."""
+
+    @property
+    def apps(self) -> Sequence[AppSpec]: ...
+
+    @property
+    def settings(self) -> ConcurrencySettings: ...
+
+    def now(self) -> datetime: ...
+
+    def iotcentral(self, app: AppSpec) -> IoTCentralPort: ...
+
+    def vault(self, url: str) -> VaultPort: ...
+
+    def app_lock(self, app_name: str) -> AppLock: ...
+
+    def iottly(self, base_url: str) -> IottlyPort: ...
+
+    def admin_iotcentral(self, base_url: str, token: Secret) -> AdminIoTCentral:
+        """The app called with `token` instead of the service's identity."""
+        ...
+
+    def identity_token(self) -> str:
+        """This service's own access token for IoT Central (its claims name the identity)."""
         ...

@@ -17,7 +17,7 @@ from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
 from rotation.adapters.blobstore import BlobReportStore, build_blob_service, build_container_client
 from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
-from rotation.adapters.iotcentral import IoTCentralClient
+from rotation.adapters.iotcentral import SCOPE, IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions
@@ -189,6 +189,14 @@ class Runtime:
                                   credential=self._host_credential(), decode=decode,
                                   timeout=self.settings.http_timeout,
             logging_enable=self.sdk_logging)
+
+    def admin_iotcentral(self, base_url: str, token: Secret) -> IoTCentralClient:
+        """An app called with a one-off admin token (bootstrap, store-api-token): `engine.ports.Connections`."""
+        return IoTCentralClient(base_url, self.http(), api_token=token)
+
+    def identity_token(self) -> str:
+        """This service's own access token for IoT Central (its claims name the identity)."""
+        return str(self.credential_object().get_token(SCOPE).token)
 
     def iottly(self, base_url: str) -> IottlyClient:
         return IottlyClient(base_url, self.http())
