@@ -85,34 +85,37 @@ def _skipped(app: AppSpec) -> AppRun:
     return AppRun(app.name, AppState(app.name, None), [], [Outcome(app.name, None, LEASE, "skipped", HELD_ELSEWHERE)])
 
 
-def run_job(runtime: Connections, job: Job, *, apps: Sequence[AppSpec] | None = None,
-            forced: Iterable[tuple[str, str]] = (), dry_run: bool = False,
-            verify_policy: VerifyPolicy | None = None,
-            on_app_done: Callable[[AppRun], None] | None = None,
-            on_app_locked: Callable[[AppSpec], None] | None = None) -> JobResult:
-    """`on_app_locked(app)` runs while the app's lock is held, before anything is read: a hook for tests
-    (hold the lock while a second runner tries) and progress displays."""
-    selected = list(apps if apps is not None else runtime.apps)
-    forced = list(forced)
+@dataclass
+class _AppWorker:
+    """One job's work on each app: under its lock (unless a dry run), observe → plan → execute; whatever
+    fails becomes that app's failure, never the job's."""
 
-    def one(app: AppSpec) -> AppRun:
-        run = guarded(app) if dry_run else locked(app)
-        if on_app_done is not None:
-            on_app_done(run)
+    runtime: Connections
+    job: Job
+    forced: list[tuple[str, str]]
+    dry_run: bool
+    verify_policy: VerifyPolicy | None
+    on_app_done: Callable[[AppRun], None] | None
+    on_app_locked: Callable[[AppSpec], None] | None
+
+    def one(self, app: AppSpec) -> AppRun:
+        run = self.guarded(app) if self.dry_run else self.locked(app)
+        if self.on_app_done is not None:
+            self.on_app_done(run)
         return run
 
-    def locked(app: AppSpec) -> AppRun:
+    def locked(self, app: AppSpec) -> AppRun:
         lock: AppLock
         try:
-            lock = runtime.app_lock(app.name)
+            lock = self.runtime.app_lock(app.name)
             if not lock.try_acquire():
                 return _skipped(app)
         except Exception as exc:  # noqa: BLE001 -- fail closed: no work on an app whose lock is unknown
             return _failed(app, f"could not take the app's lock: {type(exc).__name__}: {exc}")
         try:
-            if on_app_locked is not None:
-                on_app_locked(app)
-            run = guarded(app)
+            if self.on_app_locked is not None:
+                self.on_app_locked(app)
+            run = self.guarded(app)
         except Exception as exc:  # noqa: BLE001 -- the hook's failure is this app's failure, never the job's
             run = _failed(app, f"{type(exc).__name__}: {exc}")
         finally:
@@ -122,23 +125,33 @@ def run_job(runtime: Connections, job: Job, *, apps: Sequence[AppSpec] | None = 
                                         "may have acted on this app", lock.lost))
         return run
 
-    def guarded(app: AppSpec) -> AppRun:
+    def guarded(self, app: AppSpec) -> AppRun:
         try:
-            return attempt(app)
+            return self.attempt(app)
         except Exception as exc:  # noqa: BLE001 -- one app's failure must never stop the others
             return _failed(app, f"{type(exc).__name__}: {exc}")
 
-    def attempt(app: AppSpec) -> AppRun:
-        iotc = runtime.iotcentral(app)
-        vault = runtime.vault(app.vault)
-        state = observe_app(app, iotc, vault, verify_current=job == "rotate")
-        run = AppRun(app.name, state, _plan(job, app, state, runtime, forced))
-        if not dry_run:
-            executor = AppExecutor(app, iotc, vault, runtime.now, random.SystemRandom(),
-                                   verify_policy or VerifyPolicy())
+    def attempt(self, app: AppSpec) -> AppRun:
+        iotc = self.runtime.iotcentral(app)
+        vault = self.runtime.vault(app.vault)
+        state = observe_app(app, iotc, vault, verify_current=self.job == "rotate")
+        run = AppRun(app.name, state, _plan(self.job, app, state, self.runtime, self.forced))
+        if not self.dry_run:
+            executor = AppExecutor(app, iotc, vault, self.runtime.now, random.SystemRandom(),
+                                   self.verify_policy or VerifyPolicy())
             run.outcomes = executor.run(run.planned)
         return run
 
+
+def run_job(runtime: Connections, job: Job, *, apps: Sequence[AppSpec] | None = None,
+            forced: Iterable[tuple[str, str]] = (), dry_run: bool = False,
+            verify_policy: VerifyPolicy | None = None,
+            on_app_done: Callable[[AppRun], None] | None = None,
+            on_app_locked: Callable[[AppSpec], None] | None = None) -> JobResult:
+    """`on_app_locked(app)` runs while the app's lock is held, before anything is read: a hook for tests
+    (hold the lock while a second runner tries) and progress displays."""
+    selected = list(apps if apps is not None else runtime.apps)
+    worker = _AppWorker(runtime, job, list(forced), dry_run, verify_policy, on_app_done, on_app_locked)
     with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix=job) as pool:
-        runs = list(pool.map(one, selected))
+        runs = list(pool.map(worker.one, selected))
     return JobResult(job, runs, dry_run)
