@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,6 +28,9 @@ from rotation.domain.secret import Secret
 from rotation.engine.ports import AppLock
 from rotation.errors import ConfigError
 from rotation.hosting.config import Settings
+
+if TYPE_CHECKING:
+    from rotation.hosting.fanout import PoisonEntry
 
 
 def all_loopback(apps: Sequence[AppSpec | IottlyAppSpec]) -> bool:
@@ -189,6 +192,12 @@ class Runtime:
                                   credential=self._host_credential(), decode=decode,
                                   timeout=self.settings.http_timeout,
             logging_enable=self.sdk_logging)
+
+    def poison_entries(self) -> list[PoisonEntry]:
+        """What sits in the fan-out's poison queue (peeked, never removed); see `rotation.hosting.fanout`."""
+        from rotation.hosting.fanout import poison_entries  # noqa: PLC0415 -- azure-storage-queue only with the fan-out
+
+        return poison_entries(self)
 
     def iottly(self, base_url: str) -> IottlyClient:
         return IottlyClient(base_url, self.http())
