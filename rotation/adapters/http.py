@@ -23,9 +23,17 @@ from limits.strategies import MovingWindowRateLimiter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from rotation.adapters.origin import Origin
-from rotation.adapters.wire import MAX_BODY, WireError, is_json
+from rotation.adapters.wire import MAX_BODY, is_json
 from rotation.domain.values import check_base_url, is_loopback_host
-from rotation.errors import AuthError, ConfigError, NotFoundError, ServiceError
+from rotation.errors import (
+    AuthError,
+    ConfigError,
+    NoAnswerError,
+    NotFoundError,
+    RetryableStatusError,
+    ServiceError,
+    WireError,
+)
 
 __all__ = ["Answer", "RateLimiter", "RetryPolicy", "check_base_url", "check_client", "is_loopback_host", "send"]
 
@@ -47,20 +55,6 @@ class Answer:
     def content_type(self) -> str | None:
         value: str | None = self.headers.get("Content-Type")
         return value
-
-
-class RetryableStatusError(ServiceError):
-    def __init__(self, message: str, *, status: int, code: str | None, retry_after: float | None) -> None:
-        super().__init__(message, status=status, code=code)
-        self.retry_after = retry_after
-
-
-class NoAnswerError(ServiceError):
-    """No complete answer. `ambiguous`: the request was sent, so it may have been applied."""
-
-    def __init__(self, message: str, *, ambiguous: bool) -> None:
-        super().__init__(message)
-        self.ambiguous = ambiguous
 
 
 def is_ambiguous(error: BaseException) -> bool:

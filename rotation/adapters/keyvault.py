@@ -36,7 +36,7 @@ from rotation.adapters.origin import Origin, SameOriginPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
 from rotation.domain.model import SecretVersion
 from rotation.domain.secret import Secret
-from rotation.errors import AuthError, IncompleteListingError, ServiceError
+from rotation.errors import AuthError, IncompleteListingError, InvalidVersionError, ServiceError
 
 RETRY_ON_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"})
 SDK_ERRORS = (AzureError, ValueError, TypeError, AttributeError, KeyError)
@@ -57,10 +57,6 @@ def build_secret_client(vault_url: str, credential: Any, *, ca_bundle: str | Non
     if loopback:
         kwargs["verify_challenge_resource"] = False
     return SecretClient(url, credential, **kwargs)
-
-
-class InvalidVersionError(ServiceError):
-    """A version's properties lack what a `SecretVersion` needs, or name another vault or secret."""
 
 
 def _version(props: SecretProperties, name: str, vault: Origin) -> SecretVersion:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from rotation.audit.controls import SEVERITIES, severity_rank
 from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate
 from rotation.audit.findings import Finding, policy_error
 from rotation.audit.ports import AuditRuntime, ReportStore
@@ -24,6 +23,7 @@ from rotation.audit.report.files import FORMATS, OCSF_FILE, latest_run, load_ent
 from rotation.audit.report.model import AuditReport, DiffEntry, compute_diff
 from rotation.audit.report.ocsf import read_entries
 from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
+from rotation.domain.severity import SEVERITIES, at_or_above
 from rotation.engine.observe import observe_app
 from rotation.errors import RotationError
 
@@ -49,8 +49,7 @@ class AuditRun:
 
     @property
     def over_threshold(self) -> list[Finding]:
-        limit = severity_rank(self.fail_on)
-        return [f for f in self.findings if f.open and severity_rank(f.severity) <= limit]
+        return [f for f in self.findings if f.open and at_or_above(f.severity, self.fail_on)]
 
     @property
     def failed(self) -> bool:

@@ -27,8 +27,8 @@ from rotation.domain.model import (
     SlotState,
     roles_tag,
 )
+from rotation.domain.roles import BUILTIN_ROLES, parse_role_ref
 from rotation.domain.secret import Secret
-from rotation.domain.values import BUILTIN_ROLES, parse_role_ref
 from rotation.engine.executor import Outcome
 from rotation.engine.observe import observe_app
 from rotation.errors import RotationError, UserError

@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from rotation.domain.ids import check_token_id
 from rotation.domain.model import AppToken, RoleAssignment, SecretVersion
 from rotation.domain.secret import Secret
-from rotation.domain.values import check_token_id
 from rotation.errors import (
     AuthError,
     IncompleteListingError,

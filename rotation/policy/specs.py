@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from rotation.domain.model import AllowedToken, AppSpec, IottlyAppSpec, IottlyKeySpec, RoleRef, SlotSpec
-from rotation.domain.values import parse_role_ref
+from rotation.domain.roles import parse_role_ref
 from rotation.errors import UserError
 from rotation.policy import PolicySet, load_policies
 from rotation.policy.models import Defaults, IoTCentralApp, IottlyApp

@@ -95,6 +95,17 @@ def test_token_ids_are_checked_before_they_reach_a_url(client: IoTCentralClient,
         client.delete_token(token_id)
 
 
+@pytest.mark.parametrize("token_id", ["..", ".", "rot-a\n"])
+def test_delete_refuses_ids_only_the_old_weak_check_accepted(world: RunningWorld, client: IoTCentralClient,
+                                                             token_id: str) -> None:
+    """The DELETE path uses the one strict check (rotation.domain.ids): a dot segment would be normalised
+    to another resource, and `$` without fullmatch let a trailing newline through."""
+    before = len(client.list_tokens())
+    with pytest.raises(ValidationError, match="token id"):
+        client.delete_token(token_id)
+    assert len(client.list_tokens()) == before
+
+
 def test_an_unregistered_identity_is_refused(world: RunningWorld, http: httpx.Client) -> None:
     northwind = IoTCentralClient(world.app_url("northwind-labs"), http, credential=ManagedIdentityCredential(),
                                  retry=RetryPolicy(sleep=lambda _: None))
