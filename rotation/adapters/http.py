@@ -12,24 +12,26 @@ or bodies, so a credential cannot leak through an exception.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from opentelemetry import metrics
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from rotation.adapters.errors import error_for
 from rotation.adapters.origin import Origin
 from rotation.adapters.wire import MAX_BODY, is_json
 from rotation.domain.values import check_base_url, is_loopback_host
 from rotation.errors import (
-    AuthError,
     ConfigError,
     NoAnswerError,
-    NotFoundError,
     RetryableStatusError,
     ServiceError,
     WireError,
@@ -37,7 +39,8 @@ from rotation.errors import (
 
 __all__ = ["Answer", "RateLimiter", "RetryPolicy", "check_base_url", "check_client", "is_loopback_host", "send"]
 
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+log = logging.getLogger("rotation.http")
+
 AMBIGUOUS_STATUS = frozenset({500, 502, 504})
 """A 429 or 503 means the service refused before acting; after these it may have acted."""
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -75,6 +78,10 @@ def _retry_after(headers: httpx.Headers) -> float | None:
 
 @dataclass
 class RetryPolicy:
+    """Retries of 429, 5xx and lost connections: the server's Retry-After when it sent one, else exponential
+    backoff with jitter (so the apps of one run, throttled together, do not all come back at the same
+    instant). Each retry is one log line and one `rotation.http.retries` count."""
+
     attempts: int = 5
     base_delay: float = 0.2
     max_delay: float = 10.0
@@ -84,7 +91,34 @@ class RetryPolicy:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, RetryableStatusError) and error.retry_after is not None:
             return error.retry_after
-        return float(min(self.max_delay, self.base_delay * 2 ** (state.attempt_number - 1)))
+        backoff = wait_exponential_jitter(multiplier=self.base_delay, max=self.max_delay, jitter=self.base_delay)
+        return float(backoff(state))
+
+
+def _retries() -> Any:
+    """The retry counter on the global MeterProvider (a proxy until telemetry configures Azure Monitor)."""
+    global _retry_counter  # noqa: PLW0603 -- one instrument per process
+    if _retry_counter is None:
+        _retry_counter = metrics.get_meter("rotation").create_counter(
+            "rotation.http.retries", unit="{retry}", description="HTTP requests retried (429, 5xx, lost connection)")
+    return _retry_counter
+
+
+_retry_counter: Any = None
+
+
+def log_retry(what: str) -> Callable[[RetryCallState], None]:
+    """tenacity's before_sleep: `retry what=<what> attempt=N status=<status|no answer> delay=<s>`, the what
+    being the operation's name (never a value, a header or a body)."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        status = error.status if isinstance(error, ServiceError) and error.status else "none"
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.info("retry what=%s attempt=%d status=%s delay=%.3f", what, state.attempt_number, status, delay)
+        _retries().add(1, {"status": str(status)})
+
+    return before_sleep
 
 
 def _retryable(error: BaseException) -> bool:
@@ -130,16 +164,8 @@ def _error_text(answer: Answer) -> tuple[str | None, str]:
 
 def error_from_answer(answer: Answer, what: str) -> ServiceError:
     code, message = _error_text(answer)
-    text = f"{what}: got HTTP {answer.status} {code or ''} {message}".strip()
-    if answer.status in RETRYABLE_STATUS:
-        return RetryableStatusError(text, status=answer.status, code=code, retry_after=_retry_after(answer.headers))
-    if answer.status in (401, 403):
-        return AuthError(text, status=answer.status, code=code)
-    if answer.status == 404:
-        return NotFoundError(text, status=404, code=code)
-    if 300 <= answer.status < 400:
-        return ServiceError(f"{text} (a redirect, not followed)", status=answer.status, code=code)
-    return ServiceError(text, status=answer.status, code=code)
+    return error_for(f"{what}: got HTTP {answer.status} {code or ''} {message}".strip(), status=answer.status,
+                     code=code, retry_after=_retry_after(answer.headers), retryable=True, not_found=True)
 
 
 def _read(response: httpx.Response, what: str, cap: int) -> bytes:
@@ -197,7 +223,8 @@ def send(client: httpx.Client, build: Callable[[], httpx.Request], what: str, po
             raise
 
     retrying = Retrying(stop=stop_after_attempt(policy.attempts), wait=policy.wait,
-                        retry=retry_if_exception(_retryable), sleep=policy.sleep, reraise=True)
+                        retry=retry_if_exception(_retryable), sleep=policy.sleep, reraise=True,
+                        before_sleep=log_retry(what))
     try:
         return retrying(attempt)
     except NoAnswerError as exc:

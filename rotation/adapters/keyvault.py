@@ -27,16 +27,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient, SecretProperties
 
+from rotation.adapters.errors import sdk_error
 from rotation.adapters.http import check_base_url, is_loopback_host
 from rotation.adapters.keyvault_wire import KeyVaultWirePolicy
 from rotation.adapters.origin import Origin, SameOriginPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
 from rotation.domain.model import SecretVersion
 from rotation.domain.secret import Secret
-from rotation.errors import AuthError, IncompleteListingError, InvalidVersionError, ServiceError
+from rotation.errors import IncompleteListingError, InvalidVersionError, ServiceError
 
 RETRY_ON_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"})
 SDK_ERRORS = (AzureError, ValueError, TypeError, AttributeError, KeyError)
@@ -81,16 +82,7 @@ def _version(props: SecretProperties, name: str, vault: Origin) -> SecretVersion
 
 def _service_error(what: str, exc: BaseException) -> ServiceError:
     """The RotationError for an SDK failure: its status and code only, never its message."""
-    if isinstance(exc, ServiceError):  # ours, raised inside the pipeline (foreign origin, invalid answer)
-        return exc
-    status = exc.status_code if isinstance(exc, HttpResponseError) else None
-    code = exc.error.code if isinstance(exc, HttpResponseError) and exc.error else None
-    message = f"{what}: got {'HTTP ' + str(status) if status else type(exc).__name__} {code or ''}".strip()
-    if status in (401, 403) or (status is None and isinstance(exc, ClientAuthenticationError)):
-        return AuthError(message, status=status, code=code)
-    if status is not None and 300 <= status < 400:
-        message += " (a redirect, not followed)"
-    return ServiceError(message, status=status, code=code)
+    return sdk_error(what, exc)
 
 
 def _secret_not_found(exc: ResourceNotFoundError) -> bool:

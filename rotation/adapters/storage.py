@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
+from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.blob import ContainerClient
 
+from rotation.adapters.errors import sdk_error
 from rotation.adapters.origin import SameOriginPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, client_options
 from rotation.errors import ServiceError
@@ -58,12 +59,8 @@ def build_queue_client(name: str, *, queue_url: str | None, connection_string: s
 
 
 def storage_error(what: str, exc: AzureError) -> ServiceError:
-    status = exc.status_code if isinstance(exc, HttpResponseError) else None
-    code = getattr(exc, "error_code", None) if isinstance(exc, HttpResponseError) else None
-    detail = f"HTTP {status} {code or ''}".strip() if status else type(exc).__name__
-    if status is not None and 300 <= status < 400:
-        detail += " (a redirect, not followed)"
-    return ServiceError(f"{what}: got {detail}, expected success", status=status, code=code)
+    """The one mapper's answer (`rotation.adapters.errors`): a refused credential is an AuthError here too."""
+    return sdk_error(what, exc, ", expected success")
 
 
 def ensure_container(container: ContainerClient, what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Iterator
 from datetime import timedelta
@@ -64,6 +65,19 @@ def test_throttling_is_retried_honouring_retry_after(world: RunningWorld, client
     world.world.iotcentral.faults.add(Fault("throttle", route="Roles_List", times=2, retry_after=3))
     assert "Fleet Auditor" in client.list_roles().values()
     assert sleeps == [3.0, 3.0]
+
+
+def test_one_503_then_success_logs_exactly_one_retry_line(
+        world: RunningWorld, client: IoTCentralClient, sleeps: list[float], caplog: pytest.LogCaptureFixture) -> None:
+    world.world.iotcentral.faults.add(Fault("error", route="Roles_List", status=503, times=1))
+    with caplog.at_level(logging.INFO, logger="rotation.http"):
+        assert "Fleet Auditor" in client.list_roles().values()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retry ")]
+    assert len(lines) == 1
+    assert lines[0].startswith("retry what=list roles of ")
+    assert " attempt=1 status=503 delay=" in lines[0]
+    assert len(sleeps) == 1
+    assert 0.2 <= sleeps[0] <= 0.4  # base delay plus at most one base delay of jitter
 
 
 def test_a_dropped_connection_is_retried_and_a_create_with_the_same_id(
