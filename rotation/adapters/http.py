@@ -12,21 +12,19 @@ or bodies, so a credential cannot leak through an exception.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from opentelemetry import metrics
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from rotation.adapters.errors import error_for
 from rotation.adapters.origin import Origin
+from rotation.adapters.retries import record_retry
 from rotation.adapters.wire import MAX_BODY, is_json
 from rotation.domain.values import check_base_url, is_loopback_host
 from rotation.errors import (
@@ -38,8 +36,6 @@ from rotation.errors import (
 )
 
 __all__ = ["Answer", "RateLimiter", "RetryPolicy", "check_base_url", "check_client", "is_loopback_host", "send"]
-
-log = logging.getLogger("rotation.http")
 
 AMBIGUOUS_STATUS = frozenset({500, 502, 504})
 """A 429 or 503 means the service refused before acting; after these it may have acted."""
@@ -95,18 +91,6 @@ class RetryPolicy:
         return float(backoff(state))
 
 
-def _retries() -> Any:
-    """The retry counter on the global MeterProvider (a proxy until telemetry configures Azure Monitor)."""
-    global _retry_counter  # noqa: PLW0603 -- one instrument per process
-    if _retry_counter is None:
-        _retry_counter = metrics.get_meter("rotation").create_counter(
-            "rotation.http.retries", unit="{retry}", description="HTTP requests retried (429, 5xx, lost connection)")
-    return _retry_counter
-
-
-_retry_counter: Any = None
-
-
 def log_retry(what: str) -> Callable[[RetryCallState], None]:
     """tenacity's before_sleep: `retry what=<what> attempt=N status=<status|no answer> delay=<s>`, the what
     being the operation's name (never a value, a header or a body)."""
@@ -115,8 +99,7 @@ def log_retry(what: str) -> Callable[[RetryCallState], None]:
         error = state.outcome.exception() if state.outcome else None
         status = error.status if isinstance(error, ServiceError) and error.status else "none"
         delay = state.next_action.sleep if state.next_action else 0.0
-        log.info("retry what=%s attempt=%d status=%s delay=%.3f", what, state.attempt_number, status, delay)
-        _retries().add(1, {"status": str(status)})
+        record_retry(what, state.attempt_number, status, f"{delay:.3f}")
 
     return before_sleep
 

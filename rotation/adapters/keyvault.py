@@ -34,6 +34,7 @@ from rotation.adapters.errors import sdk_error
 from rotation.adapters.http import check_base_url, is_loopback_host
 from rotation.adapters.keyvault_wire import KeyVaultWirePolicy
 from rotation.adapters.origin import Origin, SameOriginPolicy
+from rotation.adapters.retries import RetryLogPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
 from rotation.domain.model import SecretVersion
 from rotation.domain.secret import Secret
@@ -50,7 +51,8 @@ def build_secret_client(vault_url: str, credential: Any, *, ca_bundle: str | Non
     loopback = is_loopback_host(urlsplit(url).hostname or "")
     kwargs: dict[str, Any] = {
         "retry_total": 4, "retry_backoff_factor": 0.2, **client_options(timeout),
-        "per_retry_policies": [SameOriginPolicy(url, f"vault {url}"), KeyVaultWirePolicy(f"vault {url}")],
+        "per_retry_policies": [RetryLogPolicy(f"vault {url}"), SameOriginPolicy(url, f"vault {url}"),
+                               KeyVaultWirePolicy(f"vault {url}")],
         "logging_policy": RedactedTraceLoggingPolicy(logging_enable),
     }
     if ca_bundle:

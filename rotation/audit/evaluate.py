@@ -70,11 +70,6 @@ def _token_evidence(token: AppToken, names: Mapping[str, str], now: datetime) ->
     return evidence
 
 
-def _version_evidence(secret: str, version: SecretVersion) -> dict[str, str]:
-    return {"secret": secret, "version": version.version, "stage": version.stage or "none",
-            "created": when(version.created_on), "expires_on": when(version.expires_on)}
-
-
 class _AppAudit:
     """Judges one IoT Central app. Each method yields findings for one family of controls."""
 
