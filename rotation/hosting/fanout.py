@@ -34,11 +34,10 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
-from rotation.adapters.storage import storage_error
+from rotation.adapters.storage import MessageQueue, storage_error
 from rotation.engine.jobs import Job, JobResult, run_job
 from rotation.errors import AppFailedError, InvalidMessageError
 from rotation.hosting.runtime import Runtime
@@ -67,7 +66,7 @@ def poison_queue(settings_queue: str) -> str:
 
 
 
-def _ensure(queue: Any) -> None:
+def _ensure(queue: MessageQueue) -> None:
     with contextlib.suppress(ResourceExistsError):
         queue.create_queue()
 
