@@ -6,11 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AZURITE := tools/azurite/node_modules/.bin/azurite
 
-.PHONY: help venv sandbox test lint types pytest infra-check azurite emulators bench clean report-screenshot
+.PHONY: help venv sandbox test lint types layers pytest infra-check azurite emulators bench clean report-screenshot
 
 help:
 	@echo "make sandbox   run the whole service against embedded emulators, reports in ./reports/"
-	@echo "make test      lint (ruff), types (mypy --strict), infra-check and pytest"
+	@echo "make test      lint (ruff), types (mypy --strict), layers (import-linter), infra-check and pytest"
 	@echo "make infra-check  checkov on infra/ (0 failed, 0 parsing errors), actionlint and zizmor on .github/workflows"
 	@echo "make emulators start every emulator with the sample world (Ctrl-C to stop)"
 	@echo "make bench     benchmarks (ratios in one run)"
@@ -41,6 +41,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy --strict rotation emulators tests bench function_app.py
 
+# import-linter: the layer and purity contracts of [tool.importlinter] in pyproject.toml.
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
 # pytest exits 5 when it collected no test: that is a failure here, like any other non-zero code.
 pytest: $(STAMP) $(AZURITE)
 	$(BIN)/python -m pytest
@@ -64,7 +68,7 @@ infra-check: $(INFRA_STAMP)
 	$(INFRA_BIN)/zizmor --offline .github/workflows
 
 # infra-check before pytest, so that pytest's summary stays the closing line of `make test`
-test: lint types infra-check pytest
+test: lint types layers infra-check pytest
 
 sandbox: $(STAMP)
 	$(BIN)/python -m emulators.sandbox

@@ -20,16 +20,23 @@ import httpx
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from rotation.adapters.errors import error_for
 from rotation.adapters.origin import Origin
-from rotation.adapters.wire import MAX_BODY, WireError, is_json
+from rotation.adapters.retries import record_retry
+from rotation.adapters.wire import MAX_BODY, is_json
 from rotation.domain.values import check_base_url, is_loopback_host
-from rotation.errors import AuthError, ConfigError, NotFoundError, ServiceError
+from rotation.errors import (
+    ConfigError,
+    NoAnswerError,
+    RetryableStatusError,
+    ServiceError,
+    WireError,
+)
 
 __all__ = ["Answer", "RateLimiter", "RetryPolicy", "check_base_url", "check_client", "is_loopback_host", "send"]
 
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 AMBIGUOUS_STATUS = frozenset({500, 502, 504})
 """A 429 or 503 means the service refused before acting; after these it may have acted."""
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -47,20 +54,6 @@ class Answer:
     def content_type(self) -> str | None:
         value: str | None = self.headers.get("Content-Type")
         return value
-
-
-class RetryableStatusError(ServiceError):
-    def __init__(self, message: str, *, status: int, code: str | None, retry_after: float | None) -> None:
-        super().__init__(message, status=status, code=code)
-        self.retry_after = retry_after
-
-
-class NoAnswerError(ServiceError):
-    """No complete answer. `ambiguous`: the request was sent, so it may have been applied."""
-
-    def __init__(self, message: str, *, ambiguous: bool) -> None:
-        super().__init__(message)
-        self.ambiguous = ambiguous
 
 
 def is_ambiguous(error: BaseException) -> bool:
@@ -81,6 +74,10 @@ def _retry_after(headers: httpx.Headers) -> float | None:
 
 @dataclass
 class RetryPolicy:
+    """Retries of 429, 5xx and lost connections: the server's Retry-After when it sent one, else exponential
+    backoff with jitter (so the apps of one run, throttled together, do not all come back at the same
+    instant). Each retry is one log line and one `rotation.http.retries` count."""
+
     attempts: int = 5
     base_delay: float = 0.2
     max_delay: float = 10.0
@@ -90,7 +87,21 @@ class RetryPolicy:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, RetryableStatusError) and error.retry_after is not None:
             return error.retry_after
-        return float(min(self.max_delay, self.base_delay * 2 ** (state.attempt_number - 1)))
+        backoff = wait_exponential_jitter(multiplier=self.base_delay, max=self.max_delay, jitter=self.base_delay)
+        return float(backoff(state))
+
+
+def log_retry(what: str) -> Callable[[RetryCallState], None]:
+    """tenacity's before_sleep: `retry what=<what> attempt=N status=<status|no answer> delay=<s>`, the what
+    being the operation's name (never a value, a header or a body)."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        status = error.status if isinstance(error, ServiceError) and error.status else "none"
+        delay = state.next_action.sleep if state.next_action else 0.0
+        record_retry(what, state.attempt_number, status, f"{delay:.3f}")
+
+    return before_sleep
 
 
 def _retryable(error: BaseException) -> bool:
@@ -136,16 +147,8 @@ def _error_text(answer: Answer) -> tuple[str | None, str]:
 
 def error_from_answer(answer: Answer, what: str) -> ServiceError:
     code, message = _error_text(answer)
-    text = f"{what}: got HTTP {answer.status} {code or ''} {message}".strip()
-    if answer.status in RETRYABLE_STATUS:
-        return RetryableStatusError(text, status=answer.status, code=code, retry_after=_retry_after(answer.headers))
-    if answer.status in (401, 403):
-        return AuthError(text, status=answer.status, code=code)
-    if answer.status == 404:
-        return NotFoundError(text, status=404, code=code)
-    if 300 <= answer.status < 400:
-        return ServiceError(f"{text} (a redirect, not followed)", status=answer.status, code=code)
-    return ServiceError(text, status=answer.status, code=code)
+    return error_for(f"{what}: got HTTP {answer.status} {code or ''} {message}".strip(), status=answer.status,
+                     code=code, retry_after=_retry_after(answer.headers), retryable=True, not_found=True)
 
 
 def _read(response: httpx.Response, what: str, cap: int) -> bytes:
@@ -203,7 +206,8 @@ def send(client: httpx.Client, build: Callable[[], httpx.Request], what: str, po
             raise
 
     retrying = Retrying(stop=stop_after_attempt(policy.attempts), wait=policy.wait,
-                        retry=retry_if_exception(_retryable), sleep=policy.sleep, reraise=True)
+                        retry=retry_if_exception(_retryable), sleep=policy.sleep, reraise=True,
+                        before_sleep=log_retry(what))
     try:
         return retrying(attempt)
     except NoAnswerError as exc:

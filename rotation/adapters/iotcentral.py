@@ -31,6 +31,7 @@ from rotation.adapters.iotcentral_wire import (
 )
 from rotation.adapters.origin import Origin
 from rotation.adapters.wire import Wire, parse
+from rotation.domain.ids import check_token_id
 from rotation.domain.model import AppToken, RoleAssignment
 from rotation.domain.secret import Secret
 from rotation.domain.values import check_api_path
@@ -45,7 +46,6 @@ from rotation.errors import (
 
 API_VERSION = "2022-07-31"
 SCOPE = "https://apps.azureiotcentral.com/.default"
-TOKEN_ID = re.compile(r"^[A-Za-z0-9_.~-]{1,40}$")
 USER_ID = re.compile(r"^[a-zA-Z0-9-_]{1,48}$")
 MAX_PAGES = 1000
 
@@ -55,12 +55,6 @@ W = TypeVar("W", bound=Wire)
 
 class TokenCredential(Protocol):
     def get_token(self, *scopes: str) -> Any: ...
-
-
-def check_token_id(token_id: str) -> str:
-    if not TOKEN_ID.match(token_id):
-        raise ValidationError(f"token id: got {token_id!r}, expected 1-40 characters of A-Z a-z 0-9 _ . ~ -")
-    return token_id
 
 
 def roles_json(roles: frozenset[RoleAssignment]) -> list[dict[str, str]]:

@@ -27,16 +27,18 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient, SecretProperties
 
+from rotation.adapters.errors import sdk_error
 from rotation.adapters.http import check_base_url, is_loopback_host
 from rotation.adapters.keyvault_wire import KeyVaultWirePolicy
 from rotation.adapters.origin import Origin, SameOriginPolicy
+from rotation.adapters.retries import RetryLogPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
 from rotation.domain.model import SecretVersion
 from rotation.domain.secret import Secret
-from rotation.errors import AuthError, IncompleteListingError, ServiceError
+from rotation.errors import IncompleteListingError, InvalidVersionError, ServiceError
 
 RETRY_ON_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"})
 SDK_ERRORS = (AzureError, ValueError, TypeError, AttributeError, KeyError)
@@ -49,7 +51,8 @@ def build_secret_client(vault_url: str, credential: Any, *, ca_bundle: str | Non
     loopback = is_loopback_host(urlsplit(url).hostname or "")
     kwargs: dict[str, Any] = {
         "retry_total": 4, "retry_backoff_factor": 0.2, **client_options(timeout),
-        "per_retry_policies": [SameOriginPolicy(url, f"vault {url}"), KeyVaultWirePolicy(f"vault {url}")],
+        "per_retry_policies": [RetryLogPolicy(f"vault {url}"), SameOriginPolicy(url, f"vault {url}"),
+                               KeyVaultWirePolicy(f"vault {url}")],
         "logging_policy": RedactedTraceLoggingPolicy(logging_enable),
     }
     if ca_bundle:
@@ -57,10 +60,6 @@ def build_secret_client(vault_url: str, credential: Any, *, ca_bundle: str | Non
     if loopback:
         kwargs["verify_challenge_resource"] = False
     return SecretClient(url, credential, **kwargs)
-
-
-class InvalidVersionError(ServiceError):
-    """A version's properties lack what a `SecretVersion` needs, or name another vault or secret."""
 
 
 def _version(props: SecretProperties, name: str, vault: Origin) -> SecretVersion:
@@ -85,16 +84,7 @@ def _version(props: SecretProperties, name: str, vault: Origin) -> SecretVersion
 
 def _service_error(what: str, exc: BaseException) -> ServiceError:
     """The RotationError for an SDK failure: its status and code only, never its message."""
-    if isinstance(exc, ServiceError):  # ours, raised inside the pipeline (foreign origin, invalid answer)
-        return exc
-    status = exc.status_code if isinstance(exc, HttpResponseError) else None
-    code = exc.error.code if isinstance(exc, HttpResponseError) and exc.error else None
-    message = f"{what}: got {'HTTP ' + str(status) if status else type(exc).__name__} {code or ''}".strip()
-    if status in (401, 403) or (status is None and isinstance(exc, ClientAuthenticationError)):
-        return AuthError(message, status=status, code=code)
-    if status is not None and 300 <= status < 400:
-        message += " (a redirect, not followed)"
-    return ServiceError(message, status=status, code=code)
+    return sdk_error(what, exc)
 
 
 def _secret_not_found(exc: ResourceNotFoundError) -> bool:

@@ -20,7 +20,8 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from pydantic import Field, StringConstraints
 
-from rotation.adapters.wire import Wire, WireError, check_answer, parse
+from rotation.adapters.wire import Wire, check_answer, parse
+from rotation.errors import WireError
 
 VERSION_ID_PATTERN = r"^https?://[^/?#]+/secrets/[0-9a-zA-Z-]{1,127}/[0-9a-zA-Z]{1,64}$"
 _PATH = re.compile(r"^/secrets/(?P<name>[^/]+)(?:/(?P<rest>[^/]*))?/?$")

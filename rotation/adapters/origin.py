@@ -20,13 +20,9 @@ from urllib.parse import urlsplit
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
-from rotation.errors import ServiceError
+from rotation.errors import ForeignOriginError
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
-
-
-class ForeignOriginError(ServiceError):
-    """A request was about to leave the origin its client was built for; it was not sent."""
 
 
 @dataclass(frozen=True)

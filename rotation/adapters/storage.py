@@ -13,14 +13,31 @@ answers 409, reported as an error, the report being there), a lease acquire retr
 
 from __future__ import annotations
 
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol, Self
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
+from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.blob import ContainerClient
 
+from rotation.adapters.errors import sdk_error
 from rotation.adapters.origin import SameOriginPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, client_options
 from rotation.errors import ServiceError
+
+
+class MessageQueue(Protocol):
+    """What the fan-out uses of a queue client (`azure.storage.queue.QueueClient` implements it)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def create_queue(self, **kwargs: Any) -> None: ...
+    def send_message(self, content: Any, **kwargs: Any) -> Any: ...
+    def peek_messages(self, max_messages: int | None = None, **kwargs: Any) -> list[Any]: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None: ...
+
 
 STORAGE_RETRY: dict[str, Any] = {"initial_backoff": 1, "increment_base": 2, "retry_total": 2}
 
@@ -34,7 +51,8 @@ def storage_options(retry_class: type[Any], origin: SameOriginPolicy, *, timeout
 
 
 def build_queue_client(name: str, *, queue_url: str | None, connection_string: str | None, credential: Any,
-                       decode: bool = True, timeout: float = DEFAULT_TIMEOUT, logging_enable: bool = False) -> Any:
+                       decode: bool = True, timeout: float = DEFAULT_TIMEOUT,
+                       logging_enable: bool = False) -> MessageQueue:
     """A queue client, base64 text as the Functions queue trigger reads and writes it (`decode=False`:
     contents as stored, for reading messages that someone else may have written)."""
     from azure.storage.queue import (  # noqa: PLC0415 -- only the queue fan-out needs it
@@ -58,12 +76,8 @@ def build_queue_client(name: str, *, queue_url: str | None, connection_string: s
 
 
 def storage_error(what: str, exc: AzureError) -> ServiceError:
-    status = exc.status_code if isinstance(exc, HttpResponseError) else None
-    code = getattr(exc, "error_code", None) if isinstance(exc, HttpResponseError) else None
-    detail = f"HTTP {status} {code or ''}".strip() if status else type(exc).__name__
-    if status is not None and 300 <= status < 400:
-        detail += " (a redirect, not followed)"
-    return ServiceError(f"{what}: got {detail}, expected success", status=status, code=code)
+    """The one mapper's answer (`rotation.adapters.errors`): a refused credential is an AuthError here too."""
+    return sdk_error(what, exc, ", expected success")
 
 
 def ensure_container(container: ContainerClient, what: str) -> None:

@@ -18,17 +18,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
-from rotation.errors import ServiceError
+from rotation.errors import WireError
 
 MAX_BODY = 4 * 1024 * 1024
 """Bytes of one answer at most (a page of 100 tokens is ~20 KiB): more is refused, not read on."""
 MAX_PROBLEMS = 3
 
 M = TypeVar("M", bound="Wire")
-
-
-class WireError(ServiceError):
-    """An answer that is not what the API defines: not JSON, too large, or mistyped. Never believed."""
 
 
 class Wire(BaseModel):

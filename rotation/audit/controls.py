@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["critical", "high", "medium", "low", "info"]
-SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+from rotation.domain.severity import Severity
+
 Status = Literal["PASS", "FAIL", "MANUAL"]
 
 _AUTH_DOC = "https://learn.microsoft.com/azure/iot-central/core/howto-authorize-rest-api"
@@ -19,11 +19,6 @@ _TOKENS_API = "https://learn.microsoft.com/rest/api/iotcentral/dataplane/api-tok
 _KV_SECRETS = "https://learn.microsoft.com/azure/key-vault/secrets/about-secrets"
 _KV_ROTATION = "https://learn.microsoft.com/azure/key-vault/secrets/tutorial-rotation-dual"
 _ROLES_DOC = "https://learn.microsoft.com/azure/iot-central/core/howto-manage-users-roles"
-
-
-def severity_rank(severity: str) -> int:
-    """0 for critical ... 4 for info: lower is worse (sorting and --fail-on)."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
 @dataclass(frozen=True)

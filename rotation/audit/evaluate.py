@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from rotation.audit.controls import CONTROLS, Status
 from rotation.audit.findings import Finding, age, sort_key, version_hygiene, when
 from rotation.audit.iottly import audit_iottly
+from rotation.domain.assignments import resolve_roles, roles_drift
 from rotation.domain.lifecycle import created_from_id, grace_ends, renewal, superseded_since, within_orphan_window
 from rotation.domain.model import (
     AppSpec,
@@ -27,7 +28,6 @@ from rotation.domain.model import (
     VerifyCheck,
 )
 from rotation.domain.protocol import STAGE_PREVIOUS, TAG_MANAGED_BY, TAG_STAGE, TAG_TOKEN_ID
-from rotation.engine.planner import resolve_roles, roles_drift
 
 FAR_FUTURE = timedelta(days=365)
 RENEWAL_SLACK = timedelta(hours=24)  # the rotate timer may run a few hours after the renewal point
@@ -66,11 +66,6 @@ def _token_evidence(token: AppToken, names: Mapping[str, str], now: datetime) ->
         evidence["created"] = when(created)
         evidence["age"] = age(now - created)
     return evidence
-
-
-def _version_evidence(secret: str, version: SecretVersion) -> dict[str, str]:
-    return {"secret": secret, "version": version.version, "stage": version.stage or "none",
-            "created": when(version.created_on), "expires_on": when(version.expires_on)}
 
 
 class _AppAudit:

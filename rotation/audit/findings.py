@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from rotation.audit.controls import CONTROLS, Control, Severity, Status, severity_rank
+from rotation.audit.controls import CONTROLS, Control, Status
 from rotation.domain.model import SecretVersion
+from rotation.domain.severity import Severity, severity_rank
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from rotation.adapters.blobstore import BlobReportStore
-from rotation.audit.controls import SEVERITIES, severity_rank
 from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate
 from rotation.audit.findings import Finding, policy_error
+from rotation.audit.ports import AuditRuntime, ReportStore
 from rotation.audit.report.files import FORMATS, OCSF_FILE, latest_run, load_entries, write_run
 from rotation.audit.report.model import AuditReport, DiffEntry, compute_diff
 from rotation.audit.report.ocsf import read_entries
 from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
+from rotation.domain.severity import SEVERITIES, at_or_above
 from rotation.engine.observe import observe_app
 from rotation.errors import RotationError
-from rotation.hosting.runtime import Runtime
 
 log = logging.getLogger("rotation.audit")
 
@@ -50,8 +49,7 @@ class AuditRun:
 
     @property
     def over_threshold(self) -> list[Finding]:
-        limit = severity_rank(self.fail_on)
-        return [f for f in self.findings if f.open and severity_rank(f.severity) <= limit]
+        return [f for f in self.findings if f.open and at_or_above(f.severity, self.fail_on)]
 
     @property
     def failed(self) -> bool:
@@ -65,7 +63,7 @@ class AuditRun:
         return 1 if self.over_threshold else 0
 
 
-def _observe_app(runtime: Runtime, app: AppSpec) -> tuple[AppState, list[VerifyCheck]]:
+def _observe_app(runtime: AuditRuntime, app: AppSpec) -> tuple[AppState, list[VerifyCheck]]:
     """Read-only; whatever fails (ours or not) becomes an incomplete state, so the audit records AUDIT-001
     for the app instead of raising (its fail-closed promise)."""
     try:
@@ -75,7 +73,7 @@ def _observe_app(runtime: Runtime, app: AppSpec) -> tuple[AppState, list[VerifyC
     return state, list(state.checks.values())
 
 
-def _check_keys(runtime: Runtime, app: IottlyAppSpec) -> list[KeyCheck]:
+def _check_keys(runtime: AuditRuntime, app: IottlyAppSpec) -> list[KeyCheck]:
     checks = []
     for key in app.keys:
         try:
@@ -96,19 +94,17 @@ def _check_keys(runtime: Runtime, app: IottlyAppSpec) -> list[KeyCheck]:
     return checks
 
 
-def _poison(runtime: Runtime) -> tuple[list[PoisonNote] | None, str | None]:
+def _poison(runtime: AuditRuntime) -> tuple[list[PoisonNote] | None, str | None]:
     """Apps the queue fan-out gave up on (only when ROTATION_FANOUT=queue): (notes, read error)."""
     if runtime.settings.fanout != "queue":
         return None, None
-    from rotation.hosting.fanout import poison_entries  # noqa: PLC0415 -- azure-storage-queue only with the fan-out
-
     try:
-        return [PoisonNote(e.app, e.job, e.count) for e in poison_entries(runtime)], None
+        return [PoisonNote(e.app, e.job, e.count) for e in runtime.poison_entries()], None
     except RotationError as exc:
         return None, str(exc)
 
 
-def gather(runtime: Runtime, poison: Sequence[PoisonNote] | None = None) -> Observed:
+def gather(runtime: AuditRuntime, poison: Sequence[PoisonNote] | None = None) -> Observed:
     """Everything the audit judges, read with bounded concurrency; never raises for one app's failure."""
     with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix="audit") as pool:
         apps = list(pool.map(lambda app: _observe_app(runtime, app), runtime.apps))
@@ -125,7 +121,7 @@ def run_id_for(moment: datetime) -> str:
     return f"{moment:%Y%m%dT%H%M%S.%fZ}"
 
 
-def _previous(store: BlobReportStore | None, root: Path, run_id: str) -> tuple[str, list[DiffEntry]] | None:
+def _previous(store: ReportStore | None, root: Path, run_id: str) -> tuple[str, list[DiffEntry]] | None:
     """The newest earlier run: from Blob Storage when configured (a Functions worker's disk is fresh),
     else the local `latest`. An unreadable store is logged; the upload that follows reports the failure."""
     if store is not None:
@@ -139,7 +135,7 @@ def _previous(store: BlobReportStore | None, root: Path, run_id: str) -> tuple[s
     return load_entries(local, "previous run") if local is not None else None
 
 
-def _publish(store: BlobReportStore, run: AuditRun) -> None:
+def _publish(store: ReportStore, run: AuditRun) -> None:
     try:
         run.published = store.publish(run.run_dir)
     except RotationError as exc:
@@ -157,7 +153,7 @@ def _log_findings(run: AuditRun) -> None:
              " ".join(f"{s}:{n}" for s, n in run.counts.items()), run.exit_code)
 
 
-def run_audit(runtime: Runtime, *, fail_on: str | None = None, out_dir: Path | None = None,
+def run_audit(runtime: AuditRuntime, *, fail_on: str | None = None, out_dir: Path | None = None,
               formats: Sequence[str] = FORMATS, poison: Sequence[PoisonNote] | None = None) -> AuditRun:
     fail_on = fail_on or runtime.settings.fail_on
     if fail_on not in SEVERITIES:
@@ -171,7 +167,7 @@ def run_audit(runtime: Runtime, *, fail_on: str | None = None, out_dir: Path | N
     return _finish(runtime, AuditReport(run_id, now, findings, observed, policies), root, formats, fail_on)
 
 
-def record_policy_error(runtime: Runtime, message: str, *, fail_on: str = "high", out_dir: Path | None = None,
+def record_policy_error(runtime: AuditRuntime, message: str, *, fail_on: str = "high", out_dir: Path | None = None,
                         formats: Sequence[str] = FORMATS) -> AuditRun:
     """An invalid policy still produces a run folder that says the audit could not run (fail closed)."""
     now = runtime.now()
@@ -179,7 +175,7 @@ def record_policy_error(runtime: Runtime, message: str, *, fail_on: str = "high"
     return _finish(runtime, report, out_dir or runtime.settings.reports_dir, formats, fail_on)
 
 
-def _finish(runtime: Runtime, report: AuditReport, root: Path, formats: Sequence[str], fail_on: str) -> AuditRun:
+def _finish(runtime: AuditRuntime, report: AuditReport, root: Path, formats: Sequence[str], fail_on: str) -> AuditRun:
     store = runtime.report_store()  # one client for reading the previous run and publishing this one
     try:
         previous = _previous(store, root, report.run_id)

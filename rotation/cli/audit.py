@@ -12,12 +12,12 @@ from typing import Annotated
 
 import typer
 
-from rotation.audit.controls import SEVERITIES
 from rotation.audit.report.files import FORMATS, load_entries
 from rotation.audit.report.model import Diff, DiffEntry, compute_diff
 from rotation.audit.run import AuditRun, record_policy_error, run_audit
 from rotation.cli.output import Exit, console, emit_json, err_console, guarded, table
 from rotation.domain.model import AppSpec, IottlyAppSpec
+from rotation.domain.severity import SEVERITIES
 from rotation.errors import PolicyError, UserError
 from rotation.hosting.config import Settings
 from rotation.hosting.runtime import Runtime

@@ -18,8 +18,8 @@ from rich.progress import Progress
 from rotation.audit.report.files import FORMATS
 from rotation.cli import audit as cli_audit
 from rotation.cli.output import Exit, console, emit_json, err_console, guarded, table
+from rotation.domain.ids import is_guid
 from rotation.domain.secret import Secret
-from rotation.domain.values import is_guid
 from rotation.engine import admin
 from rotation.engine.actions import Blocked
 from rotation.engine.jobs import AppRun, Job, JobResult, run_job

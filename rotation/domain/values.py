@@ -11,26 +11,14 @@ import ipaddress
 import random
 import re
 import string
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import isodate
 
+from rotation.domain.ids import TOKEN_ID_MAX, check_token_id
 from rotation.domain.protocol import PENDING_SUFFIX
-from rotation.errors import ValidationError
-
-
-class InvalidValue(ValidationError):  # noqa: N818 -- a ValidationError; the name reads as the message
-    """`what: got X, expected Y`, with the parts kept for callers that format their own line."""
-
-    def __init__(self, what: str, got: object, expected: str) -> None:
-        super().__init__(f"{what}: got {got!r}, expected {expected}")
-        self.what = what
-        self.got = got
-        self.expected = expected
-
+from rotation.errors import InvalidValue
 
 # -- durations ------------------------------------------------------------------------------------------
 _NUM = r"\d+(?:[.,]\d+)?"
@@ -81,14 +69,12 @@ def format_duration(value: timedelta) -> str:
 # -- names ------------------------------------------------------------------------------------------------
 _DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
-_TOKEN_ID = re.compile(r"^[A-Za-z0-9_.~-]{1,40}$")
 _SLOT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _ORGANIZATION = re.compile(r"^(?!-)[a-z0-9-]{1,48}[a-z0-9]$")  # organizationId pattern of the 2022-07-31 spec
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
 
 SECRET_NAME_MAX = 127
-TOKEN_ID_MAX = 40
 
 
 def check_subdomain(value: str, what: str = "subdomain") -> str:
@@ -123,15 +109,6 @@ def check_secret_name(value: str, what: str = "secret", *, staged: bool = True) 
         room = SECRET_NAME_MAX - len(PENDING_SUFFIX)
         raise InvalidValue(what, value, f"at most {room} characters ({len(value)} given), so that the staging "
                            f"secret '<name>{PENDING_SUFFIX}' fits Key Vault's {SECRET_NAME_MAX}")
-    return value
-
-
-def check_token_id(value: str, what: str = "token id") -> str:
-    """An API token id goes into `/api/apiTokens/{id}`: only unreserved URL characters, never `.`/`..`
-    (a client would normalise those path segments away and hit another resource)."""
-    if not isinstance(value, str) or not _TOKEN_ID.fullmatch(value) or set(value) == {"."}:
-        raise InvalidValue(what, value, f"1-{TOKEN_ID_MAX} characters from A-Z a-z 0-9 _ . ~ - "
-                           "(safe in a URL path; not only dots)")
     return value
 
 
@@ -254,64 +231,3 @@ def check_api_path(value: str, what: str = "path") -> str:
         raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: no '.' or '..' segment, also not "
                            "percent-encoded (%2e)")
     return value
-
-
-# -- roles ------------------------------------------------------------------------------------------------
-BUILTIN_ROLES: dict[str, str] = {
-    "administrator": "ca310b8d-2f4a-44e0-a36e-957c202cd8d4",
-    "builder": "344138e9-8de4-4497-8c54-5237e96d6aaf",
-    "operator": "ae2c9854-393b-4f97-8c42-479d70ce626e",
-    "org_admin": "c495eb57-eb18-489e-9802-62c474e5645c",
-    "org_operator": "b4935647-30e4-4ed3-9074-dcac66c2f8ef",
-    "org_viewer": "84cc62c1-dabe-49d3-b16e-8b291232b285",
-}
-_ALIAS_BY_ID = {role_id: alias for alias, role_id in BUILTIN_ROLES.items()}
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-ROLE_NAME_MAX = 100
-
-RoleKind = Literal["alias", "id", "name"]
-
-
-@dataclass(frozen=True, order=True)
-class RoleRef:
-    """A role as a policy names it. `alias` and `id` carry the role GUID already; a `name` (custom role) is
-    resolved against the app's `GET /api/roles` when the app is observed."""
-
-    kind: RoleKind
-    value: str  # alias: the alias; id: the lowercase GUID; name: the display name as written
-
-    @property
-    def role_id(self) -> str | None:
-        if self.kind == "alias":
-            return BUILTIN_ROLES[self.value]
-        return self.value if self.kind == "id" else None
-
-    @property
-    def ref(self) -> str:
-        """What the planner resolves: the GUID when known, else the custom role's name."""
-        return self.role_id or self.value
-
-    def label(self) -> str:
-        if self.kind == "id" and self.value in _ALIAS_BY_ID:
-            return _ALIAS_BY_ID[self.value]
-        return self.value
-
-
-def parse_role_ref(value: str, what: str = "role") -> RoleRef:
-    """Built-in alias (case-insensitive; `org admin`/`org-admin` spell `org_admin`), a GUID, or a custom
-    role's display name."""
-    if not isinstance(value, str) or not value.strip() or len(value) > ROLE_NAME_MAX:
-        raise InvalidValue(what, value, f"a built-in role ({', '.join(BUILTIN_ROLES)}), a role GUID or a custom "
-                           f"role name (1-{ROLE_NAME_MAX} characters)")
-    if any(not c.isprintable() for c in value) or value != value.strip():
-        raise InvalidValue(what, value, "a role name without control characters or surrounding spaces")
-    alias = re.sub(r"[\s-]+", "_", value.strip().casefold())
-    if alias in BUILTIN_ROLES:
-        return RoleRef("alias", alias)
-    if _GUID.fullmatch(value):
-        return RoleRef("id", value.lower())
-    return RoleRef("name", value)
-
-
-def is_guid(value: str) -> bool:
-    return isinstance(value, str) and _GUID.fullmatch(value) is not None

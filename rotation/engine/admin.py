@@ -18,8 +18,8 @@ from rotation.domain.protocol import (
     superseded_tags,
     token_tags,
 )
+from rotation.domain.roles import BUILTIN_ROLES, parse_role_ref
 from rotation.domain.secret import Secret
-from rotation.domain.values import BUILTIN_ROLES, parse_role_ref
 from rotation.engine.actions import ActionKind
 from rotation.engine.executor import Outcome
 from rotation.engine.observe import observe_app

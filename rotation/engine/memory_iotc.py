@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rotation.domain.ids import check_token_id
 from rotation.domain.model import AppToken, RoleAssignment
 from rotation.domain.secret import Secret
-from rotation.domain.values import check_token_id
 from rotation.engine.memory_clock import ManualClock, rng_copy
 from rotation.errors import IncompleteListingError, ServiceError, ValidationError, VerificationError
 

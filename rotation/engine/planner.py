@@ -7,10 +7,10 @@ Re-planning after a successful apply yields nothing, and no plan ever revokes a 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
+from rotation.domain.assignments import resolve_roles, roles_drift
 from rotation.domain.lifecycle import renewal
 from rotation.domain.model import (
     AppSpec,
@@ -33,35 +33,6 @@ from rotation.engine.actions import (
     RotateAction,
 )
 from rotation.engine.revocation import plan_app_revocation
-
-
-def resolve_roles(spec: SlotSpec, app_roles: Mapping[str, str]) -> frozenset[RoleAssignment] | str:
-    """Policy role references as role ids, or the reason they cannot be resolved."""
-    by_name = {name.casefold(): role_id for role_id, name in app_roles.items()}
-    resolved: set[RoleAssignment] = set()
-    for ref in spec.roles:
-        if ref.ref in app_roles or (not app_roles and _is_guid(ref.ref)):
-            role_id = ref.ref
-        elif ref.ref.casefold() in by_name:
-            role_id = by_name[ref.ref.casefold()]
-        else:
-            known = ", ".join(sorted(app_roles.values())) or "none listed"
-            return f"role {ref.ref!r}: got no such role in the app, expected one of: {known}"
-        resolved.add(RoleAssignment(role_id, ref.organization))
-    return frozenset(resolved)
-
-
-def _is_guid(value: str) -> bool:
-    return re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", value) is not None
-
-
-def roles_drift(want: frozenset[RoleAssignment], have: frozenset[RoleAssignment],
-                names: Mapping[str, str]) -> str | None:
-    added = sorted(r.label(names) for r in want - have)
-    removed = sorted(r.label(names) for r in have - want)
-    if not added and not removed:
-        return None
-    return "roles drift: " + " ".join([*(f"+{a}" for a in added), *(f"-{r}" for r in removed)])
 
 
 def due_reason(spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset[RoleAssignment],

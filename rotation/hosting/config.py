@@ -32,11 +32,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import isodate
 import platformdirs
 
-from rotation.audit.controls import SEVERITIES
-from rotation.errors import ConfigError
+from rotation.domain.severity import SEVERITIES
+from rotation.domain.values import parse_duration
+from rotation.errors import ConfigError, InvalidValue
 from rotation.hosting.hoststorage import HostStorage
 
 APP_NAME = "iotc-token-rotation"  # the per-user state folder: platformdirs.user_state_path(APP_NAME)
@@ -170,9 +170,9 @@ def _duration(env: Mapping[str, str], name: str) -> timedelta:
     if not raw:
         return timedelta(0)
     try:
-        value = isodate.parse_duration(raw)
-    except (isodate.ISO8601Error, ValueError):
+        value = parse_duration(raw, name)
+    except InvalidValue:
         value = None
-    if not isinstance(value, timedelta) or value < timedelta(0):
+    if value is None or value < timedelta(0):
         raise ConfigError(f"{name}: got {raw!r}, expected a non-negative ISO 8601 duration such as P2D or PT36H")
     return value

@@ -34,13 +34,12 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
-from rotation.adapters.storage import storage_error
+from rotation.adapters.storage import MessageQueue, storage_error
 from rotation.engine.jobs import Job, JobResult, run_job
-from rotation.errors import RotationError
+from rotation.errors import AppFailedError, InvalidMessageError
 from rotation.hosting.runtime import Runtime
 
 log = logging.getLogger("rotation.fanout")
@@ -49,18 +48,6 @@ JOBS: tuple[Job, ...] = ("rotate", "revoke")
 MESSAGE_TTL = 24 * 3600  # seconds
 PEEK_LIMIT = 32  # the most messages one peek returns (the Queue service's limit)
 UNREADABLE = "(unreadable)"
-
-
-class AppFailedError(RotationError):
-    """The app of a queue message failed: raised so that the host retries the message, then poisons it."""
-
-    def __init__(self, message: str, result: JobResult) -> None:
-        super().__init__(message)
-        self.result = result
-
-
-class InvalidMessageError(RotationError):
-    """A message that names no known job or app, or is not the JSON `enqueue_apps` writes."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +66,7 @@ def poison_queue(settings_queue: str) -> str:
 
 
 
-def _ensure(queue: Any) -> None:
+def _ensure(queue: MessageQueue) -> None:
     with contextlib.suppress(ResourceExistsError):
         queue.create_queue()
 

@@ -9,11 +9,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+from azure.storage.blob import BlobServiceClient
 
 from rotation.adapters.blobstore import BlobReportStore, build_blob_service, build_container_client
 from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
@@ -22,12 +23,15 @@ from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions
 from rotation.adapters.sdk import timeouts
-from rotation.adapters.storage import build_queue_client
+from rotation.adapters.storage import MessageQueue, build_queue_client
 from rotation.domain.model import AppSpec, IottlyAppSpec, SlotState
 from rotation.domain.secret import Secret
 from rotation.engine.ports import AppLock
 from rotation.errors import ConfigError
 from rotation.hosting.config import Settings
+
+if TYPE_CHECKING:
+    from rotation.hosting.fanout import PoisonEntry
 
 
 def all_loopback(apps: Sequence[AppSpec | IottlyAppSpec]) -> bool:
@@ -159,7 +163,7 @@ class Runtime:
             return ManagedIdentityCredential(client_id=host.client_id, **identity_timeouts(self.settings))
         return self._cred()
 
-    def host_blob_service(self) -> Any:
+    def host_blob_service(self) -> BlobServiceClient:
         """The host storage's Blob service (leases); a ConfigError when it is not configured."""
         host = self.settings.host_storage
         what = "host storage (AzureWebJobsStorage)"
@@ -174,7 +178,7 @@ class Runtime:
                                   credential=self._host_credential(), what=what, timeout=self.settings.http_timeout,
             logging_enable=self.sdk_logging)
 
-    def host_queue(self, name: str, *, decode: bool = True) -> Any:
+    def host_queue(self, name: str, *, decode: bool = True) -> MessageQueue:
         """A queue of the host storage, base64 text as the Functions queue trigger reads and writes it
         (`decode=False`: contents as stored, for reading messages that someone else may have written)."""
         host = self.settings.host_storage
@@ -197,6 +201,12 @@ class Runtime:
     def identity_token(self) -> str:
         """This service's own access token for IoT Central (its claims name the identity)."""
         return str(self.credential_object().get_token(SCOPE).token)
+
+    def poison_entries(self) -> list[PoisonEntry]:
+        """What sits in the fan-out's poison queue (peeked, never removed); see `rotation.hosting.fanout`."""
+        from rotation.hosting.fanout import poison_entries  # noqa: PLC0415 -- azure-storage-queue only with the fan-out
+
+        return poison_entries(self)
 
     def iottly(self, base_url: str) -> IottlyClient:
         return IottlyClient(base_url, self.http())

@@ -19,15 +19,11 @@ from typing import Any
 
 from rotation.engine.actions import Blocked
 from rotation.engine.jobs import Job, JobResult
-from rotation.errors import PolicyError, RotationError
+from rotation.errors import AppFailedError, InvalidMessageError, JobFailedError, PolicyError, RotationError
 from rotation.hosting import telemetry
 from rotation.hosting.config import Settings
 from rotation.hosting.runtime import Runtime
 from rotation.hosting.schedules import JobName
-
-
-class JobFailedError(RotationError):
-    """The job ran and something failed (the per-app summary says what); the invocation must fail."""
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -79,7 +75,7 @@ def _rotate_or_revoke(job: Job, env: Mapping[str, str], log: Any) -> None:
 def on_queue_message(body: str, dequeue_count: int, *, env: Mapping[str, str] | None = None) -> None:
     """One app of a fanned-out rotate or revoke. A failed app raises (after its summary is logged), so the
     host retries the message, then moves it to the poison queue; an unrunnable message is dropped."""
-    from rotation.hosting.fanout import AppFailedError, InvalidMessageError, handle_message, parse_message  # noqa: PLC0415
+    from rotation.hosting.fanout import handle_message, parse_message  # noqa: PLC0415
 
     env = os.environ if env is None else env
     telemetry.configure(env=env)

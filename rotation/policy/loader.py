@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from rotation.domain.values import format_duration, parse_role_ref
+from rotation.domain.roles import parse_role_ref
+from rotation.domain.values import format_duration
 from rotation.errors import PolicyError
 from rotation.policy.models import IoTCentralApp, IottlyApp, PolicyFile
 from rotation.policy.yamltree import dotted, read_tree

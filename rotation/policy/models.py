@@ -17,9 +17,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from rotation.domain.ids import check_token_id
+from rotation.domain.roles import parse_role_ref
 from rotation.domain.values import (
     API_PATH_MAX,
-    InvalidValue,
     check_api_path,
     check_base_domain,
     check_base_url,
@@ -27,11 +28,10 @@ from rotation.domain.values import (
     check_organization,
     check_secret_name,
     check_subdomain,
-    check_token_id,
     format_duration,
     parse_duration,
-    parse_role_ref,
 )
+from rotation.errors import InvalidValue
 
 
 def _checked(check: Any) -> Any:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
 
 from rotation.domain.model import AllowedToken, AppSpec, IottlyAppSpec, IottlyKeySpec, SlotRole, SlotSpec
-from rotation.domain.values import parse_role_ref
+from rotation.domain.roles import parse_role_ref
 from rotation.errors import UserError
-from rotation.hosting.config import Settings
 from rotation.policy import PolicySet, load_policies
 from rotation.policy.models import Defaults, IoTCentralApp, IottlyApp
 
@@ -47,7 +48,14 @@ def app_specs(policies: PolicySet) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
     return iotcentral, iottly
 
 
-def load_app_specs(settings: Settings, env: Mapping[str, str] | None = None
+class PolicySource(Protocol):
+    """What loading needs from the settings: policy sits below hosting and must not import its config."""
+
+    @property
+    def policies(self) -> Path: ...
+
+
+def load_app_specs(settings: PolicySource, env: Mapping[str, str] | None = None
                    ) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
     return app_specs(load_policies([settings.policies], os.environ if env is None else env))
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from emulators.sandbox import RunningWorld
+from rotation.errors import JobFailedError
 from rotation.hosting import schedules
 from rotation.hosting.config import Settings
-from rotation.hosting.triggers import JobFailedError
 from tests.e2e.function_support import (
     ROOT,
     bindings,

@@ -20,8 +20,7 @@ from azure.storage.queue import QueueClient, QueueMessage, TextBase64DecodePolic
 
 from emulators.azurite import AzuriteEndpoints
 from emulators.sandbox import RunningWorld
-from rotation.hosting.fanout import AppFailedError
-from rotation.hosting.triggers import JobFailedError
+from rotation.errors import AppFailedError, JobFailedError
 from tests.e2e.function_support import call_timer, indexed_functions, log_events, vault_values
 
 HOST = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text(encoding="utf-8"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Iterator
 from datetime import timedelta
@@ -66,6 +67,19 @@ def test_throttling_is_retried_honouring_retry_after(world: RunningWorld, client
     assert sleeps == [3.0, 3.0]
 
 
+def test_one_503_then_success_logs_exactly_one_retry_line(
+        world: RunningWorld, client: IoTCentralClient, sleeps: list[float], caplog: pytest.LogCaptureFixture) -> None:
+    world.world.iotcentral.faults.add(Fault("error", route="Roles_List", status=503, times=1))
+    with caplog.at_level(logging.INFO, logger="rotation.http"):
+        assert "Fleet Auditor" in client.list_roles().values()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retry ")]
+    assert len(lines) == 1
+    assert lines[0].startswith("retry what=list roles of ")
+    assert " attempt=1 status=503 delay=" in lines[0]
+    assert len(sleeps) == 1
+    assert 0.2 <= sleeps[0] <= 0.4  # base delay plus at most one base delay of jitter
+
+
 def test_a_dropped_connection_is_retried_and_a_create_with_the_same_id(
         world: RunningWorld, client: IoTCentralClient) -> None:
     world.world.iotcentral.faults.add(Fault("drop", route="ApiTokens_List", times=1))
@@ -93,6 +107,17 @@ def test_a_wrong_token_fails_verification(client: IoTCentralClient) -> None:
 def test_token_ids_are_checked_before_they_reach_a_url(client: IoTCentralClient, token_id: str) -> None:
     with pytest.raises(ValidationError, match="token id"):
         client.delete_token(token_id)
+
+
+@pytest.mark.parametrize("token_id", ["..", ".", "rot-a\n"])
+def test_delete_refuses_ids_only_the_old_weak_check_accepted(world: RunningWorld, client: IoTCentralClient,
+                                                             token_id: str) -> None:
+    """The DELETE path uses the one strict check (rotation.domain.ids): a dot segment would be normalised
+    to another resource, and `$` without fullmatch let a trailing newline through."""
+    before = len(client.list_tokens())
+    with pytest.raises(ValidationError, match="token id"):
+        client.delete_token(token_id)
+    assert len(client.list_tokens()) == before
 
 
 def test_an_unregistered_identity_is_refused(world: RunningWorld, http: httpx.Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -55,3 +56,13 @@ def test_a_reader_cannot_write(world: RunningWorld, vault: KeyVaultSecrets) -> N
 def test_vault_urls_must_be_https_except_loopback() -> None:
     with pytest.raises(ValidationError, match="https"):
         build_secret_client("http://kv-contoso.vault.azure.net", ManagedIdentityCredential())
+
+
+def test_an_sdk_retry_logs_one_retry_line(world: RunningWorld, vault: KeyVaultSecrets,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    """azure-core retries inside its pipeline; RetryLogPolicy makes each of those retries one line, as ours."""
+    world.world.vault.faults.add(Fault("error", route="GetSecretVersions", status=503, times=1))
+    with caplog.at_level(logging.INFO, logger="rotation.http"):
+        assert vault.list_versions("iotc-contoso-fleet-dashboard-reader")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retry ")]
+    assert lines == [f"retry what=vault {world.vault_url.rstrip('/')} attempt=1 status=503 delay=sdk"]

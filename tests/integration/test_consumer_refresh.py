@@ -12,8 +12,8 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 from emulators.sandbox import RunningWorld
-from rotation.adapters.origin import ForeignOriginError
 from rotation.engine.jobs import run_job
+from rotation.errors import ForeignOriginError
 from tests.integration.consumer_support import APP, DEVICES, SECRET, SLOT, consumer, service_runtime
 
 

@@ -18,9 +18,9 @@ from emulators.azurite import AzuriteEndpoints
 from emulators.sandbox import RunningWorld
 from rotation.audit.run import run_audit
 from rotation.engine.jobs import LEASE
-from rotation.errors import ConfigError
+from rotation.errors import AppFailedError, ConfigError
 from rotation.hosting.config import Settings
-from rotation.hosting.fanout import AppFailedError, PoisonEntry, enqueue_apps, handle_message, poison_entries
+from rotation.hosting.fanout import PoisonEntry, enqueue_apps, handle_message, poison_entries
 from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 

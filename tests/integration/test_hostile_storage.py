@@ -14,7 +14,7 @@ from azure.core.exceptions import HttpResponseError
 from emulators.core import Fault, serve
 from rotation.adapters.blobstore import BlobReportStore, build_container_client
 from rotation.adapters.locks import BlobLeaseLocks
-from rotation.errors import ServiceError
+from rotation.errors import AuthError, ServiceError
 from rotation.hosting.config import Settings
 from rotation.hosting.runtime import Runtime
 from tests.integration.hostile_support import ForeignServer, nothing_reached
@@ -92,3 +92,15 @@ def test_a_redirected_queue_message_sends_nothing_elsewhere(storage: Storage) ->
         queue.send_message('{"job": "rotate", "app": "contoso-fleet"}')
     assert nothing_reached(storage.foreign)
     assert raised.value.status_code == 307
+
+
+def test_a_refused_storage_credential_is_the_same_auth_error_as_key_vaults(storage: Storage, tmp_path: Path) -> None:
+    """One error mapper (rotation.adapters.errors): a 403 from Blob Storage is an AuthError, as from Key Vault,
+    so callers and the summary treat a missing role assignment alike."""
+    run = tmp_path / "20261123T000000Z"
+    run.mkdir()
+    (run / "report.json").write_text("{}", encoding="utf-8")
+    storage.account.status = 403
+    storage.account.answer = {"error": {"code": "AuthorizationPermissionMismatch", "message": "no role"}}
+    with pytest.raises(AuthError, match="HTTP 403"):
+        container(storage).publish(run)

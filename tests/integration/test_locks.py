@@ -276,7 +276,7 @@ def test_a_lock_that_cannot_be_checked_fails_the_app_closed(world: RunningWorld,
     assert result.failed
     for run in result.apps:
         assert run.outcomes == []
-        assert run.state.errors[0].startswith("could not take the app's lock: ServiceError: create lease "
-                                              "container rotation-leases: got HTTP 403")
+        assert run.state.errors[0].startswith("could not take the app's lock: AuthError: create lease "
+                                              "container rotation-leases: got HTTP 403 AuthorizationFailure")
     assert {name: len(world.world.vault.versions(name)) for name in before} == before
     runtime.close()

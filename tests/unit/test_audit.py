@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotation.audit.controls import CATALOG, CONTROLS, SEVERITIES
+from rotation.audit.controls import CATALOG, CONTROLS
 from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate
 from rotation.audit.findings import Finding
 from rotation.domain.model import (
@@ -26,6 +26,7 @@ from rotation.domain.model import (
     SlotState,
     VerifyCheck,
 )
+from rotation.domain.severity import SEVERITIES
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -35,10 +35,10 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from rotation.domain.assignments import resolve_roles
 from rotation.domain.model import AppToken, RoleAssignment, SlotState
 from rotation.domain.values import managed_slot_part, parse_managed_id
 from rotation.engine.actions import Blocked
-from rotation.engine.planner import resolve_roles
 from tests.unit.protocol_world import (
     APP_ROLES,
     LIFETIMES,

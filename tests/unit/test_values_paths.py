@@ -11,17 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotation.domain.values import (
-    InvalidValue,
-    check_api_path,
-    check_name,
-    check_organization,
-    check_secret_name,
-    check_subdomain,
-    check_token_id,
-    is_guid,
-)
-from rotation.errors import PolicyError
+from rotation.domain.ids import check_token_id, is_guid
+from rotation.domain.values import check_api_path, check_name, check_organization, check_secret_name, check_subdomain
+from rotation.errors import InvalidValue, PolicyError
 from rotation.policy import load_policies, schema
 
 GOOD_PATHS = ["/api/", "/api/devices", "/api/devices/", "/api/devices/thermostat-01/telemetry",

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rotation.audit.controls import SEVERITIES, Severity, severity_rank
 from rotation.audit.evaluate import Observed, Policies
 from rotation.audit.findings import Finding
+from rotation.domain.severity import SEVERITIES, Severity, severity_rank
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from rotation import __version__
-from rotation.audit.controls import CATALOG, SEVERITIES, Severity, severity_rank
+from rotation.audit.controls import CATALOG
 from rotation.audit.findings import Finding
 from rotation.audit.report.model import AuditReport
 from rotation.audit.report.timeline import WIDTH, Timeline, app_timeline
+from rotation.domain.severity import SEVERITIES, Severity, severity_rank
 
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=select_autoescape(disabled_extensions=("md.j2",), default=True),  # Markdown not escaped
