@@ -2,8 +2,9 @@
 
 from emulators.core.clock import Clock
 from emulators.core.faults import Fault, Faults, RequestCounters
-from emulators.core.http import EmulatorApp, HttpError, Route, serve
+from emulators.core.http import EmulatorApp, HttpError, Route
 from emulators.core.jwt_authority import Claims, SandboxAuthority
+from emulators.core.server import serve
 from emulators.core.tls import SandboxCA
 
 __all__ = [

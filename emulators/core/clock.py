@@ -32,6 +32,14 @@ class Clock:
                 self._offset += delta
         return self.now()
 
+    def seconds(self) -> float:
+        """The emulated time as a number of seconds: a `clock` for code that measures durations."""
+        return self.now().timestamp()
+
+    def sleep(self, seconds: float) -> None:
+        """An emulated sleep: the clock jumps ahead at once, so a test waits for nothing real."""
+        self.advance(timedelta(seconds=seconds))
+
     def freeze(self, at: datetime | None = None) -> datetime:
         when = at or self.now()
         if when.tzinfo is None:

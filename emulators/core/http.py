@@ -1,5 +1,5 @@
-"""The HTTP side every emulator shares: routing, the spec's error shape, faults, counters, observers,
-and a threaded server on 127.0.0.1:0 (HTTPS when given a TLS context).
+"""The HTTP side every emulator shares: routing, the spec's error shape, faults, counters and observers
+(the server that serves it, with keep-alive, is `emulators.core.server`).
 
 Werkzeug does the HTTP parsing and routing; an emulator declares `Route`s and raises `HttpError`,
 which it renders in its own service's error shape. Any unexpected exception also becomes that shape
@@ -8,22 +8,18 @@ with status 500: a client never sees a traceback page.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import socket
-import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from emulators.core.clock import Clock
@@ -75,6 +71,23 @@ def read_json(request: Request) -> Any:
         raise HttpError(400, "BadRequest", f"request body is not valid JSON: {exc}") from None
 
 
+class ConnectionCounter:
+    """TCP connections the server accepted for this app: tests check that clients reuse them (keep-alive)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._opened = 0
+
+    def opened(self) -> None:
+        with self._lock:
+            self._opened += 1
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return self._opened
+
+
 class EmulatorApp:
     """A WSGI application made of `Route`s plus the shared `/_emulator/` admin routes."""
 
@@ -84,6 +97,7 @@ class EmulatorApp:
         self.clock = clock or Clock()
         self.faults = faults or Faults()
         self.counters = RequestCounters()
+        self.connections = ConnectionCounter()
         self.observers: list[Observer] = []
         self.before_request: list[BeforeRequest] = []
         self._handlers: dict[str, Handler] = {}
@@ -157,9 +171,10 @@ class EmulatorApp:
                 endpoint, args = self._map.bind_to_environ(environ).match()
             except NotFound:
                 raise HttpError(404, "NotFound", f"no such resource: {request.method} {request.path}") from None
-            except MethodNotAllowed:
-                raise HttpError(405, "MethodNotAllowed",
-                                f"method {request.method} is not allowed on {request.path}") from None
+            except MethodNotAllowed as exc:
+                allow = ", ".join(sorted(exc.valid_methods or ()))
+                raise HttpError(405, "MethodNotAllowed", f"method {request.method} is not allowed on {request.path}",
+                                {"Allow": allow}) from None
             route = str(endpoint)
             admin = route.startswith("_emulator")
             response = None if admin else next(
@@ -172,6 +187,9 @@ class EmulatorApp:
             response = self.error_response(
                 HttpError(500, "InternalServerError", "the emulator failed to handle the request"))
         response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
+        if response.status_code in (204, 304):  # no content: no Content-Type or Content-Length (RFC 9110 8.6)
+            response.headers.remove("Content-Type")
+            response.headers.remove("Content-Length")
         self.counters.record(route, response.status_code)
         if not route.startswith("_emulator"):
             for observer in self.observers:
@@ -217,61 +235,9 @@ class _ReadFirstResponse(Response):
 
 
 def _respond(fault: Fault) -> Response:
-    """The fault's answer as is; with `truncate`, a Content-Length larger than the body (werkzeug closes every
-    connection after one answer, so the client sees the body end early)."""
+    """The fault's answer as is; with `truncate`, a Content-Length larger than the body (the server then closes
+    the connection after it, so the client sees the body end early)."""
     body = fault.body.encode() * fault.repeat
     response = _ReadFirstResponse(body, status=fault.status, content_type=fault.content_type)
     response.headers["Content-Length"] = str(len(body) + fault.truncate)
     return response
-
-
-class _RequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler, quiet, with dropped-connection faults and JSON for malformed requests."""
-
-    timeout = 30
-
-    def run_wsgi(self) -> None:
-        app = self.server.app
-        if isinstance(app, EmulatorApp) and app.take_drop(self.command, self.path):
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        super().run_wsgi()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        body = json.dumps({"error": {"code": "BadRequest", "message": message or "malformed request"}})
-        data = body.encode()
-        with contextlib.suppress(OSError):
-            self.send_response(code, message)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("x-ms-error-code", "BadRequest")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-        self.close_connection = True
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
-
-    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 -- stdlib signature
-        log.debug("emulator server: " + format, *args)  # noqa: G003
-
-
-@contextlib.contextmanager
-def serve(app: EmulatorApp, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1",
-          port: int = 0) -> Iterator[str]:
-    """Serve `app` in a background thread; yields the base URL (no trailing slash)."""
-    server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_RequestHandler,
-                                         ssl_context=tls)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"{app.name}-server", daemon=True)
-    thread.start()
-    scheme = "https" if tls is not None else "http"
-    try:
-        yield f"{scheme}://{host}:{server.port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

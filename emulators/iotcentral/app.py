@@ -163,22 +163,24 @@ class IoTCentralApp:
     # -- API tokens ------------------------------------------------------------------------------------
     def create_token(self, token_id: str, roles: RoleRefs, *, expiry: datetime | None = None,
                      created: datetime | None = None) -> str:
-        """The token's value, once (as the web UI shows it). `created` defaults to the clock's now; the
-        token works from `created` + the emulator's propagation delay. Expiry defaults to a year on."""
+        """The token's value, once (as the web UI shows it). `created` defaults to the clock's now. A seeded
+        token works at once: it stands for one made long before the test (only tokens minted through the
+        API wait for the propagation delay). Expiry defaults to a year on."""
         created = created or self.clock.now()
         _, value = self.mint(token_id, self.assignments(roles), expiry=expiry or created + TOKEN_LIFETIME,
-                             created=created)
+                             created=created, propagate=False)
         return value
 
     def mint(self, token_id: str, roles: tuple[RoleAssignment, ...], *, expiry: datetime,
-             created: datetime) -> tuple[ApiTokenInfo, str]:
-        """Store a new token (no policy applied: callers decide the expiry); its info and its value."""
+             created: datetime, propagate: bool = True) -> tuple[ApiTokenInfo, str]:
+        """Store a new token (no policy applied: callers decide the expiry); its info and its value. With
+        `propagate`, it is refused (401) until the emulator's propagation delay has passed since `created`."""
         if not TOKEN_ID.match(token_id):
             raise ValueError(f"token id: got {token_id!r}, expected {TOKEN_ID.pattern}")
         if expiry.tzinfo is None or created.tzinfo is None:
             raise ValueError("token times must be timezone-aware")
         info = ApiTokenInfo(token_id, roles, sas.truncate_ms(expiry), created,
-                            created + self._propagation_delay())
+                            created + (self._propagation_delay() if propagate else timedelta(0)))
         key = sas.new_key()
         with self._lock:
             if token_id in self._tokens:

@@ -12,7 +12,9 @@ Assumptions where the service is undocumented (see /work/shared/specs/iotcentral
   while PUT on an existing user id replaces the user (the spec's example calls it "add or update").
 - Whether the service honours a client-chosen ``expiry`` is unknown: the `expiry_policy` knob picks
   "honor" (default), "ignore" (always a year) or "clamp" (at most a year).
-- A new token is refused with 401 until its `propagation_delay` has passed on the emulated clock.
+- A token minted through the API is refused with 401 until `propagation_delay` (default 1.25 s) has
+  passed on the emulated clock; seeded tokens work at once. The real delay is undocumented: the
+  default only makes every client exercise its wait (see emulators/FIDELITY.md).
 - Paging: ``nextLink`` is an absolute URL with the same api-version and an opaque ``$skiptoken``; the
   page size is a knob (the real one is unknown). Error codes are the HTTP reason in PascalCase.
 """
@@ -56,6 +58,8 @@ PREVIEW_API_VERSIONS = ("1.1-preview", "1.2-preview", "2021-04-30-preview", "202
 API_VERSIONS = frozenset(STABLE_API_VERSIONS + PREVIEW_API_VERSIONS)
 DEFAULT_API_VERSION = "2022-07-31"
 PREFIX = "/apps/<subdomain>/api"
+PROPAGATION_DELAY = timedelta(seconds=1.25)
+"""Emulated time before a token minted through the API is accepted (assumed: the service documents none)."""
 
 Action = Callable[..., Response]
 
@@ -68,7 +72,7 @@ class IoTCentralEmulator(EmulatorApp):
     name = "iotcentral"
 
     def __init__(self, authority: SandboxAuthority, *, clock: Clock | None = None, faults: Faults | None = None,
-                 page_size: int = 100, rate_limit: int | None = 20, propagation_delay: timedelta = timedelta(0),
+                 page_size: int = 100, rate_limit: int | None = 20, propagation_delay: timedelta = PROPAGATION_DELAY,
                  expiry_policy: ExpiryPolicy = "honor",
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.authority = authority

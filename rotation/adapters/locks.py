@@ -91,6 +91,12 @@ class BlobLeaseLocks:
             self._ready = True
 
 
+def _held_elsewhere(exc: HttpResponseError) -> bool:
+    """Whether creating the lease blob was refused because another run holds its lease. Real Blob Storage
+    checks the lease before `If-None-Match: *`, so an upload to a leased blob answers 412 LeaseIdMissing
+    (Azurite answers 409 instead, Azurite issue #2637); any 409 on that upload is a blob that exists."""
+    code = getattr(exc, "error_code", None)  # the SDK's StorageErrorCode, a str enum
+    return exc.status_code == 409 or (exc.status_code == 412 and code == "LeaseIdMissing")
 
 
 class BlobLease:
@@ -116,6 +122,10 @@ class BlobLease:
             self._blob.upload_blob(b"", overwrite=False)
         except ResourceExistsError:
             pass  # made by an earlier run; leased or not, the acquire below decides
+        except HttpResponseError as exc:
+            if _held_elsewhere(exc):
+                return False
+            raise storage_error(f"create lease blob {self._blob.blob_name}", exc) from None
         except AzureError as exc:
             raise storage_error(f"create lease blob {self._blob.blob_name}", exc) from None
         lease = BlobLeaseClient(self._blob)

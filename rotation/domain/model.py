@@ -56,6 +56,7 @@ class SlotSpec:
     jitter: float = 0.0
     verify_method: str = "GET"
     verify_path: str | None = None
+    verify_budget: timedelta | None = None  # how long a new token may take to be accepted; None: the default
 
     @property
     def pending_secret(self) -> str:

@@ -11,6 +11,7 @@ Every action yields an `Outcome` with its reason; one failure never stops the ot
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +51,8 @@ from rotation.engine.observe import DEFAULT_VERIFY_PATH
 from rotation.engine.ports import IoTCentralPort, VaultPort
 from rotation.errors import RotationError, VerificationError
 
+log = logging.getLogger("rotation.executor")
+
 EXPIRY_TOLERANCE = timedelta(minutes=2)
 Status = Literal["done", "failed", "skipped"]
 
@@ -66,11 +69,18 @@ class Outcome:
 
 @dataclass
 class VerifyPolicy:
-    """New tokens may take a moment to propagate: retry verification with backoff before giving up."""
+    """A new token may take a while to be accepted everywhere (the service documents no bound): verification
+    is retried for a time `budget` (a slot's `verify: {budget: ...}` overrides it) with a backoff doubling from
+    `first_delay` up to `max_delay`, so a slow propagation costs few calls. `clock` and `sleep` are injectable
+    (tests advance an emulated clock instead of sleeping); the time spent counts at least the sleeps asked
+    for, so a sleep that returns early never makes the loop spin. `attempts` optionally caps the tries too."""
 
-    attempts: int = 6
+    budget: float = 90.0
     first_delay: float = 0.25
+    max_delay: float = 8.0
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    attempts: int | None = None
 
 
 @dataclass
@@ -175,23 +185,32 @@ class AppExecutor:
         with contextlib.suppress(RotationError):  # else the orphan sweep deletes it after its safety window
             self.iotc.delete_token(token_id)
 
-    def _verify(self, spec: SlotSpec, value: Secret) -> None:
-        delay = self.verify_policy.first_delay
-        for attempt in range(1, self.verify_policy.attempts + 1):
+    def _verify(self, spec: SlotSpec, token_id: str, value: Secret) -> None:
+        policy = self.verify_policy
+        budget = spec.verify_budget.total_seconds() if spec.verify_budget is not None else policy.budget
+        start, slept, delay, attempt = policy.clock(), 0.0, policy.first_delay, 0
+        while True:
+            attempt += 1
             try:
                 self.iotc.verify(value, spec.verify_method, spec.verify_path or DEFAULT_VERIFY_PATH)
             except VerificationError:
-                if attempt == self.verify_policy.attempts:
+                elapsed = max(policy.clock() - start, slept)
+                if elapsed >= budget or attempt == policy.attempts:
+                    log.warning("verification failed token=%s after=%.2fs attempts=%d", token_id, elapsed, attempt)
                     raise
-                self.verify_policy.sleep(delay)
-                delay *= 2
+                pause = min(delay, budget - elapsed)
+                policy.sleep(pause)
+                slept += pause
+                delay = min(delay * 2, policy.max_delay)
             else:
+                elapsed = max(policy.clock() - start, slept)
+                log.info("verified token=%s after=%.2fs attempts=%d", token_id, elapsed, attempt)
                 return
 
     def _verify_and_promote(self, spec: SlotSpec, token: AppToken, value: Secret, *, staged_version: str,
                             staged_tags: Mapping[str, str], extra: Mapping[str, str]) -> None:
         try:
-            self._verify(spec, value)
+            self._verify(spec, token.id, value)
         except VerificationError as exc:
             self._compensate(token.id)
             self.vault.update(spec.pending_secret, staged_version, tags=restaged(staged_tags, STAGE_ABANDONED))

@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -62,6 +63,9 @@ ApiPath = Annotated[str, _checked(check_api_path),
                                     "pattern": rf"^/api/(?:{_SEGMENT}(?:/{_SEGMENT})*/?)?$"})]
 
 
+VERIFY_BUDGET_MIN, VERIFY_BUDGET_MAX = timedelta(seconds=1), timedelta(minutes=10)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,8 +89,18 @@ class RoleEntry(Strict):
 
 class Verify(Strict):
     method: Literal["GET", "HEAD"] = "GET"
-    path: ApiPath = Field(description="A read under /api/ that the token's roles allow, e.g. /api/devices: "
-                                      "GET <base_url><path> with the new token.")
+    path: ApiPath | None = Field(None, description="A read under /api/ that the token's roles allow (default "
+                                                   "/api/devices): GET <base_url><path> with the new token.")
+    budget: Duration | None = Field(None, description="How long a new token may take to be accepted before "
+                                                      "the rotation gives up on it, PT1S to PT10M (default PT90S).")
+
+    @field_validator("budget")
+    @classmethod
+    def _budget_range(cls, budget: timedelta | None) -> timedelta | None:
+        """A run must end within the Function's timeout; a budget under a second leaves no time to wait."""
+        if budget is not None and not VERIFY_BUDGET_MIN <= budget <= VERIFY_BUDGET_MAX:
+            raise PydanticCustomError("invalid_value", "a duration from PT1S to PT10M")
+        return budget
 
 
 class TokenSlot(Strict):

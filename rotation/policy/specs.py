@@ -23,7 +23,8 @@ def _iotcentral(app: IoTCentralApp, defaults: Defaults) -> AppSpec:
                  lifetime=slot.lifetime or defaults.lifetime, renew_at=slot.renew_at or defaults.renew_at,
                  grace=slot.grace or defaults.grace, max_lifetime=defaults.max_lifetime, jitter=defaults.jitter,
                  verify_method=slot.verify.method if slot.verify else "GET",
-                 verify_path=slot.verify.path if slot.verify else None)
+                 verify_path=slot.verify.path if slot.verify else None,
+                 verify_budget=slot.verify.budget if slot.verify else None)
         for slot in app.tokens)
     return AppSpec(name=app.name, base_url=base_url, vault=app.vault, slots=slots,
                    allow_unmanaged=tuple(AllowedToken(a.id, a.until, a.justification) for a in app.allow_unmanaged),

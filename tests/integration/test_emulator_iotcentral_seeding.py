@@ -66,13 +66,17 @@ def test_seeding_may_create_expired_tokens_and_tokens_beyond_a_year(app: IoTCent
     assert app.tokens["expired"].expiry < NOW < app.tokens["decade"].expiry - timedelta(days=3000)
 
 
-def test_propagation_delay_applies_to_seeded_tokens_from_their_creation(emulator: IoTCentralEmulator,
-                                                                         app: IoTCentralApp) -> None:
+def test_seeded_tokens_work_at_once_whatever_the_propagation_delay(emulator: IoTCentralEmulator,
+                                                                    app: IoTCentralApp) -> None:
     emulator.propagation_delay = timedelta(minutes=5)
     app.create_token("fresh", ["operator"])
     app.create_token("old", ["operator"], created=NOW - timedelta(days=1))
-    assert app.tokens["fresh"].usable_from == NOW + timedelta(minutes=5)
-    assert app.tokens["old"].usable_from < NOW
+    assert app.tokens["fresh"].usable_from == NOW
+    assert app.tokens["old"].usable_from == NOW - timedelta(days=1)
+
+
+def test_the_default_propagation_delay_is_not_zero(emulator: IoTCentralEmulator) -> None:
+    assert emulator.propagation_delay == timedelta(seconds=1.25)
 
 
 def test_token_ids_are_unique_and_safe(app: IoTCentralApp) -> None:

@@ -16,7 +16,11 @@ from tests.integration.sample_specs import sample_specs
 
 AUDITOR = "iotc-contoso-fleet-auditor"
 FLEET_AUDITOR = "5d2f6c1e-9a7b-4c3d-8e1f-0a2b3c4d5e6f"
-NO_WAIT = VerifyPolicy(attempts=2, sleep=lambda _: None)
+
+
+def _waits(world: RunningWorld) -> VerifyPolicy:
+    """The default budget and backoff, waiting on the world's emulated clock (new tokens take 1.25 s)."""
+    return VerifyPolicy(sleep=world.world.clock.sleep, clock=world.world.clock.seconds)
 
 
 def _contoso(world: RunningWorld) -> Runtime:
@@ -28,7 +32,7 @@ def test_a_token_that_never_verifies_is_revoked_and_the_current_one_stays(world:
     world.world.iotcentral.propagation_delay = timedelta(days=1)  # new tokens are refused (401)
     app = world.world.iotcentral.app("contoso-fleet")
     before = set(app.tokens)
-    result = run_job(_contoso(world), "rotate", verify_policy=NO_WAIT)
+    result = run_job(_contoso(world), "rotate", verify_policy=_waits(world))
     [outcome] = [o for o in result.outcomes() if o.action == "Mint" and o.slot == "auditor"]
     assert outcome.status == "failed"
     assert "failed verification" in outcome.detail
@@ -41,7 +45,7 @@ def test_a_staging_failure_deletes_the_new_token(world: RunningWorld) -> None:
     world.world.vault.faults.add(Fault("error", route="SetSecret", status=500, times=20))
     app = world.world.iotcentral.app("contoso-fleet")
     before = set(app.tokens)
-    result = run_job(_contoso(world), "rotate", verify_policy=NO_WAIT)
+    result = run_job(_contoso(world), "rotate", verify_policy=_waits(world))
     [outcome] = [o for o in result.outcomes() if o.action == "Mint" and o.slot == "auditor"]
     assert outcome.status == "failed"
     assert "new token deleted" in outcome.detail
@@ -57,7 +61,7 @@ def test_a_staged_token_left_by_a_crash_is_verified_and_promoted(world: RunningW
                              expiry=now + timedelta(days=30))
     world.world.vault.seed_secret(AUDITOR + "-pending", value, tags={"stage": "pending", "token-id": token_id})
     runtime = _contoso(world)
-    result = run_job(runtime, "rotate", verify_policy=NO_WAIT)
+    result = run_job(runtime, "rotate", verify_policy=_waits(world))
     planned = result.apps[0].planned
     assert [type(a) for a in planned if a.slot == "auditor"] == [ResumePending]
     assert all(o.status == "done" for o in result.outcomes())
@@ -74,7 +78,7 @@ def test_a_promotion_interrupted_before_retagging_is_finished(world: RunningWorl
     tags = {"stage": "current", "token-id": token_id, "managed-by": "rotation"}
     world.world.vault.seed_secret(AUDITOR + "-pending", value, tags={**tags, "stage": "pending"})
     world.world.vault.seed_secret(AUDITOR, value, tags=tags, created_on=now + timedelta(seconds=1))
-    result = run_job(_contoso(world), "rotate", verify_policy=NO_WAIT)
+    result = run_job(_contoso(world), "rotate", verify_policy=_waits(world))
     kinds = {type(a) for a in result.apps[0].planned if getattr(a, "slot", None) == "auditor"}
     assert kinds == {FinishPromotion, MarkSuperseded}
     stages = [v.tags["stage"] for v in world.world.vault.versions(AUDITOR)]
@@ -84,7 +88,7 @@ def test_a_promotion_interrupted_before_retagging_is_finished(world: RunningWorl
 
 def test_an_expiry_the_app_did_not_honour_is_recorded_not_assumed(world: RunningWorld) -> None:
     world.world.iotcentral.expiry_policy = "ignore"  # the app sets one year whatever we ask
-    result = run_job(_contoso(world), "rotate", verify_policy=NO_WAIT)
+    result = run_job(_contoso(world), "rotate", verify_policy=_waits(world))
     [outcome] = [o for o in result.outcomes() if o.action == "Mint" and o.slot == "auditor"]
     assert outcome.status == "done"
     assert "expiry mismatch: requested" in outcome.detail
@@ -92,5 +96,5 @@ def test_an_expiry_the_app_did_not_honour_is_recorded_not_assumed(world: Running
     assert "requested-expiry" in current.tags
     assert current.expires_on is not None
     assert current.expires_on - world.world.clock.now() > timedelta(days=300)  # the app's truth is stored
-    again = run_job(_contoso(world), "rotate", verify_policy=NO_WAIT)  # and it does not cause endless re-minting
+    again = run_job(_contoso(world), "rotate", verify_policy=_waits(world))  # and it does not cause endless re-minting
     assert not [a for a in again.apps[0].planned if isinstance(a, Mint)]

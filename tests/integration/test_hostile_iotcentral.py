@@ -202,6 +202,7 @@ def test_a_truncated_answer_is_retried_and_then_incomplete(hostile: Hostile, cli
 
 def test_verification_needs_a_json_answer(hostile: Hostile, client: IoTCentralClient) -> None:
     _, value = client.create_token(NEW_ID, frozenset({OPERATOR}), expiry(hostile))
+    hostile.running.world.clock.advance(iotc(hostile).propagation_delay)  # a new token is accepted after it
     respond(hostile, "Devices_List", "<html>welcome</html>", content_type="text/html")
     with pytest.raises(ServiceError, match="expected application/json") as raised:
         client.verify(value, "GET", "/api/devices")

@@ -144,6 +144,7 @@ def fault_world(directory: Path, ca: SandboxCA, *, due: bool = True) -> Iterator
     `due=False`: the slot `due` is not due yet."""
     sandbox = SandboxWorld()
     sandbox.iotcentral.rate_limit = None
+    sandbox.iotcentral.propagation_delay = timedelta(0)  # the matrix runs the CLI with real sleeps: no wait
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         identity = stack.enter_context(sandbox.identity.serve())

@@ -54,6 +54,7 @@ def _problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> l
     ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        secret: bad_name", "secret: got 'bad_name', expected a Key Vault secret name"),
     ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        colour: blue", ":10 apps[0].tokens[0].colour: got 'blue', expected no such key"),
     ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        verify: {path: /devices}", ":10 apps[0].tokens[0].verify.path: got '/devices', expected a path under /api/ such as /api/devices: starting with /api/"),
+    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        verify: {budget: PT20M}", ":10 apps[0].tokens[0].verify.budget: got 'PT20M', expected a duration from PT1S to PT10M"),
     ("    provider: iotcentral", "    provider: azure", ":4 apps[0].provider: got 'azure', expected one of 'iotcentral', 'iottly'"),
     ("    vault: https://kv.vault.azure.net", "    vault: ${NOT_SET}", ":6 apps[0].vault: got ${NOT_SET} unset, expected environment variable NOT_SET to be set"),
     ("version: 1", "version: 1\nversion: 1", "expected valid YAML"),
@@ -87,6 +88,15 @@ def test_good_policy_becomes_app_specs_with_defaults_merged(tmp_path: Path) -> N
     assert slot.secret == "iotc-contoso-fleet-reader"
     assert slot.lifetime == timedelta(days=30)
     assert slot.roles[0].ref == "ae2c9854-393b-4f97-8c42-479d70ce626e"
+    assert (slot.verify_path, slot.verify_budget) == (None, None)  # the executor's defaults
+
+
+def test_a_slot_may_set_its_verification_budget_alone(tmp_path: Path) -> None:
+    text = GOOD.replace("roles: [{role: operator}]", "roles: [{role: operator}]\n        verify: {budget: PT2M}")
+    (tmp_path / "p.yaml").write_text(text, encoding="utf-8")
+    [app], _ = app_specs(load_policies([tmp_path], {}))
+    [slot] = app.slots
+    assert (slot.verify_method, slot.verify_path, slot.verify_budget) == ("GET", None, timedelta(minutes=2))
 
 
 def test_the_example_policy_validates() -> None:
