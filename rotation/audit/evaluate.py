@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rotation.audit.controls import CONTROLS, Status
-from rotation.audit.findings import Finding, age, version_hygiene
+from rotation.audit.findings import Finding, version_hygiene
 from rotation.audit.iottly import audit_iottly
-from rotation.audit.memo import fast_sort_key, when
+from rotation.audit.memo import age, fast_sort_key, when
 from rotation.domain.model import (
     STAGE_PREVIOUS,
     TAG_MANAGED_BY,
@@ -94,6 +94,7 @@ class _AppAudit:
         self.currents = {name: slot.current for name, slot in self.slots.items()}
         self.referenced = set().union(*(s.referenced_token_ids() for s in self.slots.values()))
         self.max_lifetime = min((s.max_lifetime for s in spec.slots), default=DEFAULT_MAX_LIFETIME)
+        self.limit_age, self.today = age(self.max_lifetime), now.date()
         self.wanted = {ref.casefold() for ref in spec.forbid_roles}
         self.allowed: dict[str, AllowedToken] = {}
         for allowed in spec.allow_unmanaged:  # the first entry for a token id wins, as a scan would find it
@@ -151,14 +152,14 @@ class _AppAudit:
         allowed = self.allowed.get(token.id)
         if token.managed:
             yield self.finding("IOTC-001", "PASS", resource, "managed by the rotation service", evidence)
-        elif allowed and allowed.until >= self.now.date():
+        elif allowed and allowed.until >= self.today:
             yield self.finding("IOTC-001", "PASS", resource, f"allowlisted until {allowed.until}",
                                {**evidence, "justification": allowed.justification})
         else:
             why = f"allowlist exception expired on {allowed.until}" if allowed else "not declared in any policy"
             yield self.finding("IOTC-001", "FAIL", resource, f"unmanaged token: {why}", evidence)
         if allowed and not token.managed:
-            expired = allowed.until < self.now.date()
+            expired = allowed.until < self.today
             yield self.finding("IOTC-011", "FAIL" if expired else "PASS", resource,
                                f"exception {'expired' if expired else 'valid'} (until {allowed.until})",
                                {**evidence, "until": str(allowed.until), "justification": allowed.justification})
@@ -194,15 +195,15 @@ class _AppAudit:
             lifetime = token.expiry - created
             ok = lifetime <= limit
             yield self.finding("IOTC-003", "PASS" if ok else "FAIL", resource,
-                               f"lifetime {age(lifetime)} ({'within' if ok else 'above'} max {age(limit)})",
-                               {**evidence, "max_lifetime": age(limit)})
+                               f"lifetime {age(lifetime)} ({'within' if ok else 'above'} max {self.limit_age})",
+                               {**evidence, "max_lifetime": self.limit_age})
         else:
             remaining = token.expiry - self.now
             ok = remaining <= limit
             yield self.finding("IOTC-003", "PASS" if ok else "FAIL", resource,
                                f"remaining lifetime {age(remaining)} ({'within' if ok else 'above'} max "
-                               f"{age(limit)}; the API lists no creation time)",
-                               {**evidence, "max_lifetime": age(limit)})
+                               f"{self.limit_age}; the API lists no creation time)",
+                               {**evidence, "max_lifetime": self.limit_age})
         far = token.expiry - self.now > FAR_FUTURE
         yield self.finding("IOTC-004", "FAIL" if far else "PASS", resource,
                            f"expires {when(token.expiry)}" + (" (more than a year ahead)" if far else ""), evidence)
