@@ -110,3 +110,19 @@ def test_equal_instants_in_two_zones_keep_their_own_wall_clock() -> None:
                 if f.control_id == "IOTC-001"}
     assert expiries == {"tokens/human-1": f"{utc:%Y-%m-%d %H:%M} UTC", "tokens/human-2": f"{plus2:%Y-%m-%d %H:%M} UTC"}
     assert date(2026, 12, 24) == utc.date()
+
+
+def test_a_token_superseded_twice_is_judged_by_its_first_previous_version() -> None:
+    """Two enabled `previous` versions name one token (a retried retire): the first, as the scan found it."""
+    token_id = f"rot-s0-{NOW - 20 * DAY:%Y%m%d%H%M%S}-ab12"
+    spec = SlotSpec(app="a", slot="s0", secret="iotc-a-s0", roles=(RoleRef(OPERATOR),), lifetime=30 * DAY,
+                    renew_at=0.67, grace=DAY, max_lifetime=90 * DAY)
+    olds = tuple(SecretVersion("iotc-a-s0", f"v{i}", NOW - 20 * DAY, tags={
+        "token-id": token_id, "stage": "previous", "superseded-at": (NOW - i * DAY).isoformat()}) for i in (5, 0))
+    state = AppState("a", (AppToken(token_id, frozenset(), NOW + DAY),), ROLES, {"s0": SlotState(olds)})
+    app = AppSpec(name="a", base_url="https://a.example", vault="https://kv.example", slots=(spec,))
+    observed, policies = Observed({"a": state}), Policies([app])
+    findings = evaluate(observed, policies, NOW)
+    assert findings == audit_reference.evaluate(observed, policies, NOW)
+    grace = next(f for f in findings if f.control_id == "IOTC-014")
+    assert grace.status == "FAIL"  # v5: superseded 5 days ago, its grace of a day long over
