@@ -1,0 +1,132 @@
+"""`make bench`: every fleet-scale figure of issue 14 in one run, as ratios (these machines are shared and
+noisy; no absolute time is asserted anywhere). `python -m bench.fleet [--apps 1000] [--tokens 50]
+[--concurrency 32] [--latency 0.02] [--out bench/results.json]`.
+
+The emulators run in their own process (bench.fleet_server) with `--latency` injected per API request;
+each rotation and audit runs in its own process too (bench.worker), which reports its peak RSS. Figures:
+
+- wall, calls (the emulators' counters), network bound = calls / min(concurrency, apps) x latency (the
+  jobs fan out per app), and their ratio;
+- speed-up over concurrency 1: concurrency 1 is measured on a subset of `serial_apps` extra apps (rotated
+  and audited like the others) and scaled to the fleet by apps (stated in the results);
+- calls per rotation against the protocol's minimum (docs/protocol.md, steps 1-6 for a never-minted slot):
+  mint, stage, verify, promote, finish = 5 calls per slot, plus the app's token listing (one page per 100
+  tokens) shared by its due slots: 5 + 1/2 = 5.5 for 2 due slots and <= 100 tokens. The vault reads that
+  find no secret yet are not in the minimum (one vault-wide listing could answer them for the fleet);
+- peak RSS of the audit and of the rotation; `evaluate` and `plan_rotation` (pure, bench.synthetic) CPU time
+  at 10k and 100k tokens and the 10x ratio; cold start `import function_app` / `import azure.functions`
+  (fresh interpreters, median of 5); the emulators' own ceiling (req/s at zero latency, 8 client threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import FleetServer, calls_between, ceiling, cold_start, pure_figures, worker
+
+MIN_CALLS_PER_SLOT = 5  # mint, stage, verify, promote, finish (docs/protocol.md steps 1-6, no previous version)
+PAGE_SIZE = 100  # the emulator's (and IoT Central's) token listing page
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__)
+    parser.add_argument("--apps", type=int, default=1000)
+    parser.add_argument("--tokens", type=int, default=50, help="tokens listed per app (2 of them managed)")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds injected per API request")
+    parser.add_argument("--serial-apps", type=int, default=None, help="apps measured at concurrency 1")
+    parser.add_argument("--pure-tokens", type=int, default=100_000, help="the larger pure audit / planner input")
+    parser.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters per cold-start median")
+    parser.add_argument("--ceiling-requests", type=int, default=400, help="requests of the ceiling figure")
+    parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    parser.add_argument("--work", type=Path, default=None, help="where run folders go (default: a temp dir)")
+    return parser.parse_args(argv)
+
+
+def _job(server: FleetServer, job: str, *, first: int, count: int, concurrency: int, latency: float,
+         reports: Path) -> dict[str, Any]:
+    before = server.counters()
+    result = worker(server, job, first=first, count=count, concurrency=concurrency, reports=reports)
+    calls, by_route = calls_between(before, server.counters())
+    bound = calls / min(concurrency, count) * latency  # apps are the unit of concurrency
+    return {"apps": count, "concurrency": concurrency, "wall_s": round(result["wall"], 3), "calls": calls,
+            "calls_by_route": by_route, "network_bound_s": round(bound, 3),
+            "wall_over_bound": round(result["wall"] / bound, 2) if bound else None,
+            "peak_rss_mib": round(result["peak_rss_kib"] / 1024, 1)}
+
+
+def fleet_figures(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    serial = args.serial_apps or max(1, min(20, args.apps // 50))
+    with FleetServer(args.apps + serial, args.tokens, args.latency, work) as server:
+        out: dict[str, Any] = {}
+        for job in ("rotate", "audit"):
+            fleet = _job(server, job, first=0, count=args.apps, concurrency=args.concurrency, latency=args.latency,
+                         reports=work / f"{job}-fleet")
+            one = _job(server, job, first=args.apps, count=serial, concurrency=1, latency=args.latency,
+                       reports=work / f"{job}-serial")
+            scaled = one["wall_s"] * args.apps / serial
+            out[job] = {**fleet, "concurrency_1": {**one, "scaled_to_fleet_wall_s": round(scaled, 3)},
+                        "speed_up_over_concurrency_1": round(scaled / fleet["wall_s"], 2)}
+        rotations = args.apps * 2
+        minimum = MIN_CALLS_PER_SLOT + math.ceil(args.tokens / PAGE_SIZE) / 2
+        out["rotate"]["calls_per_rotation"] = round(out["rotate"]["calls"] / rotations, 2)
+        out["rotate"]["minimum_calls_per_rotation"] = minimum
+        out["audit"]["calls_per_app"] = round(out["audit"]["calls"] / args.apps, 2)
+        out["emulator_ceiling_rps"] = ceiling(server, per_thread=max(1, args.ceiling_requests // 8))
+    return out
+
+
+def _row(name: str, value: object, target: str) -> str:
+    return f"| {name} | {value} | {target} |"
+
+
+def table(results: dict[str, Any]) -> str:
+    r, a, p = results["rotate"], results["audit"], results["pure"]
+    rows = [
+        "| figure | measured | target |", "|---|---|---|",
+        _row(f"audit peak RSS ({results['apps']} apps x {results['tokens']} tokens)", f"{a['peak_rss_mib']} MiB",
+             "<= 250 MB"),
+        _row("rotate peak RSS", f"{r['peak_rss_mib']} MiB", "-"),
+        _row(f"audit wall / network bound (concurrency {a['concurrency']})", a["wall_over_bound"], "<= 1.3"),
+        _row("audit speed-up over concurrency 1", f"{a['speed_up_over_concurrency_1']}x", ">= 15x"),
+        _row(f"rotate wall / network bound (concurrency {r['concurrency']})", r["wall_over_bound"], "<= 1.3"),
+        _row("rotate speed-up over concurrency 1", f"{r['speed_up_over_concurrency_1']}x", ">= 15x"),
+        _row("calls per rotation (2 due slots per app)", r["calls_per_rotation"],
+             f"minimum {r['minimum_calls_per_rotation']}"),
+        _row("audit calls per app", a["calls_per_app"], "-"),
+        _row(f"`evaluate` on {p['large']} tokens (CPU s)", p["evaluate_large_s"], "<= 1 s"),
+        _row("`evaluate` 10x input / time ratio", p["evaluate_ratio"], "<= 11"),
+        _row(f"planner on {p['large']} / {p['small']} tokens (CPU s)",
+             f"{p['plan_large_s']} / {p['plan_small_s']}", "keep (0.19 / 0.13)"),
+        _row("cold start import function_app / azure.functions", results["cold_start"]["ratio"], "keep (1.01x)"),
+        _row("emulator ceiling at zero latency", f"{results['emulator_ceiling_rps']} req/s", "not the bottleneck"),
+    ]
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tempfile  # noqa: PLC0415 -- only the entry point needs it
+
+    args = arguments(argv)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
+        work = args.work or Path(tmp)
+        results: dict[str, Any] = {"apps": args.apps, "tokens": args.tokens, "latency_s": args.latency,
+                                   **fleet_figures(args, work)}
+        results["pure"] = pure_figures(args.pure_tokens)
+        results["cold_start"] = cold_start(args.cold_runs)
+    results["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(table(results))
+    print(f"written to {args.out} in {results['bench_wall_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
