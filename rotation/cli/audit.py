@@ -16,6 +16,7 @@ from rotation.audit.controls import SEVERITIES
 from rotation.audit.report.files import FORMATS, load_entries
 from rotation.audit.report.model import Diff, DiffEntry, compute_diff
 from rotation.audit.run import AuditRun, record_policy_error, run_audit
+from rotation.cli.examples import epilog
 from rotation.cli.output import Exit, console, emit_json, err_console, guarded, table
 from rotation.domain.model import AppSpec, IottlyAppSpec
 from rotation.errors import PolicyError, UserError
@@ -132,7 +133,7 @@ def _diff_rows(diff: Diff) -> list[tuple[str, str, str, str, str]]:
     return [(change, e.severity, e.status, e.uid, e.message) for change, entries in groups for e in entries]
 
 
-@report_app.command("diff")
+@report_app.command("diff", epilog=epilog("report diff"))
 @guarded
 def diff_runs(old: Annotated[Path, typer.Argument(help="older run folder (or its audit.ocsf.json)")],
               new: Annotated[Path, typer.Argument(help="newer run folder (or its audit.ocsf.json)")],

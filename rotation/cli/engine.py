@@ -17,6 +17,7 @@ from rich.progress import Progress
 
 from rotation.audit.report.files import FORMATS
 from rotation.cli import audit as cli_audit
+from rotation.cli.examples import epilog
 from rotation.cli.output import Exit, console, emit_json, err_console, guarded, table
 from rotation.domain.secret import Secret
 from rotation.domain.values import is_guid
@@ -243,7 +244,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
 
 def register(app: typer.Typer) -> None:
     for name, command in COMMANDS.items():
-        app.command(name)(command)
+        app.command(name, epilog=epilog(name))(command)
 
 
 def _identity(object_id: str | None, tenant_id: str | None) -> tuple[str, str] | None:
