@@ -17,7 +17,8 @@ from rotation.audit.report.files import FORMATS, load_entries
 from rotation.audit.report.model import Diff, DiffEntry, compute_diff
 from rotation.audit.run import AuditRun, record_policy_error, run_audit
 from rotation.cli.examples import epilog
-from rotation.cli.output import Exit, console, emit_json, err_console, guarded, table
+from rotation.cli.jsonout import emit_document
+from rotation.cli.output import Exit, console, err_console, guarded, table
 from rotation.domain.model import AppSpec, IottlyAppSpec
 from rotation.errors import PolicyError, UserError
 from rotation.hosting.config import Settings
@@ -67,7 +68,7 @@ def audit_runtime(settings: Settings, names: list[str] | None) -> Runtime:
 def show_run(run: AuditRun, as_json: bool) -> None:
     report = run.report
     if as_json:
-        emit_json({"run_id": report.run_id, "run_dir": str(run.run_dir), "exit_code": run.exit_code,
+        emit_document({"run_id": report.run_id, "run_dir": str(run.run_dir), "exit_code": run.exit_code,
                    "complete": report.complete, "open_by_severity": run.counts, "fail_on": run.fail_on,
                    "diff": {"previous_run": report.diff.previous_run, "new": [e.uid for e in report.diff.new],
                             "resolved": [e.uid for e in report.diff.resolved],
@@ -143,7 +144,7 @@ def diff_runs(old: Annotated[Path, typer.Argument(help="older run folder (or its
     new_id, new_entries = load_entries(new, "NEW")
     diff = compute_diff(old_entries, new_entries, old_id)
     if as_json:
-        emit_json({"old": old_id, "new": new_id, "new_findings": diff.new, "resolved": diff.resolved,
+        emit_document({"old": old_id, "new": new_id, "new_findings": diff.new, "resolved": diff.resolved,
                    "unchanged": diff.unchanged})
     else:
         table(f"{old_id} → {new_id}: {len(diff.new)} new, {len(diff.resolved)} resolved, "

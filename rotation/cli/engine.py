@@ -18,7 +18,8 @@ from rich.progress import Progress
 from rotation.audit.report.files import FORMATS
 from rotation.cli import audit as cli_audit
 from rotation.cli.examples import epilog
-from rotation.cli.output import Exit, console, emit_json, err_console, guarded, table
+from rotation.cli.jsonout import emit_document, planned
+from rotation.cli.output import Exit, console, err_console, guarded, plain, table
 from rotation.domain.secret import Secret
 from rotation.domain.values import is_guid
 from rotation.engine import admin
@@ -70,14 +71,15 @@ def _outcome_rows(run: AppRun) -> list[tuple[str, str, str, str, str, str]]:
 
 
 def _app_json(run: AppRun) -> dict[str, object]:
-    return {"app": run.app, "planned": run.planned, "outcomes": run.outcomes, "errors": run.state.errors,
+    return {"app": run.app, "planned": [planned(a) for a in run.planned], "outcomes": run.outcomes,
+            "errors": run.state.errors,
             "unmanaged": run.unmanaged}
 
 
 def report(result: JobResult, as_json: bool) -> int:
     if as_json:
-        emit_json({"job": result.job, "dry_run": result.dry_run, "failed": result.failed,
-                   "apps": [_app_json(r) for r in result.apps]})
+        emit_document({"job": result.job, "dry_run": result.dry_run, "failed": result.failed,
+                       "apps": [_app_json(r) for r in result.apps]})
     elif result.dry_run:
         table(f"{result.job}: plan (nothing changed)", ("app", "slot", "action", "reason"), _planned_rows(result.apps))
     else:
@@ -110,8 +112,9 @@ def plan(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
     runtime = _runtime(apps)
     results = [_run(runtime, "rotate", dry_run=True), _run(runtime, "revoke", dry_run=True)]
     if as_json:
-        emit_json([{"job": r.job, "apps": [{"app": a.app, "planned": a.planned, "errors": a.state.errors}
-                                           for a in r.apps]} for r in results])
+        emit_document({"jobs": [{"job": r.job, "apps": [{"app": a.app, "planned": [planned(p) for p in a.planned],
+                                                          "errors": a.state.errors} for a in r.apps]}
+                                for r in results]})
     else:
         for result in results:
             report(result, False)
@@ -152,10 +155,11 @@ def run(apps: AppOpt = None, as_json: JsonOpt = False,
     runtime.close()
     audit = cli_audit.audit_or_record(settings, apps, fail_on=threshold, out=None, formats=list(FORMATS))
     if as_json:
-        emit_json([*({"job": r.job, "failed": r.failed, "apps": [_app_json(a) for a in r.apps]} for r in results),
-                   {"job": "audit", "run_dir": str(audit.run_dir), "exit_code": audit.exit_code,
-                    "open_by_severity": audit.counts, "resolved": [e.uid for e in audit.report.diff.resolved],
-                    "new": [e.uid for e in audit.report.diff.new]}])
+        emit_document({"jobs": [
+            *({"job": r.job, "failed": r.failed, "apps": [_app_json(a) for a in r.apps]} for r in results),
+            {"job": "audit", "run_dir": str(audit.run_dir), "exit_code": audit.exit_code,
+             "open_by_severity": audit.counts, "resolved": [e.uid for e in audit.report.diff.resolved],
+             "new": [e.uid for e in audit.report.diff.new]}]})
     else:
         for result in results:
             report(result, False)
@@ -172,7 +176,7 @@ def simulate_(days: Annotated[int, typer.Option(min=1, max=3650)] = 365, apps: A
     reports = {spec.name: simulate(spec, start, days, roles=admin.simulated_roles(spec))
                for spec in select_apps(specs, apps)}
     if as_json:
-        emit_json(reports)
+        emit_document({"apps": reports})
     else:
         for name, sim in reports.items():
             table(f"{name}: {days} days", ("slot", "mints", "revocations", "min overlap", "gaps"),
@@ -190,7 +194,7 @@ def revoke_now(app_name: Annotated[str, typer.Option("--app")], token_id: Annota
     runtime = _runtime([app_name])
     outcome = admin.revoke_now(runtime, runtime.apps[0], token_id, force=force)
     if as_json:
-        emit_json(outcome)
+        emit_document(plain(outcome))
     else:
         table("revoke-now", ("app", "token", "status", "detail"),
               [(outcome.app, token_id, outcome.status, outcome.detail)])
