@@ -19,6 +19,7 @@ from rotation.audit.run import AuditRun, record_policy_error, run_audit
 from rotation.cli.examples import epilog
 from rotation.cli.jsonout import emit_document
 from rotation.cli.output import Exit, console, err_console, guarded, table
+from rotation.cli.tables import Col
 from rotation.domain.model import AppSpec, IottlyAppSpec
 from rotation.errors import PolicyError, UserError
 from rotation.hosting.config import Settings
@@ -79,8 +80,9 @@ def show_run(run: AuditRun, as_json: bool) -> None:
                                  "evidence": dict(f.evidence)} for f in report.findings]})
         return
     table(f"audit {report.run_id}: open findings (fail on {run.fail_on} and above)",
-          ("severity", "status", "control", "app", "resource", "finding"),
-          [(f.severity, f.status, f.control_id, f.app, f.resource, f.message) for f in report.findings if f.open])
+          ("severity", "status", "control", "resource", "finding"),
+          [(f.severity, f.status, f.control_id, f"{f.app}/{f.resource}", f.message)
+           for f in report.findings if f.open])
     counts = ", ".join(f"{n} {s}" for s, n in run.counts.items() if n) or "none open"
     diff = report.diff
     since = (f"since {diff.previous_run}: {len(diff.new)} new, {len(diff.resolved)} resolved, "
@@ -148,6 +150,6 @@ def diff_runs(old: Annotated[Path, typer.Argument(help="older run folder (or its
                    "unchanged": diff.unchanged})
     else:
         table(f"{old_id} → {new_id}: {len(diff.new)} new, {len(diff.resolved)} resolved, "
-              f"{len(diff.unchanged)} unchanged", ("change", "severity", "status", "finding", "message"),
+              f"{len(diff.unchanged)} unchanged", ("change", "severity", "status", Col("finding", "id"), "message"),
               _diff_rows(diff))
     raise typer.Exit(Exit.OK)

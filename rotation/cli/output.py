@@ -24,8 +24,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from rotation.cli.tables import Col, render
 from rotation.errors import RotationError, UserError
 from rotation.hosting import telemetry
 from rotation.hosting.config import log_level
@@ -134,10 +134,6 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(plain(document), indent=2, sort_keys=True, default=str) + "\n")
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    view = Table(title=title, title_justify="left")
-    for column in columns:
-        view.add_column(column, overflow="fold")
-    for row in rows:
-        view.add_row(*(str(cell) for cell in row))
-    console.print(view)
+def table(title: str, columns: Sequence[str | Col], rows: Iterable[Sequence[object]]) -> None:
+    """A table that wraps by column on a narrow terminal (`rotation.cli.tables`)."""
+    console.print(render(title, columns, rows, width=console.width))
