@@ -18,7 +18,7 @@ from rotation.audit.report.model import Diff, DiffEntry, compute_diff
 from rotation.audit.run import AuditRun, record_policy_error, run_audit
 from rotation.cli.examples import epilog
 from rotation.cli.jsonout import emit_document
-from rotation.cli.output import Exit, console, err_console, guarded, table
+from rotation.cli.output import Exit, console, err_console, guarded, progress_bar, table
 from rotation.cli.tables import Col
 from rotation.domain.model import AppSpec, IottlyAppSpec
 from rotation.errors import PolicyError, UserError
@@ -108,7 +108,8 @@ def audit_or_record(settings: Settings, names: list[str] | None, *, fail_on: str
         run = record_policy_error(Runtime(settings, []), str(exc), fail_on=fail_on, out_dir=out, formats=formats)
         raise PolicyError([*str(exc).splitlines(), f"(recorded as a failed audit in {run.run_dir})"]) from None
     try:
-        return run_audit(runtime, fail_on=fail_on, out_dir=out, formats=formats)
+        with progress_bar("audit", len(runtime.apps) + len(runtime.iottly_apps)) as advance:
+            return run_audit(runtime, fail_on=fail_on, out_dir=out, formats=formats, on_app_done=advance)
     finally:
         runtime.close()
 

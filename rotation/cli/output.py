@@ -15,7 +15,8 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timedelta
 from enum import Enum, IntEnum
@@ -24,6 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 
 from rotation.cli.tables import Col, render
 from rotation.errors import RotationError, UserError
@@ -132,6 +134,16 @@ def plain(value: Any) -> Any:
 
 def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(plain(document), indent=2, sort_keys=True, default=str) + "\n")
+
+
+@contextmanager
+def progress_bar(label: str, total: int, on: Console | None = None) -> Iterator[Callable[[str], None]]:
+    """A transient bar on a terminal (none when piped, in CI, or in a Function's log): yields the callback
+    to call once per app done (thread-safe: rich's Progress locks)."""
+    chosen = on or console
+    with Progress(console=chosen, transient=True, disable=not chosen.is_terminal) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda _: progress.advance(task)
 
 
 def table(title: str, columns: Sequence[str | Col], rows: Iterable[Sequence[object]]) -> None:
