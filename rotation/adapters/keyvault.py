@@ -34,6 +34,7 @@ from rotation.adapters.http import check_base_url, is_loopback_host
 from rotation.adapters.keyvault_wire import KeyVaultWirePolicy
 from rotation.adapters.origin import Origin, SameOriginPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
+from rotation.adapters.tls import certificate_hint
 from rotation.domain.model import SecretVersion
 from rotation.domain.secret import Secret
 from rotation.errors import AuthError, IncompleteListingError, ServiceError
@@ -83,10 +84,12 @@ def _version(props: SecretProperties, name: str, vault: Origin) -> SecretVersion
                          expires_on=props.expires_on, tags=dict(tags))
 
 
-def _service_error(what: str, exc: BaseException) -> ServiceError:
+def _service_error(what: str, exc: BaseException, host: str | None = None) -> ServiceError:
     """The RotationError for an SDK failure: its status and code only, never its message."""
     if isinstance(exc, ServiceError):  # ours, raised inside the pipeline (foreign origin, invalid answer)
         return exc
+    if hint := certificate_hint(exc, host):
+        return ServiceError(f"{what}: {hint}")
     status = exc.status_code if isinstance(exc, HttpResponseError) else None
     code = exc.error.code if isinstance(exc, HttpResponseError) and exc.error else None
     message = f"{what}: got {'HTTP ' + str(status) if status else type(exc).__name__} {code or ''}".strip()
@@ -107,6 +110,7 @@ class KeyVaultSecrets:
         self._client = client
         self.vault_url = client.vault_url
         self._origin = Origin.of(client.vault_url)
+        self._host = f"{self._origin.host}:{self._origin.port}"  # named in a certificate failure
 
     def close(self) -> None:
         self._client.close()
@@ -135,7 +139,7 @@ class KeyVaultSecrets:
             raise IncompleteListingError(f"{_service_error(what, exc)} (listing incomplete)", status=404) from None
         except (*SDK_ERRORS, ServiceError) as exc:
             raise IncompleteListingError(f"{what}: got no versions and could not confirm the secret is absent "
-                                         f"({_service_error('get it', exc)})") from None
+                                         f"({_service_error('get it', exc, self._host)})") from None
         raise IncompleteListingError(f"{what}: got no versions of a secret that exists, expected its versions")
 
     def _list(self, name: str) -> list[SecretVersion] | None:
@@ -147,7 +151,7 @@ class KeyVaultSecrets:
                 return None
             raise IncompleteListingError(f"{_service_error(what, exc)} (listing incomplete)", status=404) from None
         except (*SDK_ERRORS, ServiceError) as exc:
-            error = _service_error(what, exc)
+            error = _service_error(what, exc, self._host)
             raise IncompleteListingError(f"{error} (listing incomplete)", status=error.status,
                                          code=error.code) from None
         return sorted(versions, key=lambda v: (v.created_on, v.version))
@@ -158,7 +162,7 @@ class KeyVaultSecrets:
             secret = self._client.get_secret(name, version)
             checked = _version(secret.properties, name, self._origin)
         except (*SDK_ERRORS, ServiceError) as exc:
-            raise _service_error(what, exc) from None
+            raise _service_error(what, exc, self._host) from None
         if version is not None and checked.version != version:
             raise ServiceError(f"{what}: got version {checked.version}, expected {version}")
         if not isinstance(secret.value, str) or not secret.value:
@@ -172,7 +176,7 @@ class KeyVaultSecrets:
                                              content_type=content_type)
             return _version(secret.properties, name, self._origin)
         except (*SDK_ERRORS, ServiceError) as exc:
-            raise _service_error(f"set {name}", exc) from None
+            raise _service_error(f"set {name}", exc, self._host) from None
 
     def update(self, name: str, version: str, *, tags: Mapping[str, str] | None = None,
                enabled: bool | None = None) -> SecretVersion:
@@ -185,7 +189,7 @@ class KeyVaultSecrets:
         try:
             checked = _version(self._client.update_secret_properties(name, version, **kwargs), name, self._origin)
         except (*SDK_ERRORS, ServiceError) as exc:
-            raise _service_error(what, exc) from None
+            raise _service_error(what, exc, self._host) from None
         if checked.version != version:
             raise ServiceError(f"{what}: got version {checked.version}, expected {version}")
         return checked

@@ -18,7 +18,7 @@ from rotation.audit.report.model import Diff, DiffEntry, compute_diff
 from rotation.audit.run import AuditRun, record_policy_error, run_audit
 from rotation.cli.examples import epilog
 from rotation.cli.jsonout import emit_document
-from rotation.cli.output import Exit, console, err_console, guarded, progress_bar, table
+from rotation.cli.output import Exit, console, err_console, guarded, progress_bar, table, tls_cause
 from rotation.cli.tables import Col
 from rotation.domain.model import AppSpec, IottlyAppSpec
 from rotation.errors import PolicyError, UserError
@@ -92,8 +92,10 @@ def show_run(run: AuditRun, as_json: bool) -> None:
     if run.published:
         console.print(f"published {len(run.published)} blobs under runs/{report.run_id}/", markup=False)
     if not report.complete:
-        err_console.print(f"audit incomplete (fail closed): {len(report.errors)} part(s) could not be read",
-                          markup=False, highlight=False)
+        texts = (" ".join([f.message, *map(str, f.evidence.values())]) for f in report.errors)
+        cause = next((c for c in map(tls_cause, texts) if c), None)
+        err_console.print(f"audit incomplete (fail closed): {len(report.errors)} part(s) could not be read"
+                          + (f": {cause}" if cause else ""), markup=False, highlight=False, soft_wrap=True)
     if run.upload_error:
         err_console.print(f"error: upload failed, the local copy is kept: {run.upload_error}", markup=False,
                           highlight=False)

@@ -19,7 +19,7 @@ from rotation.audit.report.files import FORMATS
 from rotation.cli import audit as cli_audit
 from rotation.cli.examples import epilog
 from rotation.cli.jsonout import emit_document, planned
-from rotation.cli.output import Exit, console, err_console, guarded, plain, table
+from rotation.cli.output import Exit, console, err_console, guarded, plain, table, tls_cause
 from rotation.domain.secret import Secret
 from rotation.domain.values import is_guid
 from rotation.engine import admin
@@ -96,14 +96,18 @@ def report(result: JobResult, as_json: bool) -> int:
 
 def _problems(result: JobResult) -> list[str]:
     """One line per blocked or failed item, on stderr: the reason the exit code is 3, never folded."""
-    lines = []
+    lines: list[str] = []
+    untrusted: dict[str, list[str]] = {}
     for run in result.apps:
         for _, slot, action, status, reason, detail in _outcome_rows(run):
             if status == "failed" or (status == "skipped" and action == "Blocked"):
                 where = run.app if slot == "-" else f"{run.app}/{slot}"
+                if cause := tls_cause(f"{reason} {detail}"):  # named once, not once per request that failed
+                    untrusted.setdefault(cause, []).append(where)
+                    continue
                 what = "blocked" if action == "Blocked" else f"{action} failed"
                 lines.append(f"{result.job}: {where}: {what}: {reason}" + (f" ({detail})" if detail else ""))
-    return lines
+    return [*(f"{result.job}: {', '.join(wheres)}: {cause}" for cause, wheres in untrusted.items()), *lines]
 
 
 @guarded

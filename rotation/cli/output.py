@@ -27,6 +27,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from rotation.adapters.tls import PATTERN as CERTIFICATE_HINT
 from rotation.cli.tables import Col, render
 from rotation.errors import RotationError, UserError
 from rotation.hosting import telemetry
@@ -90,6 +91,12 @@ def internal_error(exc: Exception, debug: bool | None = None) -> int:
     return Exit.INTERNAL
 
 
+def tls_cause(text: str) -> str | None:
+    """An untrusted certificate, which fails every request alike, said once instead of once per request."""
+    found = CERTIFICATE_HINT.search(text)
+    return found.group(0) if found else None
+
+
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     """User errors become one line on stderr and exit 2; other service errors exit 3; anything else
     (not typer's or click's own exits) exit 4. A traceback only with --debug."""
@@ -105,7 +112,7 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(Exit.USER_ERROR) from None
         except RotationError as exc:
             _traceback(exc)
-            _say(f"error: {exc}")
+            _say(f"error: {tls_cause(str(exc)) or exc}")
             raise typer.Exit(Exit.FAILED) from None
         except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own exits and usage errors
             raise
