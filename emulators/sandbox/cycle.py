@@ -67,7 +67,7 @@ def run_cycle(world: RunningWorld, reports: Path, show: Any) -> CycleLog:
 
 def _record_run(log: CycleLog, title: str, done: subprocess.CompletedProcess[str]) -> None:
     """`run --json` prints the rotate and revoke jobs, then the audit's summary."""
-    jobs = json.loads(done.stdout or "[]")
+    jobs = json.loads(done.stdout or "{}").get("jobs", [])
     log.runs.append((title, [job for job in jobs if "apps" in job]))
     log.audits.extend((f"audit after {title}", job) for job in jobs if job.get("job") == "audit")
 

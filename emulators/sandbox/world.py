@@ -23,6 +23,7 @@ from emulators.sandbox.seed import seed_sample_world
 
 SAMPLE_APP = "contoso-fleet"
 VAULT_NAME = "kv-sandbox"
+SANDBOX_POLICIES = Path(__file__).parent / "policies"
 
 
 @dataclass
@@ -57,8 +58,12 @@ class RunningWorld:
         return f"{self.iotcentral_base}/apps/{subdomain}"
 
     def settings(self) -> dict[str, str]:
-        """What a tool needs to point at the sandbox (no secret values: the bootstrap token is in a file)."""
+        """What a tool needs to point at the sandbox (no secret values: the bootstrap token is in a file),
+        including every ROTATION_* setting the `rotation` CLI needs, so that `set -a; . ./.sandbox.env;
+        set +a; rotation plan` works as it is (reports go to ./reports, the default)."""
         values = {
+            "ROTATION_CA_BUNDLE": str(self.ca.pem_path),
+            "ROTATION_POLICIES": str(SANDBOX_POLICIES),
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.world.identity.header_secret,
             "SANDBOX_CA_BUNDLE": str(self.ca.pem_path),

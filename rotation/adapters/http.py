@@ -25,6 +25,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from rotation.adapters.errors import error_for
 from rotation.adapters.origin import Origin
 from rotation.adapters.retries import record_retry
+from rotation.adapters.tls import certificate_hint
 from rotation.adapters.wire import MAX_BODY, is_json
 from rotation.domain.values import check_base_url, is_loopback_host
 from rotation.errors import (
@@ -174,6 +175,8 @@ def _exchange(client: httpx.Client, request: httpx.Request, what: str, cap: int)
         finally:
             response.close()
     except httpx.TransportError as exc:
+        if hint := certificate_hint(exc, request.url.netloc.decode("ascii", "replace")):
+            raise ServiceError(f"{what}: {hint}") from exc  # not retried: a setup problem
         sent = not isinstance(exc, NOT_SENT)
         raise NoAnswerError(f"{what}: got {type(exc).__name__}, expected an answer", ambiguous=sent) from exc
     except httpx.DecodingError as exc:

@@ -36,6 +36,7 @@ from rotation.adapters.keyvault_wire import KeyVaultWirePolicy
 from rotation.adapters.origin import Origin, SameOriginPolicy
 from rotation.adapters.retries import RetryLogPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
+from rotation.adapters.tls import certificate_hint
 from rotation.domain.model import SecretVersion
 from rotation.domain.secret import Secret
 from rotation.errors import IncompleteListingError, InvalidVersionError, ServiceError
@@ -82,8 +83,10 @@ def _version(props: SecretProperties, name: str, vault: Origin) -> SecretVersion
                          expires_on=props.expires_on, tags=dict(tags))
 
 
-def _service_error(what: str, exc: BaseException) -> ServiceError:
+def _service_error(what: str, exc: BaseException, host: str | None = None) -> ServiceError:
     """The RotationError for an SDK failure: its status and code only, never its message."""
+    if hint := certificate_hint(exc, host):
+        return ServiceError(f"{what}: {hint}")
     return sdk_error(what, exc)
 
 
@@ -97,6 +100,7 @@ class KeyVaultSecrets:
         self._client = client
         self.vault_url = client.vault_url
         self._origin = Origin.of(client.vault_url)
+        self._host = f"{self._origin.host}:{self._origin.port}"  # named in a certificate failure
 
     def close(self) -> None:
         self._client.close()
@@ -125,7 +129,7 @@ class KeyVaultSecrets:
             raise IncompleteListingError(f"{_service_error(what, exc)} (listing incomplete)", status=404) from None
         except (*SDK_ERRORS, ServiceError) as exc:
             raise IncompleteListingError(f"{what}: got no versions and could not confirm the secret is absent "
-                                         f"({_service_error('get it', exc)})") from None
+                                         f"({_service_error('get it', exc, self._host)})") from None
         raise IncompleteListingError(f"{what}: got no versions of a secret that exists, expected its versions")
 
     def _list(self, name: str) -> list[SecretVersion] | None:
@@ -137,7 +141,7 @@ class KeyVaultSecrets:
                 return None
             raise IncompleteListingError(f"{_service_error(what, exc)} (listing incomplete)", status=404) from None
         except (*SDK_ERRORS, ServiceError) as exc:
-            error = _service_error(what, exc)
+            error = _service_error(what, exc, self._host)
             raise IncompleteListingError(f"{error} (listing incomplete)", status=error.status,
                                          code=error.code) from None
         return sorted(versions, key=lambda v: (v.created_on, v.version))
@@ -148,7 +152,7 @@ class KeyVaultSecrets:
             secret = self._client.get_secret(name, version)
             checked = _version(secret.properties, name, self._origin)
         except (*SDK_ERRORS, ServiceError) as exc:
-            raise _service_error(what, exc) from None
+            raise _service_error(what, exc, self._host) from None
         if version is not None and checked.version != version:
             raise ServiceError(f"{what}: got version {checked.version}, expected {version}")
         if not isinstance(secret.value, str) or not secret.value:
@@ -162,7 +166,7 @@ class KeyVaultSecrets:
                                              content_type=content_type)
             return _version(secret.properties, name, self._origin)
         except (*SDK_ERRORS, ServiceError) as exc:
-            raise _service_error(f"set {name}", exc) from None
+            raise _service_error(f"set {name}", exc, self._host) from None
 
     def update(self, name: str, version: str, *, tags: Mapping[str, str] | None = None,
                enabled: bool | None = None) -> SecretVersion:
@@ -175,7 +179,7 @@ class KeyVaultSecrets:
         try:
             checked = _version(self._client.update_secret_properties(name, version, **kwargs), name, self._origin)
         except (*SDK_ERRORS, ServiceError) as exc:
-            raise _service_error(what, exc) from None
+            raise _service_error(what, exc, self._host) from None
         if checked.version != version:
             raise ServiceError(f"{what}: got version {checked.version}, expected {version}")
         return checked

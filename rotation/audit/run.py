@@ -10,11 +10,12 @@ above it, 3 the audit is incomplete or its upload failed (the local copy is kept
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate
 from rotation.audit.findings import Finding, policy_error
@@ -26,6 +27,8 @@ from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, Sl
 from rotation.domain.severity import SEVERITIES, at_or_above
 from rotation.engine.observe import observe_app
 from rotation.errors import RotationError
+
+T = TypeVar("T")
 
 log = logging.getLogger("rotation.audit")
 
@@ -104,11 +107,19 @@ def _poison(runtime: AuditRuntime) -> tuple[list[PoisonNote] | None, str | None]
         return None, str(exc)
 
 
-def gather(runtime: AuditRuntime, poison: Sequence[PoisonNote] | None = None) -> Observed:
-    """Everything the audit judges, read with bounded concurrency; never raises for one app's failure."""
+def gather(runtime: AuditRuntime, poison: Sequence[PoisonNote] | None = None,
+           on_app_done: Callable[[str], None] = lambda _: None) -> Observed:
+    """Everything the audit judges, read with bounded concurrency; never raises for one app's failure.
+    `on_app_done(name)` after each app (IoT Central or iottly) is read: the CLI's progress bar."""
+
+    def done(name: str, result: T) -> T:
+        on_app_done(name)
+        return result
+
     with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix="audit") as pool:
-        apps = list(pool.map(lambda app: _observe_app(runtime, app), runtime.apps))
-        keys = [c for checks in pool.map(lambda app: _check_keys(runtime, app), runtime.iottly_apps) for c in checks]
+        apps = list(pool.map(lambda app: done(app.name, _observe_app(runtime, app)), runtime.apps))
+        keys = [c for checks in pool.map(lambda app: done(app.name, _check_keys(runtime, app)), runtime.iottly_apps)
+                for c in checks]
     poison_error = None
     if poison is None:
         poison, poison_error = _poison(runtime)
@@ -154,7 +165,8 @@ def _log_findings(run: AuditRun) -> None:
 
 
 def run_audit(runtime: AuditRuntime, *, fail_on: str | None = None, out_dir: Path | None = None,
-              formats: Sequence[str] = FORMATS, poison: Sequence[PoisonNote] | None = None) -> AuditRun:
+              formats: Sequence[str] = FORMATS, poison: Sequence[PoisonNote] | None = None,
+              on_app_done: Callable[[str], None] = lambda _: None) -> AuditRun:
     fail_on = fail_on or runtime.settings.fail_on
     if fail_on not in SEVERITIES:
         raise ValueError(f"fail_on: got {fail_on!r}, expected one of {', '.join(SEVERITIES)}")
@@ -162,7 +174,7 @@ def run_audit(runtime: AuditRuntime, *, fail_on: str | None = None, out_dir: Pat
     now = runtime.now()
     run_id = run_id_for(now)
     policies = Policies(runtime.apps, runtime.iottly_apps)
-    observed = gather(runtime, poison)
+    observed = gather(runtime, poison, on_app_done)
     findings = evaluate(observed, policies, now)
     return _finish(runtime, AuditReport(run_id, now, findings, observed, policies), root, formats, fail_on)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib import metadata
 from typing import Annotated
 
 import typer
@@ -11,31 +12,52 @@ from rotation import __version__
 from rotation.cli import audit as cli_audit
 from rotation.cli import engine as cli_engine
 from rotation.cli import serve as cli_serve
+from rotation.cli.examples import epilog
 from rotation.cli.output import guarded, internal_error, start_logging
 from rotation.cli.policies import policies_app
 
+# -h as well as --help everywhere (sub-contexts inherit help_option_names); --install-completion and
+# --show-completion on the root (typer's completion for bash, zsh, fish, PowerShell; see docs/cli.md)
 app = typer.Typer(help="Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=True,
+                  context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(policies_app, name="policies")
 app.add_typer(cli_audit.report_app, name="report")
 cli_engine.register(app)
-app.command("audit")(cli_audit.audit)
-app.command("serve")(cli_serve.serve)
+app.command("audit", epilog=epilog("audit"))(cli_audit.audit)
+app.command("serve", epilog=epilog("serve"))(cli_serve.serve)
+
+
+def installed_version() -> str:
+    """The installed distribution's version (what pip and pipx report); the source tree's when not installed."""
+    try:
+        return metadata.version("iotc-token-rotation")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(installed_version())
+        raise typer.Exit(0)
 
 
 @app.callback()
 @guarded
 def _root(debug: Annotated[bool, typer.Option(
         "--debug", help="tracebacks, and every library's log lines (redacted JSON) on stderr; "
-                        "same as ROTATION_LOG_LEVEL=DEBUG")] = False) -> None:
+                        "same as ROTATION_LOG_LEVEL=DEBUG")] = False,
+          version: Annotated[bool, typer.Option(
+              "--version", help="print the version and exit", is_eager=True, callback=_print_version)] = False,
+          ) -> None:
     """Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault."""
     start_logging(debug)
 
 
-@app.command()
+@app.command(epilog=epilog("version"))
 def version() -> None:
     """Print the version."""
-    typer.echo(__version__)
+    typer.echo(installed_version())
 
 
 def main() -> None:

@@ -15,7 +15,10 @@ import typer
 from rotation.audit.report.files import FORMATS, load_entries
 from rotation.audit.report.model import Diff, DiffEntry, compute_diff
 from rotation.audit.run import AuditRun, record_policy_error, run_audit
-from rotation.cli.output import Exit, console, emit_json, err_console, guarded, table
+from rotation.cli.examples import epilog
+from rotation.cli.jsonout import emit_document
+from rotation.cli.output import Exit, console, err_console, guarded, progress_bar, table, tls_cause
+from rotation.cli.tables import Col
 from rotation.domain.model import AppSpec, IottlyAppSpec
 from rotation.domain.severity import SEVERITIES
 from rotation.errors import PolicyError, UserError
@@ -66,7 +69,7 @@ def audit_runtime(settings: Settings, names: list[str] | None) -> Runtime:
 def show_run(run: AuditRun, as_json: bool) -> None:
     report = run.report
     if as_json:
-        emit_json({"run_id": report.run_id, "run_dir": str(run.run_dir), "exit_code": run.exit_code,
+        emit_document({"run_id": report.run_id, "run_dir": str(run.run_dir), "exit_code": run.exit_code,
                    "complete": report.complete, "open_by_severity": run.counts, "fail_on": run.fail_on,
                    "diff": {"previous_run": report.diff.previous_run, "new": [e.uid for e in report.diff.new],
                             "resolved": [e.uid for e in report.diff.resolved],
@@ -77,8 +80,9 @@ def show_run(run: AuditRun, as_json: bool) -> None:
                                  "evidence": dict(f.evidence)} for f in report.findings]})
         return
     table(f"audit {report.run_id}: open findings (fail on {run.fail_on} and above)",
-          ("severity", "status", "control", "app", "resource", "finding"),
-          [(f.severity, f.status, f.control_id, f.app, f.resource, f.message) for f in report.findings if f.open])
+          ("severity", "status", "control", "resource", "finding"),
+          [(f.severity, f.status, f.control_id, f"{f.app}/{f.resource}", f.message)
+           for f in report.findings if f.open])
     counts = ", ".join(f"{n} {s}" for s, n in run.counts.items() if n) or "none open"
     diff = report.diff
     since = (f"since {diff.previous_run}: {len(diff.new)} new, {len(diff.resolved)} resolved, "
@@ -88,8 +92,10 @@ def show_run(run: AuditRun, as_json: bool) -> None:
     if run.published:
         console.print(f"published {len(run.published)} blobs under runs/{report.run_id}/", markup=False)
     if not report.complete:
-        err_console.print(f"audit incomplete (fail closed): {len(report.errors)} part(s) could not be read",
-                          markup=False, highlight=False)
+        texts = (" ".join([f.message, *map(str, f.evidence.values())]) for f in report.errors)
+        cause = next((c for c in map(tls_cause, texts) if c), None)
+        err_console.print(f"audit incomplete (fail closed): {len(report.errors)} part(s) could not be read"
+                          + (f": {cause}" if cause else ""), markup=False, highlight=False, soft_wrap=True)
     if run.upload_error:
         err_console.print(f"error: upload failed, the local copy is kept: {run.upload_error}", markup=False,
                           highlight=False)
@@ -104,7 +110,8 @@ def audit_or_record(settings: Settings, names: list[str] | None, *, fail_on: str
         run = record_policy_error(Runtime(settings, []), str(exc), fail_on=fail_on, out_dir=out, formats=formats)
         raise PolicyError([*str(exc).splitlines(), f"(recorded as a failed audit in {run.run_dir})"]) from None
     try:
-        return run_audit(runtime, fail_on=fail_on, out_dir=out, formats=formats)
+        with progress_bar("audit", len(runtime.apps) + len(runtime.iottly_apps)) as advance:
+            return run_audit(runtime, fail_on=fail_on, out_dir=out, formats=formats, on_app_done=advance)
     finally:
         runtime.close()
 
@@ -132,7 +139,7 @@ def _diff_rows(diff: Diff) -> list[tuple[str, str, str, str, str]]:
     return [(change, e.severity, e.status, e.uid, e.message) for change, entries in groups for e in entries]
 
 
-@report_app.command("diff")
+@report_app.command("diff", epilog=epilog("report diff"))
 @guarded
 def diff_runs(old: Annotated[Path, typer.Argument(help="older run folder (or its audit.ocsf.json)")],
               new: Annotated[Path, typer.Argument(help="newer run folder (or its audit.ocsf.json)")],
@@ -142,10 +149,10 @@ def diff_runs(old: Annotated[Path, typer.Argument(help="older run folder (or its
     new_id, new_entries = load_entries(new, "NEW")
     diff = compute_diff(old_entries, new_entries, old_id)
     if as_json:
-        emit_json({"old": old_id, "new": new_id, "new_findings": diff.new, "resolved": diff.resolved,
+        emit_document({"old": old_id, "new": new_id, "new_findings": diff.new, "resolved": diff.resolved,
                    "unchanged": diff.unchanged})
     else:
         table(f"{old_id} → {new_id}: {len(diff.new)} new, {len(diff.resolved)} resolved, "
-              f"{len(diff.unchanged)} unchanged", ("change", "severity", "status", "finding", "message"),
+              f"{len(diff.unchanged)} unchanged", ("change", "severity", "status", Col("finding", "id"), "message"),
               _diff_rows(diff))
     raise typer.Exit(Exit.OK)

@@ -17,7 +17,9 @@ from rich.progress import Progress
 
 from rotation.audit.report.files import FORMATS
 from rotation.cli import audit as cli_audit
-from rotation.cli.output import Exit, console, emit_json, err_console, guarded, table
+from rotation.cli.examples import epilog
+from rotation.cli.jsonout import emit_document, planned
+from rotation.cli.output import Exit, console, err_console, guarded, plain, table, tls_cause
 from rotation.domain.ids import is_guid
 from rotation.domain.secret import Secret
 from rotation.engine import admin
@@ -69,14 +71,15 @@ def _outcome_rows(run: AppRun) -> list[tuple[str, str, str, str, str, str]]:
 
 
 def _app_json(run: AppRun) -> dict[str, object]:
-    return {"app": run.app, "planned": run.planned, "outcomes": run.outcomes, "errors": run.state.errors,
+    return {"app": run.app, "planned": [planned(a) for a in run.planned], "outcomes": run.outcomes,
+            "errors": run.state.errors,
             "unmanaged": run.unmanaged}
 
 
 def report(result: JobResult, as_json: bool) -> int:
     if as_json:
-        emit_json({"job": result.job, "dry_run": result.dry_run, "failed": result.failed,
-                   "apps": [_app_json(r) for r in result.apps]})
+        emit_document({"job": result.job, "dry_run": result.dry_run, "failed": result.failed,
+                       "apps": [_app_json(r) for r in result.apps]})
     elif result.dry_run:
         table(f"{result.job}: plan (nothing changed)", ("app", "slot", "action", "reason"), _planned_rows(result.apps))
     else:
@@ -93,14 +96,18 @@ def report(result: JobResult, as_json: bool) -> int:
 
 def _problems(result: JobResult) -> list[str]:
     """One line per blocked or failed item, on stderr: the reason the exit code is 3, never folded."""
-    lines = []
+    lines: list[str] = []
+    untrusted: dict[str, list[str]] = {}
     for run in result.apps:
         for _, slot, action, status, reason, detail in _outcome_rows(run):
             if status == "failed" or (status == "skipped" and action == "Blocked"):
                 where = run.app if slot == "-" else f"{run.app}/{slot}"
+                if cause := tls_cause(f"{reason} {detail}"):  # named once, not once per request that failed
+                    untrusted.setdefault(cause, []).append(where)
+                    continue
                 what = "blocked" if action == "Blocked" else f"{action} failed"
                 lines.append(f"{result.job}: {where}: {what}: {reason}" + (f" ({detail})" if detail else ""))
-    return lines
+    return [*(f"{result.job}: {', '.join(wheres)}: {cause}" for cause, wheres in untrusted.items()), *lines]
 
 
 @guarded
@@ -109,8 +116,9 @@ def plan(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
     runtime = _runtime(apps)
     results = [_run(runtime, "rotate", dry_run=True), _run(runtime, "revoke", dry_run=True)]
     if as_json:
-        emit_json([{"job": r.job, "apps": [{"app": a.app, "planned": a.planned, "errors": a.state.errors}
-                                           for a in r.apps]} for r in results])
+        emit_document({"jobs": [{"job": r.job, "apps": [{"app": a.app, "planned": [planned(p) for p in a.planned],
+                                                          "errors": a.state.errors} for a in r.apps]}
+                                for r in results]})
     else:
         for result in results:
             report(result, False)
@@ -151,10 +159,11 @@ def run(apps: AppOpt = None, as_json: JsonOpt = False,
     runtime.close()
     audit = cli_audit.audit_or_record(settings, apps, fail_on=threshold, out=None, formats=list(FORMATS))
     if as_json:
-        emit_json([*({"job": r.job, "failed": r.failed, "apps": [_app_json(a) for a in r.apps]} for r in results),
-                   {"job": "audit", "run_dir": str(audit.run_dir), "exit_code": audit.exit_code,
-                    "open_by_severity": audit.counts, "resolved": [e.uid for e in audit.report.diff.resolved],
-                    "new": [e.uid for e in audit.report.diff.new]}])
+        emit_document({"jobs": [
+            *({"job": r.job, "failed": r.failed, "apps": [_app_json(a) for a in r.apps]} for r in results),
+            {"job": "audit", "run_dir": str(audit.run_dir), "exit_code": audit.exit_code,
+             "open_by_severity": audit.counts, "resolved": [e.uid for e in audit.report.diff.resolved],
+             "new": [e.uid for e in audit.report.diff.new]}]})
     else:
         for result in results:
             report(result, False)
@@ -171,7 +180,7 @@ def simulate_(days: Annotated[int, typer.Option(min=1, max=3650)] = 365, apps: A
     reports = {spec.name: simulate(spec, start, days, roles=admin.simulated_roles(spec))
                for spec in select_apps(specs, apps)}
     if as_json:
-        emit_json(reports)
+        emit_document({"apps": reports})
     else:
         for name, sim in reports.items():
             table(f"{name}: {days} days", ("slot", "mints", "revocations", "min overlap", "gaps"),
@@ -189,7 +198,7 @@ def revoke_now(app_name: Annotated[str, typer.Option("--app")], token_id: Annota
     runtime = _runtime([app_name])
     outcome = admin.revoke_now(runtime, runtime.apps[0], token_id, force=force)
     if as_json:
-        emit_json(outcome)
+        emit_document(plain(outcome))
     else:
         table("revoke-now", ("app", "token", "status", "detail"),
               [(outcome.app, token_id, outcome.status, outcome.detail)])
@@ -243,7 +252,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
 
 def register(app: typer.Typer) -> None:
     for name, command in COMMANDS.items():
-        app.command(name)(command)
+        app.command(name, epilog=epilog(name))(command)
 
 
 def _identity(object_id: str | None, tenant_id: str | None) -> tuple[str, str] | None:

@@ -15,17 +15,20 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timedelta
-from enum import IntEnum
+from enum import Enum, IntEnum
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.progress import Progress
 
+from rotation.adapters.tls import PATTERN as CERTIFICATE_HINT
+from rotation.cli.tables import Col, render
 from rotation.errors import RotationError, UserError
 from rotation.hosting import telemetry
 from rotation.hosting.config import log_level
@@ -88,6 +91,12 @@ def internal_error(exc: Exception, debug: bool | None = None) -> int:
     return Exit.INTERNAL
 
 
+def tls_cause(text: str) -> str | None:
+    """An untrusted certificate, which fails every request alike, said once instead of once per request."""
+    found = CERTIFICATE_HINT.search(text)
+    return found.group(0) if found else None
+
+
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     """User errors become one line on stderr and exit 2; other service errors exit 3; anything else
     (not typer's or click's own exits) exit 4. A traceback only with --debug."""
@@ -103,7 +112,7 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(Exit.USER_ERROR) from None
         except RotationError as exc:
             _traceback(exc)
-            _say(f"error: {exc}")
+            _say(f"error: {tls_cause(str(exc)) or exc}")
             raise typer.Exit(Exit.FAILED) from None
         except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own exits and usage errors
             raise
@@ -113,28 +122,37 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """JSON-ready values; an enum is its value (an outcome's `action` is the same string either way)."""
+    if isinstance(value, Enum):
+        return plain(value.value)
     if is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in asdict(value).items()}
+        return {k: plain(v) for k, v in asdict(value).items()}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, frozenset | set | tuple | list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     return value
 
 
 def emit_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(_plain(document), indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.write(json.dumps(plain(document), indent=2, sort_keys=True, default=str) + "\n")
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    view = Table(title=title, title_justify="left")
-    for column in columns:
-        view.add_column(column, overflow="fold")
-    for row in rows:
-        view.add_row(*(str(cell) for cell in row))
-    console.print(view)
+@contextmanager
+def progress_bar(label: str, total: int, on: Console | None = None) -> Iterator[Callable[[str], None]]:
+    """A transient bar on a terminal (none when piped, in CI, or in a Function's log): yields the callback
+    to call once per app done (thread-safe: rich's Progress locks)."""
+    chosen = on or console
+    with Progress(console=chosen, transient=True, disable=not chosen.is_terminal) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda _: progress.advance(task)
+
+
+def table(title: str, columns: Sequence[str | Col], rows: Iterable[Sequence[object]]) -> None:
+    """A table that wraps by column on a narrow terminal (`rotation.cli.tables`)."""
+    console.print(render(title, columns, rows, width=console.width))

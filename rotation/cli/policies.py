@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from rotation.cli.examples import epilog
 from rotation.cli.output import guarded, table
 from rotation.domain.values import format_duration
 from rotation.hosting.config import Settings
@@ -20,7 +21,7 @@ from rotation.policy.specs import app_specs
 policies_app = typer.Typer(help="Check declared policies and print their schema.", no_args_is_help=True)
 
 
-@policies_app.command()
+@policies_app.command(epilog=epilog("policies check"))
 @guarded
 def check(paths: Annotated[list[Path] | None, typer.Argument(help="files or folders (default: policies/)")] = None,
           ) -> None:
@@ -36,7 +37,7 @@ def check(paths: Annotated[list[Path] | None, typer.Argument(help="files or fold
               [(a.name, k.slot, k.secret, format_duration(k.max_age)) for a in iottly for k in a.keys])
 
 
-@policies_app.command("schema")
+@policies_app.command("schema", epilog=epilog("policies schema"))
 def print_schema() -> None:
     """Print the policy JSON schema (checked in as policies/schema.json)."""
     sys.stdout.write(json.dumps(schema(), indent=2, sort_keys=True) + "\n")

@@ -149,6 +149,9 @@ def _read(path: Path, env: Mapping[str, str], problems: list[str]) -> LoadedFile
         for raw in exc.errors():
             error: dict[str, Any] = dict(raw)
             loc = error["loc"]
+            if "at" in error.get("ctx", {}):  # a model validator's error about one field (models.py)
+                loc = (*loc, *error["ctx"]["at"])
+                error["input"] = error["ctx"]["got"]
             if error["type"] == "union_tag_invalid":
                 ctx = error.get("ctx", {})
                 loc = (*loc, ctx.get("discriminator", "provider").strip("'"))

@@ -136,15 +136,19 @@ class IoTCentralApp(Strict):
 
     @model_validator(mode="after")
     def _unique_slots(self) -> IoTCentralApp:
+        """pydantic formats custom messages with str() only, and locates a model validator's error at the
+        app: `at` (below the app) and `got` in the context let the loader point at the field itself."""
         if self.api_token_slot and self.api_token_slot not in {s.slot for s in self.tokens}:
-            raise PydanticCustomError("invalid_value", "one of this app's token slots, got {slot!r}",
-                                      {"slot": self.api_token_slot})
-        seen: set[str] = set()
-        for slot in self.tokens:
+            raise PydanticCustomError("invalid_value", "one of this app's token slots ({slots})",
+                                      {"slots": ", ".join(s.slot for s in self.tokens) or "none declared",
+                                       "at": ("api_token_slot",), "got": self.api_token_slot})
+        seen: dict[str, int] = {}
+        for index, slot in enumerate(self.tokens):
             if slot.slot in seen:
-                raise PydanticCustomError("duplicate", "a slot name used once per app, got {slot!r} twice",
-                                          {"slot": slot.slot})
-            seen.add(slot.slot)
+                raise PydanticCustomError("duplicate", "a slot name used once per app (also tokens[{first}])",
+                                          {"first": seen[slot.slot], "at": ("tokens", index, "slot"),
+                                           "got": slot.slot})
+            seen[slot.slot] = index
         return self
 
 

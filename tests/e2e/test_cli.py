@@ -61,7 +61,7 @@ def test_plan_then_forced_rotation_and_revoke_now(world: RunningWorld, tmp_path:
     env = service_env(world, tmp_path, timedelta(0))
     plan = rotation(["plan", "--json", "--app", "contoso-fleet"], env)
     assert plan.returncode == 0, plan.stderr
-    planned = [a for job in json.loads(plan.stdout) for app in job["apps"] for a in app["planned"]]
+    planned = [a for job in json.loads(plan.stdout)["jobs"] for app in job["apps"] for a in app["planned"]]
     reasons = [a["reason"] for a in planned]
     assert any(r.startswith("due: ") for r in reasons)
     assert any(r.startswith("grace period 24h over") for r in reasons)
@@ -102,7 +102,7 @@ def test_simulate_a_year_of_the_sandbox_policy(tmp_path: Path) -> None:
            "SANDBOX_VAULT_URL": "https://127.0.0.1:2", "SANDBOX_IOTTLY_URL": "https://127.0.0.1:3"}
     done = rotation(["simulate", "--days", "365", "--json", "--app", "northwind-labs"], env)
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)["northwind-labs"]
+    report = json.loads(done.stdout)["apps"]["northwind-labs"]
     assert report["gaps"] == {"telemetry-reader": []}
     mints = [e for e in report["events"] if e["kind"] == "mint+promote"]
     assert len(mints) >= 365 // 7

@@ -69,7 +69,7 @@ def test_report_diff_of_two_runs(world: RunningWorld, tmp_path: Path) -> None:
     first = json.loads(rotation(["audit", "--json"], env).stdout)
     cycle = rotation(["run", "--json"], env)
     assert cycle.returncode == 1, cycle.stderr  # rotation fine, findings remain
-    jobs = json.loads(cycle.stdout)
+    jobs = json.loads(cycle.stdout)["jobs"]
     audit = next(j for j in jobs if j["job"] == "audit")
     assert "IOTC-006:contoso-fleet/slots/auditor" in audit["resolved"]
     diff = rotation(["report", "diff", first["run_dir"], audit["run_dir"], "--json"], env)
