@@ -104,7 +104,7 @@ def audit_or_record(settings: Settings, names: list[str] | None, *, fail_on: str
         run = record_policy_error(Runtime(settings, []), str(exc), fail_on=fail_on, out_dir=out, formats=formats)
         raise PolicyError([*str(exc).splitlines(), f"(recorded as a failed audit in {run.run_dir})"]) from None
     try:
-        return run_audit(runtime, fail_on=fail_on, out_dir=out, formats=formats)
+        return run_audit(runtime, fail_on=fail_on, out_dir=out, formats=formats, scoped=bool(names))
     finally:
         runtime.close()
 

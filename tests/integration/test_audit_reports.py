@@ -113,14 +113,15 @@ def test_csv_and_markdown(world: RunningWorld, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("formats", [["html"], ["csv", "md"]])
-def test_formats_can_be_chosen_and_ocsf_is_always_written(world: RunningWorld, tmp_path: Path,
+def test_formats_can_be_chosen_and_ocsf_and_the_manifest_are_always_written(world: RunningWorld, tmp_path: Path,
                                                           formats: list[str]) -> None:
     register_northwind(world)
     runtime = audit_runtime(world, tmp_path)
     run = run_audit(runtime, formats=formats)
     runtime.close()
     names = {"html": "audit.html", "csv": "audit.csv", "md": "summary.md"}
-    assert {p.name for p in run.run_dir.iterdir()} == {"audit.ocsf.json", *(names[f] for f in formats)}
+    assert {p.name for p in run.run_dir.iterdir()} == {"audit.ocsf.json", "run.json",
+                                                      *(names[f] for f in formats)}
 
 
 def test_the_audit_guide_lists_every_control() -> None:
