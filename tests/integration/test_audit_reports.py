@@ -127,4 +127,30 @@ def test_formats_can_be_chosen_and_ocsf_and_the_manifest_are_always_written(worl
 def test_the_audit_guide_lists_every_control() -> None:
     guide = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text(encoding="utf-8")
     for control in CATALOG:
-        assert f"| `{control.id}` | {control.title} | {control.severity} |" in guide, control.id
+        row = f"| `{control.id}` | {control.title} | {control.severity} | {control.resource} | "
+        assert f"{row}{control.framework_summary} |" in guide, control.id
+
+
+def test_framework_references_reach_ocsf_sarif_and_html(world: RunningWorld, tmp_path: Path) -> None:
+    run = _audit(world, tmp_path)
+    by_id = {c.id: c for c in CATALOG}
+    assert "IA-5" in by_id["IOTC-003"].frameworks["NIST SP 800-53 Rev. 5"]
+    assert "A.8.2" in by_id["IOTC-002"].frameworks["ISO/IEC 27001:2022"]
+    assert all(c.frameworks for c in CATALOG)
+    for event in json.loads((run.run_dir / "audit.ocsf.json").read_text(encoding="utf-8")):
+        control = by_id[event["compliance"]["control"]]
+        assert event["compliance"]["standards"][1:] == list(control.frameworks)
+        assert event["compliance"]["requirements"] == control.requirements
+    assert "NIST SP 800-53 Rev. 5 AC-6(5)" in by_id["IOTC-002"].requirements
+    rules = json.loads((run.run_dir / "audit.sarif").read_text(encoding="utf-8"))["runs"][0]["tool"]["driver"]["rules"]
+    for rule in rules:
+        control = by_id[rule["id"]]
+        assert set(control.requirements) <= set(rule["properties"]["tags"])
+        assert rule["properties"]["frameworks"] == {k: list(v) for k, v in control.frameworks.items()}
+    html = (run.run_dir / "audit.html").read_text(encoding="utf-8")
+    controls_table = html[html.index("<h2>Controls</h2>"):]
+    for control in CATALOG:
+        row = controls_table[controls_table.index(f"<code>{control.id}</code>"):]
+        row = row[:row.index("</tr>")]
+        for name, ids in control.frameworks.items():
+            assert f"{name}</span> {', '.join(ids)}" in row, control.id

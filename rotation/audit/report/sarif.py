@@ -27,7 +27,9 @@ def _rule(control: Control) -> dict[str, Any]:
         "help": {"text": control.remediation, "markdown": f"**Remediation.** {control.remediation}"},
         "defaultConfiguration": {"level": LEVELS[control.severity]},
         "properties": {"security-severity": SECURITY_SEVERITY[control.severity], "severity": control.severity,
-                       "resource": control.resource, "tags": ["security", "api-token", control.resource]},
+                       "resource": control.resource,
+                       "tags": ["security", "api-token", control.resource, *control.requirements],
+                       "frameworks": {name: list(ids) for name, ids in control.frameworks.items()}},
     }
     if control.references:
         rule["helpUri"] = control.references[0]
