@@ -22,6 +22,7 @@ from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate
 from rotation.audit.findings import Finding, policy_error
 from rotation.audit.report.baseline import MANIFEST_FILE, POLICIES_APP, Baseline, BlobRuns, LocalRuns, select
 from rotation.audit.report.files import FORMATS, OCSF_FILE, load_entries, write_run
+from rotation.audit.report.locations import Location, declared, location_map
 from rotation.audit.report.model import AuditReport, Coverage, DiffEntry, compute_diff
 from rotation.audit.report.ocsf import read_entries
 from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
@@ -184,7 +185,8 @@ def run_audit(runtime: Runtime, *, fail_on: str | None = None, out_dir: Path | N
     findings = evaluate(observed, policies, now)
     audited = [a.name for a in runtime.apps] + [a.name for a in runtime.iottly_apps]
     coverage = Coverage(frozenset([POLICIES_APP, *audited]), full=not scoped)
-    report = AuditReport(run_id, now, findings, observed, policies, coverage=coverage)
+    report = AuditReport(run_id, now, findings, observed, policies, coverage=coverage,
+                         locations=location_map(policies))
     return _finish(runtime, report, root, formats, fail_on)
 
 
@@ -193,8 +195,18 @@ def record_policy_error(runtime: Runtime, message: str, *, fail_on: str = "high"
     """An invalid policy still produces a run folder that says the audit could not run (fail closed)."""
     now = runtime.now()
     report = AuditReport(run_id_for(now), now, [policy_error(message)], Observed(apps={}), Policies([]),
-                         coverage=Coverage(frozenset([POLICIES_APP]), full=True))
+                         coverage=Coverage(frozenset([POLICIES_APP]), full=True),
+                         locations=_error_location(message))
     return _finish(runtime, report, out_dir or runtime.settings.reports_dir, formats, fail_on)
+
+
+def _error_location(message: str) -> dict[str, Location]:
+    """A policy error starts `file:line where: ...` (rotation.policy.loader): the SARIF result points there."""
+    head = message.split(" ", 1)[0]
+    path, _, line = head.rpartition(":")
+    if not path or not line.isdigit() or not Path(path).is_file():
+        return {}
+    return {POLICIES_APP: declared((path, int(line)))}
 
 
 def _finish(runtime: Runtime, report: AuditReport, root: Path, formats: Sequence[str], fail_on: str) -> AuditRun:

@@ -16,7 +16,9 @@ from jsonschema import Draft7Validator, FormatChecker
 
 from emulators.sandbox import RunningWorld
 from rotation.audit.controls import CATALOG
-from rotation.audit.run import AuditRun, run_audit
+from rotation.audit.run import AuditRun, record_policy_error, run_audit
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.audit_support import audit_runtime, register_northwind
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
@@ -58,6 +60,40 @@ def test_sarif_validates_against_the_2_1_0_schema(world: RunningWorld, tmp_path:
     assert len(results) == sum(1 for f in run.findings if f.open)
     assert {r["kind"] for r in results} == {"fail", "review"}  # FAIL and MANUAL
     assert all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in results)
+
+
+
+def test_sarif_results_point_at_the_policy_line_that_declares_them(world: RunningWorld, tmp_path: Path) -> None:
+    run = _audit(world, tmp_path)
+    document = json.loads((run.run_dir / "audit.sarif").read_text(encoding="utf-8"))
+    root = Path(__file__).resolve().parents[2]
+    assert "%SRCROOT%" in document["runs"][0]["originalUriBaseIds"]
+    for result in document["runs"][0]["results"]:
+        physical = result["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+        uri = physical["artifactLocation"]["uri"]
+        assert not uri.startswith("/")
+        text = (root / uri).read_text(encoding="utf-8").splitlines()
+        line = text[physical["region"]["startLine"] - 1]
+        resource = result["locations"][0]["logicalLocations"][0]["name"]
+        if resource.startswith(("slots/", "keys/")):
+            assert resource.split("/")[1] in line, (resource, line)
+    unmanaged = [r for r in document["runs"][0]["results"] if r["ruleId"] == "IOTC-001"]
+    assert unmanaged  # no declaration of their own: the app's line
+    for result in unmanaged:
+        physical = result["locations"][0]["physicalLocation"]
+        line = (root / physical["artifactLocation"]["uri"]).read_text(encoding="utf-8").splitlines()[
+            physical["region"]["startLine"] - 1]
+        assert result["properties"]["app"] in line, line
+
+
+def test_a_policy_error_result_points_at_the_bad_line(tmp_path: Path) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text("version: 1\napps: []\n", encoding="utf-8")
+    runtime = Runtime(Settings.from_env({"ROTATION_REPORTS_DIR": str(tmp_path / "r")}), [])
+    run = record_policy_error(runtime, f"{policy}:2 apps: got [], expected at least one app")
+    result = json.loads((run.run_dir / "audit.sarif").read_text(encoding="utf-8"))["runs"][0]["results"][0]
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 2
 
 
 def test_ocsf_events_carry_every_required_attribute(world: RunningWorld, tmp_path: Path) -> None:

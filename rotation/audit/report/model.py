@@ -16,6 +16,7 @@ from typing import Any
 from rotation.audit.controls import SEVERITIES, Severity, severity_rank
 from rotation.audit.evaluate import Observed, Policies
 from rotation.audit.findings import Finding
+from rotation.audit.report.locations import Location
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class AuditReport:
     policies: Policies
     diff: Diff = field(default_factory=lambda: Diff(None))
     coverage: Coverage = field(default_factory=lambda: Coverage(frozenset(), full=True))
+    locations: dict[str, Location] = field(default_factory=dict)  # rotation.audit.report.locations
 
     def open_counts(self) -> dict[Severity, int]:
         counts: dict[Severity, int] = dict.fromkeys(SEVERITIES, 0)
