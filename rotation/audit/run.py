@@ -20,7 +20,7 @@ from rotation.adapters.blobstore import BlobReportStore
 from rotation.audit.controls import SEVERITIES, severity_rank
 from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate
 from rotation.audit.findings import Finding, policy_error
-from rotation.audit.report.baseline import MANIFEST_FILE, POLICIES_APP, Baseline, BlobRuns, LocalRuns, select
+from rotation.audit.report.baseline import MANIFEST_FILE, POLICIES_APP, Baseline, BlobRuns, LocalRuns, prune, select
 from rotation.audit.report.files import FORMATS, OCSF_FILE, load_entries, write_run
 from rotation.audit.report.locations import Location, declared, location_map
 from rotation.audit.report.model import AuditReport, Coverage, DiffEntry, compute_diff
@@ -209,6 +209,20 @@ def _error_location(message: str) -> dict[str, Location]:
     return {POLICIES_APP: declared((path, int(line)))}
 
 
+def _prune(runtime: Runtime, root: Path, report: AuditReport) -> None:
+    """After a successful write only; a folder that cannot be removed is logged, never fails the audit."""
+    keep = runtime.settings.reports_keep
+    if keep is None:
+        return
+    try:
+        removed = prune(LocalRuns(root, OCSF_FILE, _local_entries), keep, report.generated_at, report.run_id)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("audit retention: could not prune %s: %s", root, exc)
+        return
+    if removed:
+        log.info("audit retention: removed %d run folder(s) from %s", len(removed), root)
+
+
 def _finish(runtime: Runtime, report: AuditReport, root: Path, formats: Sequence[str], fail_on: str) -> AuditRun:
     store = runtime.report_store()  # one client for reading the previous run and publishing this one
     try:
@@ -217,6 +231,7 @@ def _finish(runtime: Runtime, report: AuditReport, root: Path, formats: Sequence
         diff = compute_diff(baseline.entries if baseline else None, current, baseline.newest if baseline else None)
         report = replace(report, diff=replace(diff, baselines=dict(baseline.runs) if baseline else {}))
         run = AuditRun(report, write_run(report, root, formats), fail_on)
+        _prune(runtime, root, report)
         if store is not None:
             _publish(store, run)
     finally:

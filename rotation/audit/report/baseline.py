@@ -14,15 +14,20 @@ folder store and Blob Storage answer it the same way.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from rotation.audit.report.model import Coverage, DiffEntry
+from rotation.audit.report.retention import Retention
 
 MANIFEST_FILE = "run.json"
 POLICIES_APP = "-"
+RUN_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")  # run_id_for's format: anything else is not a run folder
 
 
 LEGACY = None  # a run without a manifest: full, every app
@@ -99,7 +104,8 @@ class LocalRuns:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir()
-                      if p.name < before and not p.name.startswith(".") and (p / self._ocsf).is_file())
+                      if p.name < before and RUN_ID.match(p.name) and not p.is_symlink()
+                      and (p / self._ocsf).is_file())
 
     def coverage(self, run_id: str) -> Coverage | None:
         file = self.root / run_id / MANIFEST_FILE
@@ -131,3 +137,25 @@ class BlobRuns:
 
     def entries(self, run_id: str) -> list[DiffEntry]:
         return self._read(self._store.read_json(run_id, self._ocsf) or [])
+
+
+def prune(runs: LocalRuns, retention: Retention, now: datetime, written: str) -> list[str]:
+    """Removes local run folders past `retention`; never `written`, never a baseline some app's next diff
+    needs (`baselines_to_keep`), never `latest`'s target, never a folder that is not named like a run."""
+    ids = runs.run_ids(written + "~")
+    keep = baselines_to_keep(runs, written) | {written}
+    pointer = runs.root / "LATEST"
+    if pointer.is_file():
+        keep.add(pointer.read_text(encoding="utf-8").strip())
+    if retention.runs is not None:
+        expired = ids[:-retention.runs] if len(ids) > retention.runs else []
+    else:
+        cutoff = f"{now - timedelta(days=retention.days or 0):%Y%m%dT%H%M%S.%fZ}"
+        expired = [r for r in ids if r < cutoff]
+    removed = []
+    for run_id in expired:
+        if run_id in keep or not RUN_ID.match(run_id):
+            continue
+        shutil.rmtree(runs.root / run_id)
+        removed.append(run_id)
+    return removed
