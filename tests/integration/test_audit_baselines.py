@@ -47,7 +47,9 @@ def _assert_scoped_runs_are_quiet(first: AuditRun, scoped: list[AuditRun]) -> No
     assert SCOPE in manifest["apps"]
     sarif = json.loads((scoped[-1].run_dir / "audit.sarif").read_text(encoding="utf-8"))
     assert {r["baselineState"] for r in sarif["runs"][0]["results"]} == {"unchanged"}
-    assert "<strong>0</strong> resolved" in (scoped[-1].run_dir / "audit.html").read_text(encoding="utf-8")
+    html = (scoped[-1].run_dir / "audit.html").read_text(encoding="utf-8")
+    assert "<strong>0</strong> resolved" in html
+    assert f"Scoped run: only {SCOPE} audited" in html
 
 
 def test_scoped_audits_after_a_full_one_show_no_false_changes(world: RunningWorld, tmp_path: Path) -> None:
@@ -61,6 +63,8 @@ def test_scoped_audits_after_a_full_one_show_no_false_changes(world: RunningWorl
     assert (after.report.diff.new, after.report.diff.resolved) == ((), ())
     assert after.report.diff.baselines[SCOPE] == scoped[-1].report.run_id
     assert set(after.report.diff.baselines.values()) == {first.report.run_id, scoped[-1].report.run_id}
+    assert f"{SCOPE} → <code>{scoped[-1].report.run_id}</code>" in (after.run_dir / "audit.html").read_text(
+        encoding="utf-8")
     assert (tmp_path / "latest").resolve() == after.run_dir.resolve()
 
 
