@@ -14,7 +14,7 @@ help:
 	@echo "make infra-check  checkov on infra/ (0 failed, 0 parsing errors), actionlint and zizmor on .github/workflows"
 	@echo "make emulators start every emulator with the sample world (Ctrl-C to stop)"
 	@echo "make bench     fleet-scale figures (1,000 apps x 50 tokens, ratios) into bench/results.json"
-	@echo "make report-screenshot  render the sandbox's audit report in headless Chromium to docs/audit-report.png"
+	@echo "make report-screenshot  render the sandbox's audit report in headless Chromium to docs/audit-report.png and -375.png"
 
 # The venv is (re)installed only when the dependency files change: idempotent and quick on re-runs.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -81,6 +81,7 @@ bench: $(STAMP)
 # Needs Debian's chromium package (apt-get install chromium); not part of make test.
 report-screenshot: $(STAMP)
 	$(BIN)/python -m emulators.sandbox.screenshot --out docs/audit-report.png
+	$(BIN)/python -m emulators.sandbox.screenshot --out docs/audit-report-375.png --width 375 --height 2600 --scale 1
 
 emulators: $(STAMP)
 	$(BIN)/python -m emulators up --env-file .sandbox.env

@@ -142,6 +142,11 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
           name: 'ROTATION_REPORTS_DIR'
           value: '/tmp/reports'
         }
+        // the worker's local copies only; the reports container keeps runs under its immutability policy
+        {
+          name: 'ROTATION_REPORTS_KEEP'
+          value: '30d'
+        }
         // local file locks only; in Azure the per-app locks are blob leases in the host storage
         {
           name: 'ROTATION_STATE_DIR'

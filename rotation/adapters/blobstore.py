@@ -73,6 +73,26 @@ class BlobReportStore:
             names.append(name)
         return names
 
+    def run_ids(self, file_name: str, before: str) -> list[str]:
+        """Stored runs older than `before` that hold `file_name`, oldest first (run ids sort by time)."""
+        try:
+            return sorted({b.name[len(PREFIX):].split("/", 1)[0]
+                           for b in self._container.list_blobs(name_starts_with=PREFIX)
+                           if b.name.endswith("/" + file_name) and b.name[len(PREFIX):].split("/", 1)[0] < before})
+        except ResourceNotFoundError:
+            return []
+        except AzureError as exc:
+            raise storage_error("list the stored audit runs", exc) from None
+
+    def read_json(self, run_id: str, file_name: str) -> Any | None:
+        """Parsed JSON of one stored run's file; None when the run has no such file."""
+        try:
+            data = self._container.download_blob(f"{PREFIX}{run_id}/{file_name}").readall()
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise storage_error(f"read audit run {run_id}", exc) from None
+        return json.loads(data)
 
     def latest(self, file_name: str, before: str) -> tuple[str, Any] | None:
         """(run id, parsed JSON of `file_name`) of the newest stored run older than `before`, if any."""

@@ -3,6 +3,9 @@
 Each control is judged per resource (app, token, slot, secret version, iottly key) as PASS, FAIL or MANUAL
 by `rotation.audit.evaluate`; the ids are stable, because reports, SARIF rules and run-to-run diffs key on them.
 Severities follow the usual five levels (Prowler, Checkov, OCSF): critical, high, medium, low, info.
+Framework references (NIST SP 800-53 Rev. 5, CIS Controls v8 safeguards, ISO/IEC 27001:2022 Annex A) let the
+security team route a finding to the requirement it evidences; a control names only the ones it really tests
+(API tokens and keys are bearer authenticators, not passwords: IA-5(1) is not claimed).
 """
 
 from __future__ import annotations
@@ -31,6 +34,56 @@ class Control:
     remediation: str
     references: tuple[str, ...] = ()
 
+    @property
+    def frameworks(self) -> dict[str, tuple[str, ...]]:
+        """Framework name -> requirement ids this control evidences (only frameworks with an entry)."""
+        return {name: ids for name, ids in zip(FRAMEWORKS, FRAMEWORK_MAP.get(self.id, ((), (), ())), strict=True)
+                if ids}
+
+    @property
+    def framework_summary(self) -> str:
+        """`NIST IA-5; ISO A.5.17`: the docs' controls table and the CSV."""
+        return "; ".join(f"{name.split()[0].split('/')[0]} {', '.join(ids)}"
+                         for name, ids in self.frameworks.items()) or "-"
+
+    @property
+    def requirements(self) -> list[str]:
+        """`NIST SP 800-53 Rev. 5 IA-5` style strings (OCSF compliance.requirements, SARIF tags)."""
+        return [f"{name} {ref}" for name, ids in self.frameworks.items() for ref in ids]
+
+
+NIST, CIS, ISO = "NIST SP 800-53 Rev. 5", "CIS Controls v8", "ISO/IEC 27001:2022"
+FRAMEWORKS = (NIST, CIS, ISO)
+# control id -> (NIST SP 800-53 Rev. 5 controls, CIS Controls v8 safeguards, ISO/IEC 27001:2022 Annex A controls)
+# IA-5 authenticator management · AC-2 account management · AC-6 least privilege (5: privileged accounts) ·
+# CA-7 continuous monitoring · CM-6 configuration settings · SI-4 system monitoring · AU-3 content of audit
+# records · SC-28 protection of information at rest. CIS 4.1 secure configuration process · 5.1/5.5 inventory
+# of accounts / service accounts · 5.3 disable dormant accounts · 5.4 restrict administrator privileges ·
+# 6.2 access revoking process · 6.8 role-based access control · 8.2 collect audit logs. ISO A.5.16 identity
+# management · A.5.17 authentication information · A.5.18 access rights · A.8.2 privileged access rights ·
+# A.8.9 configuration management · A.8.15 logging · A.8.16 monitoring activities.
+FRAMEWORK_MAP: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "AUDIT-001": (("CA-7",), (), ("A.8.16",)),
+    "AUDIT-002": (("CM-6",), ("4.1",), ("A.8.9",)),
+    "IOTC-001": (("AC-2", "IA-5"), ("5.1", "5.5"), ("A.5.16", "A.5.17")),
+    "IOTC-002": (("AC-6", "AC-6(5)"), ("5.4", "6.8"), ("A.5.18", "A.8.2")),
+    "IOTC-003": (("IA-5",), (), ("A.5.17",)),
+    "IOTC-004": (("IA-5",), (), ("A.5.17",)),
+    "IOTC-005": (("AC-2",), ("5.3", "6.2"), ("A.5.18",)),
+    "IOTC-006": (("IA-5",), (), ("A.5.17",)),
+    "IOTC-007": (("IA-5",), (), ("A.5.17",)),
+    "IOTC-008": (("AC-6", "AC-2"), ("6.8",), ("A.5.18",)),
+    "IOTC-009": (("AC-2",), ("5.5", "5.3"), ("A.5.18",)),
+    "IOTC-010": (("IA-5", "AU-3"), ("8.2",), ("A.5.17", "A.8.15")),
+    "IOTC-011": (("AC-2",), ("5.1",), ("A.5.18",)),
+    "IOTC-012": (("IA-5",), (), ("A.5.17",)),
+    "IOTC-013": (("IA-5",), (), ("A.5.17",)),
+    "IOTC-014": (("AC-2", "IA-5"), ("6.2",), ("A.5.18",)),
+    "IOTY-001": (("IA-5",), (), ("A.5.17",)),
+    "IOTY-002": (("IA-5",), (), ("A.5.17",)),
+    "IOTY-003": (("IA-5", "SC-28"), (), ("A.5.17",)),
+    "OPS-001": (("SI-4", "CA-7"), (), ("A.8.16",)),
+}
 
 CATALOG: tuple[Control, ...] = (
     Control("AUDIT-001", "The audit could read the application and its vault completely", "high", "app",

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from rotation.audit.report.retention import Retention
 from rotation.domain.model import AppSpec, IottlyAppSpec
 from rotation.engine.ports import IoTCentralPort, IottlyPort, VaultPort
 
@@ -23,6 +24,14 @@ class ReportStore(Protocol):
 
     def latest(self, file_name: str, before: str) -> tuple[str, Any] | None:
         """(run id, parsed JSON of `file_name`) of the newest stored run older than `before`."""
+        ...
+
+    def run_ids(self, file_name: str, before: str) -> list[str]:
+        """Ids of the stored runs older than `before` that hold `file_name`, oldest first."""
+        ...
+
+    def read_json(self, run_id: str, file_name: str) -> Any | None:
+        """The parsed JSON of one stored run's file, None when that run has no such file."""
         ...
 
     def close(self) -> None: ...
@@ -50,6 +59,8 @@ class AuditSettings(Protocol):
     def fail_on(self) -> str: ...
     @property
     def reports_dir(self) -> Path: ...
+    @property
+    def reports_keep(self) -> Retention | None: ...
 
 
 class AuditRuntime(Protocol):

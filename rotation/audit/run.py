@@ -20,13 +20,15 @@ from typing import TypeVar
 from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate
 from rotation.audit.findings import Finding, policy_error
 from rotation.audit.ports import AuditRuntime, ReportStore
-from rotation.audit.report.files import FORMATS, OCSF_FILE, latest_run, load_entries, write_run
-from rotation.audit.report.model import AuditReport, DiffEntry, compute_diff
+from rotation.audit.report.baseline import MANIFEST_FILE, POLICIES_APP, Baseline, BlobRuns, LocalRuns, prune, select
+from rotation.audit.report.files import FORMATS, OCSF_FILE, load_entries, write_run
+from rotation.audit.report.locations import Location, declared, location_map
+from rotation.audit.report.model import AuditReport, Coverage, DiffEntry, compute_diff
 from rotation.audit.report.ocsf import read_entries
 from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
 from rotation.domain.severity import SEVERITIES, at_or_above
 from rotation.engine.observe import observe_app
-from rotation.errors import RotationError
+from rotation.errors import RotationError, UserError
 
 T = TypeVar("T")
 
@@ -132,18 +134,28 @@ def run_id_for(moment: datetime) -> str:
     return f"{moment:%Y%m%dT%H%M%S.%fZ}"
 
 
-def _previous(store: ReportStore | None, root: Path, run_id: str) -> tuple[str, list[DiffEntry]] | None:
-    """The newest earlier run: from Blob Storage when configured (a Functions worker's disk is fresh),
-    else the local `latest`. An unreadable store is logged; the upload that follows reports the failure."""
+def _baseline(store: ReportStore | None, root: Path, report: AuditReport,
+              current: list[DiffEntry]) -> Baseline | None:
+    """Per app, the newest earlier run that covered it (`rotation.audit.report.baseline`): from Blob Storage
+    when configured (a Functions worker's disk is fresh), else the local run folders. An unreadable store is
+    logged; the upload that follows reports the failure."""
+    covered = report.coverage.apps
     if store is not None:
         try:
-            found = store.latest(OCSF_FILE, before=run_id)
+            found = select(BlobRuns(store, OCSF_FILE, read_entries), report.run_id, covered, current)
             if found is not None:
-                return found[0], read_entries(found[1])
+                return found
         except (RotationError, ValueError, KeyError, TypeError) as exc:
             log.warning("previous audit run not readable from blob storage, using the local one: %s", exc)
-    local = latest_run(root)
-    return load_entries(local, "previous run") if local is not None else None
+    try:
+        return select(LocalRuns(root, OCSF_FILE, _local_entries), report.run_id, covered, current)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{root}: got a run folder whose {MANIFEST_FILE} is not an audit manifest, expected the "
+                        f"one the audit writes ({exc})") from None
+
+
+def _local_entries(run_dir: Path) -> list[DiffEntry]:
+    return load_entries(run_dir, "previous run")[1]
 
 
 def _publish(store: ReportStore, run: AuditRun) -> None:
@@ -166,7 +178,9 @@ def _log_findings(run: AuditRun) -> None:
 
 def run_audit(runtime: AuditRuntime, *, fail_on: str | None = None, out_dir: Path | None = None,
               formats: Sequence[str] = FORMATS, poison: Sequence[PoisonNote] | None = None,
-              on_app_done: Callable[[str], None] = lambda _: None) -> AuditRun:
+              on_app_done: Callable[[str], None] = lambda _: None, scoped: bool = False) -> AuditRun:
+    """`scoped`: the runtime holds only some declared apps (`--app`); the run then covers just those, is
+    compared per app with the runs that covered them, and does not move `latest`."""
     fail_on = fail_on or runtime.settings.fail_on
     if fail_on not in SEVERITIES:
         raise ValueError(f"fail_on: got {fail_on!r}, expected one of {', '.join(SEVERITIES)}")
@@ -176,25 +190,55 @@ def run_audit(runtime: AuditRuntime, *, fail_on: str | None = None, out_dir: Pat
     policies = Policies(runtime.apps, runtime.iottly_apps)
     observed = gather(runtime, poison, on_app_done)
     findings = evaluate(observed, policies, now)
-    return _finish(runtime, AuditReport(run_id, now, findings, observed, policies), root, formats, fail_on)
+    audited = [a.name for a in runtime.apps] + [a.name for a in runtime.iottly_apps]
+    coverage = Coverage(frozenset([POLICIES_APP, *audited]), full=not scoped)
+    report = AuditReport(run_id, now, findings, observed, policies, coverage=coverage,
+                         locations=location_map(policies))
+    return _finish(runtime, report, root, formats, fail_on)
 
 
 def record_policy_error(runtime: AuditRuntime, message: str, *, fail_on: str = "high", out_dir: Path | None = None,
                         formats: Sequence[str] = FORMATS) -> AuditRun:
     """An invalid policy still produces a run folder that says the audit could not run (fail closed)."""
     now = runtime.now()
-    report = AuditReport(run_id_for(now), now, [policy_error(message)], Observed(apps={}), Policies([]))
+    report = AuditReport(run_id_for(now), now, [policy_error(message)], Observed(apps={}), Policies([]),
+                         coverage=Coverage(frozenset([POLICIES_APP]), full=True),
+                         locations=_error_location(message))
     return _finish(runtime, report, out_dir or runtime.settings.reports_dir, formats, fail_on)
+
+
+def _error_location(message: str) -> dict[str, Location]:
+    """A policy error starts `file:line where: ...` (rotation.policy.loader): the SARIF result points there."""
+    head = message.split(" ", 1)[0]
+    path, _, line = head.rpartition(":")
+    if not path or not line.isdigit() or not Path(path).is_file():
+        return {}
+    return {POLICIES_APP: declared((path, int(line)))}
+
+
+def _prune(runtime: AuditRuntime, root: Path, report: AuditReport) -> None:
+    """After a successful write only; a folder that cannot be removed is logged, never fails the audit."""
+    keep = runtime.settings.reports_keep
+    if keep is None:
+        return
+    try:
+        removed = prune(LocalRuns(root, OCSF_FILE, _local_entries), keep, report.generated_at, report.run_id)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("audit retention: could not prune %s: %s", root, exc)
+        return
+    if removed:
+        log.info("audit retention: removed %d run folder(s) from %s", len(removed), root)
 
 
 def _finish(runtime: AuditRuntime, report: AuditReport, root: Path, formats: Sequence[str], fail_on: str) -> AuditRun:
     store = runtime.report_store()  # one client for reading the previous run and publishing this one
     try:
-        previous = _previous(store, root, report.run_id)
         current = [DiffEntry.of(f) for f in report.findings]
-        diff = compute_diff(previous[1] if previous else None, current, previous[0] if previous else None)
-        report = replace(report, diff=diff)
+        baseline = _baseline(store, root, report, current)
+        diff = compute_diff(baseline.entries if baseline else None, current, baseline.newest if baseline else None)
+        report = replace(report, diff=replace(diff, baselines=dict(baseline.runs) if baseline else {}))
         run = AuditRun(report, write_run(report, root, formats), fail_on)
+        _prune(runtime, root, report)
         if store is not None:
             _publish(store, run)
     finally:

@@ -111,7 +111,8 @@ def audit_or_record(settings: Settings, names: list[str] | None, *, fail_on: str
         raise PolicyError([*str(exc).splitlines(), f"(recorded as a failed audit in {run.run_dir})"]) from None
     try:
         with progress_bar("audit", len(runtime.apps) + len(runtime.iottly_apps)) as advance:
-            return run_audit(runtime, fail_on=fail_on, out_dir=out, formats=formats, on_app_done=advance)
+            return run_audit(runtime, fail_on=fail_on, out_dir=out, formats=formats, on_app_done=advance,
+                             scoped=bool(names))
     finally:
         runtime.close()
 

@@ -57,6 +57,7 @@ class SlotSpec:
     verify_method: str = "GET"
     verify_path: str | None = None
     verify_budget: timedelta | None = None  # how long a new token may take to be accepted; None: the default
+    declared_at: tuple[str, int] | None = field(default=None, compare=False)  # (policy file, line): reports
 
     @property
     def pending_secret(self) -> str:
@@ -83,6 +84,7 @@ class AppSpec:
     orphan_safety_window: timedelta = timedelta(hours=1)
     forbid_roles: tuple[str, ...] = ()
     api_token_slot: str | None = None  # authenticate with this slot's current token (no managed identity)
+    declared_at: tuple[str, int] | None = field(default=None, compare=False)  # (policy file, line): reports
 
 
 # -- observed ------------------------------------------------------------------------------------------
@@ -195,6 +197,7 @@ class IottlyKeySpec:
     slot: str
     secret: str
     max_age: timedelta
+    declared_at: tuple[str, int] | None = field(default=None, compare=False)  # (policy file, line): reports
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,7 @@ class IottlyAppSpec:
     base_url: str
     vault: str
     keys: tuple[IottlyKeySpec, ...]
+    declared_at: tuple[str, int] | None = field(default=None, compare=False)  # (policy file, line): reports
 
 
 # -- audit observations (gathered by the audit job, judged by the pure audit) -------------------------------

@@ -4,6 +4,7 @@
 |---|---|---|
 | ROTATION_POLICIES | policy file or folder | policies |
 | ROTATION_REPORTS_DIR | where run folders and reports go | reports |
+| ROTATION_REPORTS_KEEP | audit: local run folders kept, `50` (runs) or `30d` (days); baselines stay | unset: all |
 | ROTATION_STATE_DIR | local runs' per-app lock files (in `locks/`); made absolute at load | per-user state folder |
 | AZURE_CLIENT_ID | user-assigned managed identity client id | system-assigned / DefaultAzureCredential |
 | ROTATION_CA_BUNDLE | PEM bundle for HTTPS (sandbox CA); unset = system trust | unset |
@@ -34,6 +35,7 @@ from typing import Any
 
 import platformdirs
 
+from rotation.audit.report.retention import Retention, parse_keep
 from rotation.domain.severity import SEVERITIES
 from rotation.domain.values import parse_duration
 from rotation.errors import ConfigError, InvalidValue
@@ -56,6 +58,7 @@ class Settings:
     reports_account_url: str | None = None
     reports_container: str = "reports"
     reports_connection_string: str | None = None
+    reports_keep: Retention | None = None
     fanout: str = "inline"
     queue: str = "rotation-apps"
     lease_container: str = "rotation-leases"
@@ -83,6 +86,7 @@ class Settings:
             reports_account_url=env.get("ROTATION_REPORTS_ACCOUNT_URL") or None,
             reports_container=_container(env.get("ROTATION_REPORTS_CONTAINER") or "reports"),
             reports_connection_string=env.get("ROTATION_REPORTS_CONNECTION_STRING") or None,
+            reports_keep=parse_keep(env.get("ROTATION_REPORTS_KEEP") or ""),
             log_level=log_level(env) or "INFO",
             **_host_storage(env),
         )

@@ -32,6 +32,10 @@ class LoadedFile:
     policy: PolicyFile
     tree: Any
 
+    def line(self, loc: Sequence[str | int]) -> int:
+        """1-based line declaring `loc` (e.g. `["apps", 0, "tokens", 1]`): reports point at it."""
+        return _line(self.tree, loc)
+
 
 @dataclass
 class PolicySet:

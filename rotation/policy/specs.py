@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -39,13 +40,23 @@ def _iottly(app: IottlyApp) -> IottlyAppSpec:
 
 
 def app_specs(policies: PolicySet) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
+    """Specs carry the file:line that declares them (`declared_at`), so reports can point at the policy."""
     iotcentral: list[AppSpec] = []
     iottly: list[IottlyAppSpec] = []
-    for policy, app in policies.apps():
-        if isinstance(app, IoTCentralApp):
-            iotcentral.append(_iotcentral(app, policy.defaults))
-        else:
-            iottly.append(_iottly(app))
+    for loaded in policies.files:
+        path = str(loaded.path)
+        for a, app in enumerate(loaded.policy.apps):
+            at = (path, loaded.line(["apps", a]))
+            if isinstance(app, IoTCentralApp):
+                spec = _iotcentral(app, loaded.policy.defaults)
+                slots = tuple(replace(s, declared_at=(path, loaded.line(["apps", a, "tokens", t])))
+                              for t, s in enumerate(spec.slots))
+                iotcentral.append(replace(spec, slots=slots, declared_at=at))
+            else:
+                key_spec = _iottly(app)
+                keys = tuple(replace(k, declared_at=(path, loaded.line(["apps", a, "keys", k_index])))
+                             for k_index, k in enumerate(key_spec.keys))
+                iottly.append(replace(key_spec, keys=keys, declared_at=at))
     return iotcentral, iottly
 
 

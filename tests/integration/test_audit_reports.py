@@ -16,7 +16,9 @@ from jsonschema import Draft7Validator, FormatChecker
 
 from emulators.sandbox import RunningWorld
 from rotation.audit.controls import CATALOG
-from rotation.audit.run import AuditRun, run_audit
+from rotation.audit.run import AuditRun, record_policy_error, run_audit
+from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.audit_support import audit_runtime, register_northwind
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
@@ -58,6 +60,40 @@ def test_sarif_validates_against_the_2_1_0_schema(world: RunningWorld, tmp_path:
     assert len(results) == sum(1 for f in run.findings if f.open)
     assert {r["kind"] for r in results} == {"fail", "review"}  # FAIL and MANUAL
     assert all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in results)
+
+
+
+def test_sarif_results_point_at_the_policy_line_that_declares_them(world: RunningWorld, tmp_path: Path) -> None:
+    run = _audit(world, tmp_path)
+    document = json.loads((run.run_dir / "audit.sarif").read_text(encoding="utf-8"))
+    root = Path(__file__).resolve().parents[2]
+    assert "%SRCROOT%" in document["runs"][0]["originalUriBaseIds"]
+    for result in document["runs"][0]["results"]:
+        physical = result["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+        uri = physical["artifactLocation"]["uri"]
+        assert not uri.startswith("/")
+        text = (root / uri).read_text(encoding="utf-8").splitlines()
+        line = text[physical["region"]["startLine"] - 1]
+        resource = result["locations"][0]["logicalLocations"][0]["name"]
+        if resource.startswith(("slots/", "keys/")):
+            assert resource.split("/")[1] in line, (resource, line)
+    unmanaged = [r for r in document["runs"][0]["results"] if r["ruleId"] == "IOTC-001"]
+    assert unmanaged  # no declaration of their own: the app's line
+    for result in unmanaged:
+        physical = result["locations"][0]["physicalLocation"]
+        line = (root / physical["artifactLocation"]["uri"]).read_text(encoding="utf-8").splitlines()[
+            physical["region"]["startLine"] - 1]
+        assert result["properties"]["app"] in line, line
+
+
+def test_a_policy_error_result_points_at_the_bad_line(tmp_path: Path) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text("version: 1\napps: []\n", encoding="utf-8")
+    runtime = Runtime(Settings.from_env({"ROTATION_REPORTS_DIR": str(tmp_path / "r")}), [])
+    run = record_policy_error(runtime, f"{policy}:2 apps: got [], expected at least one app")
+    result = json.loads((run.run_dir / "audit.sarif").read_text(encoding="utf-8"))["runs"][0]["results"][0]
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 2
 
 
 def test_ocsf_events_carry_every_required_attribute(world: RunningWorld, tmp_path: Path) -> None:
@@ -113,17 +149,44 @@ def test_csv_and_markdown(world: RunningWorld, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("formats", [["html"], ["csv", "md"]])
-def test_formats_can_be_chosen_and_ocsf_is_always_written(world: RunningWorld, tmp_path: Path,
+def test_formats_can_be_chosen_and_ocsf_and_the_manifest_are_always_written(world: RunningWorld, tmp_path: Path,
                                                           formats: list[str]) -> None:
     register_northwind(world)
     runtime = audit_runtime(world, tmp_path)
     run = run_audit(runtime, formats=formats)
     runtime.close()
     names = {"html": "audit.html", "csv": "audit.csv", "md": "summary.md"}
-    assert {p.name for p in run.run_dir.iterdir()} == {"audit.ocsf.json", *(names[f] for f in formats)}
+    assert {p.name for p in run.run_dir.iterdir()} == {"audit.ocsf.json", "run.json",
+                                                      *(names[f] for f in formats)}
 
 
 def test_the_audit_guide_lists_every_control() -> None:
     guide = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text(encoding="utf-8")
     for control in CATALOG:
-        assert f"| `{control.id}` | {control.title} | {control.severity} |" in guide, control.id
+        row = f"| `{control.id}` | {control.title} | {control.severity} | {control.resource} | "
+        assert f"{row}{control.framework_summary} |" in guide, control.id
+
+
+def test_framework_references_reach_ocsf_sarif_and_html(world: RunningWorld, tmp_path: Path) -> None:
+    run = _audit(world, tmp_path)
+    by_id = {c.id: c for c in CATALOG}
+    assert "IA-5" in by_id["IOTC-003"].frameworks["NIST SP 800-53 Rev. 5"]
+    assert "A.8.2" in by_id["IOTC-002"].frameworks["ISO/IEC 27001:2022"]
+    assert all(c.frameworks for c in CATALOG)
+    for event in json.loads((run.run_dir / "audit.ocsf.json").read_text(encoding="utf-8")):
+        control = by_id[event["compliance"]["control"]]
+        assert event["compliance"]["standards"][1:] == list(control.frameworks)
+        assert event["compliance"]["requirements"] == control.requirements
+    assert "NIST SP 800-53 Rev. 5 AC-6(5)" in by_id["IOTC-002"].requirements
+    rules = json.loads((run.run_dir / "audit.sarif").read_text(encoding="utf-8"))["runs"][0]["tool"]["driver"]["rules"]
+    for rule in rules:
+        control = by_id[rule["id"]]
+        assert set(control.requirements) <= set(rule["properties"]["tags"])
+        assert rule["properties"]["frameworks"] == {k: list(v) for k, v in control.frameworks.items()}
+    html = (run.run_dir / "audit.html").read_text(encoding="utf-8")
+    controls_table = html[html.index("<h2>Controls</h2>"):]
+    for control in CATALOG:
+        row = controls_table[controls_table.index(f"<code>{control.id}</code>"):]
+        row = row[:row.index("</tr>")]
+        for name, ids in control.frameworks.items():
+            assert f"{name}</span> {', '.join(ids)}" in row, control.id

@@ -1,8 +1,10 @@
 """A run folder on disk: every format written, then the `latest` pointer moved to it.
 
-Layout: `<root>/<run-id>/{audit.ocsf.json, audit.sarif, audit.html, audit.csv, summary.md}` and
-`<root>/latest` (a symlink to the newest run folder, replaced atomically; a `LATEST` file naming it where
-symlinks are unavailable). The OCSF file is always written: it is the run's record, read back for diffs.
+Layout: `<root>/<run-id>/{run.json, audit.ocsf.json, audit.sarif, audit.html, audit.csv, summary.md}` and
+`<root>/latest` (a symlink to the newest FULL run folder, replaced atomically; a `LATEST` file naming it where
+symlinks are unavailable). A scoped run (`--app`) never moves `latest`: a reader of `latest` always sees every
+app; per-app baselines come from the manifests (`rotation.audit.report.baseline`). The OCSF file and the
+manifest `run.json` are always written: they are the run's record, read back for diffs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from rotation.audit.report.baseline import MANIFEST_FILE
 from rotation.audit.report.model import AuditReport, DiffEntry
 from rotation.audit.report.ocsf import read_entries, to_ocsf
 from rotation.audit.report.render import render_csv, render_html, render_summary
@@ -35,6 +38,7 @@ RENDERERS: dict[str, tuple[str, Callable[[AuditReport], str]]] = {
 }
 FORMATS = tuple(RENDERERS)
 CONTENT_TYPES = {
+    MANIFEST_FILE: "application/json",
     "audit.ocsf.json": "application/json", "audit.sarif": "application/sarif+json",
     "audit.html": "text/html; charset=utf-8", "audit.csv": "text/csv; charset=utf-8",
     "summary.md": "text/markdown; charset=utf-8",
@@ -47,7 +51,9 @@ def write_run(report: AuditReport, root: Path, formats: Iterable[str] = FORMATS)
     for fmt in dict.fromkeys(["ocsf", *formats]):
         name, render = RENDERERS[fmt]
         (run_dir / name).write_text(render(report), encoding="utf-8")
-    _point_latest(root, report.run_id)
+    (run_dir / MANIFEST_FILE).write_text(_json(report.coverage.document(report.run_id)), encoding="utf-8")
+    if report.coverage.full:
+        _point_latest(root, report.run_id)
     return run_dir
 
 

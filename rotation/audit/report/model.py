@@ -8,12 +8,14 @@ be compared with any other (`rotation report diff OLD NEW`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from rotation.audit.evaluate import Observed, Policies
 from rotation.audit.findings import Finding
+from rotation.audit.report.locations import Location
 from rotation.domain.severity import SEVERITIES, Severity, severity_rank
 
 
@@ -42,6 +44,7 @@ class Diff:
     new: tuple[DiffEntry, ...] = ()
     resolved: tuple[DiffEntry, ...] = ()
     unchanged: tuple[DiffEntry, ...] = ()
+    baselines: Mapping[str, str] = field(default_factory=dict)  # app -> the run it was compared with
 
     @property
     def uids(self) -> dict[str, str]:
@@ -65,6 +68,28 @@ def compute_diff(previous: Sequence[DiffEntry] | None, current: Sequence[DiffEnt
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """What one run looked at: `full` runs audited every declared app (and move `latest`)."""
+
+    apps: frozenset[str]
+    full: bool
+
+    def covers(self, app: str) -> bool:
+        return app in self.apps
+
+    def document(self, run_id: str) -> dict[str, Any]:
+        return {"run_id": run_id, "scope": "full" if self.full else "apps", "apps": sorted(self.apps)}
+
+    @classmethod
+    def read(cls, document: Mapping[str, Any]) -> Coverage:
+        """Raises KeyError/TypeError/ValueError on a document that is not a manifest."""
+        scope = str(document["scope"])
+        if scope not in ("full", "apps"):
+            raise ValueError(f"scope: got {scope!r}, expected full or apps")
+        return cls(frozenset(str(a) for a in document["apps"]), scope == "full")
+
+
+@dataclass(frozen=True)
 class AuditReport:
     run_id: str
     generated_at: datetime
@@ -72,6 +97,8 @@ class AuditReport:
     observed: Observed
     policies: Policies
     diff: Diff = field(default_factory=lambda: Diff(None))
+    coverage: Coverage = field(default_factory=lambda: Coverage(frozenset(), full=True))
+    locations: dict[str, Location] = field(default_factory=dict)  # rotation.audit.report.locations
 
     def open_counts(self) -> dict[Severity, int]:
         counts: dict[Severity, int] = dict.fromkeys(SEVERITIES, 0)

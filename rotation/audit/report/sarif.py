@@ -10,6 +10,7 @@ from typing import Any
 from rotation import __version__
 from rotation.audit.controls import CATALOG, Control
 from rotation.audit.findings import Finding
+from rotation.audit.report.locations import SRCROOT, Location, locate
 from rotation.audit.report.model import AuditReport
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -27,14 +28,29 @@ def _rule(control: Control) -> dict[str, Any]:
         "help": {"text": control.remediation, "markdown": f"**Remediation.** {control.remediation}"},
         "defaultConfiguration": {"level": LEVELS[control.severity]},
         "properties": {"security-severity": SECURITY_SEVERITY[control.severity], "severity": control.severity,
-                       "resource": control.resource, "tags": ["security", "api-token", control.resource]},
+                       "resource": control.resource,
+                       "tags": ["security", "api-token", control.resource, *control.requirements],
+                       "frameworks": {name: list(ids) for name, ids in control.frameworks.items()}},
     }
     if control.references:
         rule["helpUri"] = control.references[0]
     return rule
 
 
-def _result(finding: Finding, index: dict[str, int], diff_state: dict[str, str] | None) -> dict[str, Any]:
+def _location(finding: Finding, locations: dict[str, Location]) -> dict[str, Any]:
+    """The policy line that declares the finding's slot or app (code scanning needs a physical location),
+    with the resource itself as the logical location."""
+    location: dict[str, Any] = {"logicalLocations": [{"name": finding.resource, "kind": "resource",
+                                                      "fullyQualifiedName": f"{finding.app}/{finding.resource}"}]}
+    declared = locate(finding, locations)
+    if declared is not None:
+        artifact = {"uri": declared.uri, "uriBaseId": SRCROOT} if declared.relative else {"uri": declared.uri}
+        location["physicalLocation"] = {"artifactLocation": artifact, "region": {"startLine": declared.line}}
+    return location
+
+
+def _result(finding: Finding, index: dict[str, int], diff_state: dict[str, str] | None,
+            locations: dict[str, Location]) -> dict[str, Any]:
     manual = finding.status == "MANUAL"
     result: dict[str, Any] = {
         "ruleId": finding.control_id,
@@ -42,8 +58,7 @@ def _result(finding: Finding, index: dict[str, int], diff_state: dict[str, str] 
         "kind": "review" if manual else "fail",
         "level": "none" if manual else LEVELS[finding.severity],
         "message": {"text": f"{finding.app}/{finding.resource}: {finding.message}"},
-        "locations": [{"logicalLocations": [{"name": finding.resource, "kind": "resource",
-                                             "fullyQualifiedName": f"{finding.app}/{finding.resource}"}]}],
+        "locations": [_location(finding, locations)],
         "partialFingerprints": {"findingUid/v1": hashlib.sha256(finding.uid.encode()).hexdigest()[:32]},
         "properties": {"app": finding.app, "status": finding.status, "severity": finding.severity,
                        "evidence": dict(finding.evidence)},
@@ -68,6 +83,7 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
                              "toolExecutionNotifications": [
                                  {"level": "error", "message": {"text": f"{f.app}: {f.message}"}}
                                  for f in report.errors]}],
-            "results": [_result(f, index, states) for f in report.findings if f.open],
+            "originalUriBaseIds": {SRCROOT: {"description": {"text": "The repository root (policy files)"}}},
+            "results": [_result(f, index, states, report.locations) for f in report.findings if f.open],
         }],
     }
