@@ -134,13 +134,16 @@ def _error_text(answer: Answer) -> tuple[str | None, str]:
     return code, str(error)[:MAX_MESSAGE] if isinstance(error, str) else ""
 
 
+PROPAGATION = " (new role assignments can take several minutes to propagate)"  # a first run's 403
+
+
 def error_from_answer(answer: Answer, what: str) -> ServiceError:
     code, message = _error_text(answer)
     text = f"{what}: got HTTP {answer.status} {code or ''} {message}".strip()
     if answer.status in RETRYABLE_STATUS:
         return RetryableStatusError(text, status=answer.status, code=code, retry_after=_retry_after(answer.headers))
     if answer.status in (401, 403):
-        return AuthError(text, status=answer.status, code=code)
+        return AuthError(text + (PROPAGATION if answer.status == 403 else ""), status=answer.status, code=code)
     if answer.status == 404:
         return NotFoundError(text, status=404, code=code)
     if 300 <= answer.status < 400:

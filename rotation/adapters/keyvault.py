@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient, SecretProperties
 
-from rotation.adapters.http import check_base_url, is_loopback_host
+from rotation.adapters.http import PROPAGATION, check_base_url, is_loopback_host
 from rotation.adapters.keyvault_wire import KeyVaultWirePolicy
 from rotation.adapters.origin import Origin, SameOriginPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
@@ -91,7 +91,7 @@ def _service_error(what: str, exc: BaseException) -> ServiceError:
     code = exc.error.code if isinstance(exc, HttpResponseError) and exc.error else None
     message = f"{what}: got {'HTTP ' + str(status) if status else type(exc).__name__} {code or ''}".strip()
     if status in (401, 403) or (status is None and isinstance(exc, ClientAuthenticationError)):
-        return AuthError(message, status=status, code=code)
+        return AuthError(message + (PROPAGATION if status == 403 else ""), status=status, code=code)
     if status is not None and 300 <= status < 400:
         message += " (a redirect, not followed)"
     return ServiceError(message, status=status, code=code)

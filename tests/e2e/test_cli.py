@@ -137,6 +137,7 @@ def test_plan_exits_3_when_an_app_cannot_be_read(world: RunningWorld, tmp_path: 
         world.world.iotcentral.faults.clear()
     assert plan.returncode == 3, plan.stderr
     assert "plan: contoso-fleet: blocked: " in plan.stderr
+    assert "(new role assignments can take several minutes to propagate)" in plan.stderr
     assert "Traceback" not in plan.stderr
     assert as_json.returncode == 3, as_json.stderr
     assert json.loads(as_json.stdout)[0]["apps"][0]["errors"]
