@@ -13,6 +13,8 @@ from rotation.errors import AuthError, NotFoundError, RetryableStatusError, Serv
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 REDIRECT_NOTE = " (a redirect, not followed)"
+# a first run's 403: the deployment just granted the role, Azure RBAC and IoT Central take minutes to apply it
+PROPAGATION_NOTE = " (new role assignments can take several minutes to propagate)"
 
 
 def error_for(message: str, *, status: int | None, code: str | None, retry_after: float | None = None,
@@ -23,7 +25,7 @@ def error_for(message: str, *, status: int | None, code: str | None, retry_after
     if retryable and status in RETRYABLE_STATUS:
         return RetryableStatusError(message, status=status, code=code, retry_after=retry_after)
     if status in (401, 403) or (status is None and auth_refused):
-        return AuthError(message, status=status, code=code)
+        return AuthError(message + (PROPAGATION_NOTE if status == 403 else ""), status=status, code=code)
     if not_found and status == 404:
         return NotFoundError(message, status=status, code=code)
     if status is not None and 300 <= status < 400:

@@ -146,6 +146,8 @@ def _error_text(answer: Answer) -> tuple[str | None, str]:
     return code, str(error)[:MAX_MESSAGE] if isinstance(error, str) else ""
 
 
+
+
 def error_from_answer(answer: Answer, what: str) -> ServiceError:
     code, message = _error_text(answer)
     return error_for(f"{what}: got HTTP {answer.status} {code or ''} {message}".strip(), status=answer.status,

@@ -112,16 +112,21 @@ def _problems(result: JobResult) -> list[str]:
 
 @guarded
 def plan(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
-    """What rotate and revoke would do now, and why. Changes nothing."""
+    """What rotate and revoke would do now, and why. Changes nothing. Exits 3, like rotate, when an app
+    could not be read or something is blocked: plan is the pre-flight check, so a green plan must mean
+    rotate can work."""
     runtime = _runtime(apps)
     results = [_run(runtime, "rotate", dry_run=True), _run(runtime, "revoke", dry_run=True)]
     if as_json:
-        emit_document({"jobs": [{"job": r.job, "apps": [{"app": a.app, "planned": [planned(p) for p in a.planned],
-                                                          "errors": a.state.errors} for a in r.apps]}
-                                for r in results]})
+        emit_document({"jobs": [{"job": r.job, "failed": r.failed, "apps": [
+            {"app": a.app, "planned": [planned(p) for p in a.planned], "errors": a.state.errors} for a in r.apps]}
+            for r in results]})
     else:
         for result in results:
             report(result, False)
+        for line in dict.fromkeys(line.replace(f"{r.job}: ", "plan: ", 1) for r in results for line in _problems(r)):
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(Exit.FAILED if any(r.failed for r in results) else Exit.OK)
 
 @guarded
 def rotate(apps: AppOpt = None, slot: Annotated[str | None, typer.Option(help="with --app and --now")] = None,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from emulators.core.faults import Fault
 from emulators.sandbox import RunningWorld
 from emulators.sandbox.cycle import POLICIES, service_env
 
@@ -123,3 +124,20 @@ def test_bootstrap_from_a_workstation_names_the_service_identity(world: RunningW
     assert token.strip() not in done.stdout + done.stderr
     user = world.world.iotcentral.app("northwind-labs").service_principal(object_id, tenant_id)
     assert user is not None
+
+
+def test_plan_exits_3_when_an_app_cannot_be_read(world: RunningWorld, tmp_path: Path) -> None:
+    """plan is the pre-flight: an app its identity may not read (403) must fail it like rotate."""
+    env = service_env(world, tmp_path, timedelta(0))
+    world.world.iotcentral.faults.add(Fault("error", route="ApiTokens_List", status=403))
+    try:
+        plan = rotation(["plan", "--app", "contoso-fleet"], env)
+        as_json = rotation(["plan", "--json", "--app", "contoso-fleet"], env)
+    finally:
+        world.world.iotcentral.faults.clear()
+    assert plan.returncode == 3, plan.stderr
+    assert "plan: contoso-fleet: blocked: " in plan.stderr
+    assert "(new role assignments can take several minutes to propagate)" in plan.stderr
+    assert "Traceback" not in plan.stderr
+    assert as_json.returncode == 3, as_json.stderr
+    assert json.loads(as_json.stdout)["jobs"][0]["apps"][0]["errors"]
