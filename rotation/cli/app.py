@@ -9,6 +9,7 @@ import typer
 
 from rotation import __version__
 from rotation.cli import audit as cli_audit
+from rotation.cli import doctor as cli_doctor
 from rotation.cli import engine as cli_engine
 from rotation.cli import serve as cli_serve
 from rotation.cli.output import guarded, internal_error, start_logging
@@ -21,6 +22,7 @@ app.add_typer(cli_audit.report_app, name="report")
 cli_engine.register(app)
 app.command("audit")(cli_audit.audit)
 app.command("serve")(cli_serve.serve)
+app.command("doctor")(cli_doctor.doctor)
 
 
 @app.callback()
