@@ -12,6 +12,8 @@ from emulators.sandbox import RunningWorld
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.domain.secret import Secret
 from rotation.errors import AuthError, IncompleteListingError, ValidationError
+from tests.live import bodies
+from tests.live.bodies import Names
 
 
 @pytest.fixture
@@ -55,3 +57,21 @@ def test_a_reader_cannot_write(world: RunningWorld, vault: KeyVaultSecrets) -> N
 def test_vault_urls_must_be_https_except_loopback() -> None:
     with pytest.raises(ValidationError, match="https"):
         build_secret_client("http://kv-contoso.vault.azure.net", ManagedIdentityCredential())
+
+
+# -- contract bodies shared with the live suite (tests/live/bodies.py) --------------------------------------
+def test_contract_secret_versions_with_tags(vault: KeyVaultSecrets) -> None:
+    bodies.secret_versions_with_tags(vault, Names("contract"))
+
+
+def test_contract_tags_update_and_disable(vault: KeyVaultSecrets) -> None:
+    bodies.tags_update_and_disable(vault, Names("contract"))
+
+
+def test_contract_an_unknown_secret_has_no_versions(vault: KeyVaultSecrets) -> None:
+    bodies.an_unknown_secret_has_no_versions(vault, Names("contract"))
+
+
+def test_contract_a_soft_deleted_name_cannot_be_reused(world: RunningWorld) -> None:
+    client = build_secret_client(world.vault_url, ManagedIdentityCredential(), ca_bundle=str(world.ca.pem_path))
+    bodies.a_soft_deleted_name_cannot_be_reused(client, Names("contract"))
