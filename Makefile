@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AZURITE := tools/azurite/node_modules/.bin/azurite
 
-.PHONY: help venv sandbox test lint types layers pytest infra-check azurite emulators bench clean report-screenshot
+.PHONY: help venv sandbox test lint types layers pytest infra-check azurite emulators bench clean report-screenshot live-test
 
 help:
 	@echo "make sandbox   run the whole service against embedded emulators, reports in ./reports/"
@@ -72,6 +72,12 @@ test: lint types layers infra-check pytest
 
 sandbox: $(STAMP)
 	$(BIN)/python -m emulators.sandbox
+
+# The live conformance suite (tests/live) against a real app and vault, never part of `make test` (where it is
+# collected and skipped): ROTATION_LIVE_APP=https://<app>.azureiotcentral.com ROTATION_LIVE_VAULT=https://<kv>.vault.azure.net
+live-test: $(STAMP)
+	@test -n "$$ROTATION_LIVE_APP" -a -n "$$ROTATION_LIVE_VAULT" || { echo "set ROTATION_LIVE_APP and ROTATION_LIVE_VAULT (docs/deploy.md)" >&2; exit 2; }
+	$(BIN)/python -m pytest -q -ra tests/live
 
 # Every fleet-scale figure (README "Performance") in one run, < 10 min: 1,000 apps x 50 tokens, emulators in their
 # own process with 20 ms per request; writes bench/results.json. Quick run: make bench BENCH_ARGS="--apps 50".

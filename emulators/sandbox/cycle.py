@@ -1,6 +1,7 @@
 """The sandbox cycle `make sandbox` runs: the real `rotation` CLI, as subprocesses, against the running
 sample world -- bootstrap, plan, run; then the clocks of the emulators and of the service advance together
-past the grace period and it runs again. Every output is checked for token values before it is shown."""
+past the grace period and it runs again; then `rotation doctor --live` checks the deployment. Every output
+is checked for token values before it is shown."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def run_cycle(world: RunningWorld, reports: Path, show: Any) -> CycleLog:
     dirs = [str(audit["run_dir"]) for _, audit in log.audits if audit.get("run_dir")]
     if len(dirs) >= 2:
         show("report diff (before the first run → after it)", rotation(["report", "diff", *dirs[:2]], env, log))
+    # The pre-flight a platform engineer runs after deploying; --live mints and deletes one throwaway token per app.
+    show("doctor --live", rotation(["doctor", "--live", "--out", str(reports / "doctor.json")], later, log))
     return log
 
 

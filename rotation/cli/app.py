@@ -10,6 +10,7 @@ import typer
 
 from rotation import __version__
 from rotation.cli import audit as cli_audit
+from rotation.cli import doctor as cli_doctor
 from rotation.cli import engine as cli_engine
 from rotation.cli import serve as cli_serve
 from rotation.cli.examples import epilog
@@ -26,6 +27,7 @@ app.add_typer(cli_audit.report_app, name="report")
 cli_engine.register(app)
 app.command("audit", epilog=epilog("audit"))(cli_audit.audit)
 app.command("serve", epilog=epilog("serve"))(cli_serve.serve)
+app.command("doctor", epilog=epilog("doctor"))(cli_doctor.doctor)
 
 
 def installed_version() -> str:

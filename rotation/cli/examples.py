@@ -17,6 +17,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "audit": ("rotation audit", "rotation audit --app contoso-fleet --format html,csv --fail-on medium",
               "rotation audit --json"),
     "serve": ("rotation serve", "rotation serve --store /var/lib/rotation/jobs.sqlite --misfire-grace 600"),
+    "doctor": ("rotation doctor", "rotation doctor --app contoso-fleet --live --out reports/doctor.json"),
     "version": ("rotation version", "rotation --version"),
     "policies check": ("rotation policies check", "rotation policies check policies/ extra.yaml"),
     "policies schema": ("rotation policies schema > policies/schema.json",),

@@ -21,6 +21,8 @@ def test_the_sandbox_cycle_rotates_revokes_and_prints_no_token(tmp_path: Path) -
     assert "bootstrap=0" in out
     assert "run=1" in out  # rotation and revocation succeed; the audit still finds the seeded violations
     assert "audit before the first run" in out
+    assert "doctor=0" in out  # the pre-flight passes once bootstrap made the identity a user of every app
+    assert "ok    live contoso-fleet  accepted after" in out
     assert "Open the latest report:" in out
     for expected in ("minted, verified, promoted", "grace period 24h over", "orphan: no vault version", "revoked"):
         assert expected in out, expected

@@ -18,6 +18,8 @@ from rotation.adapters.iotcentral import IoTCentralClient
 from rotation.domain.model import RoleAssignment
 from rotation.domain.secret import Secret
 from rotation.errors import IncompleteListingError, ValidationError, VerificationError
+from tests.live import bodies
+from tests.live.bodies import Names
 
 OPERATOR = RoleAssignment("ae2c9854-393b-4f97-8c42-479d70ce626e")
 
@@ -126,3 +128,21 @@ def test_an_unregistered_identity_is_refused(world: RunningWorld, http: httpx.Cl
                                  retry=RetryPolicy(sleep=lambda _: None))
     with pytest.raises(IncompleteListingError, match="403"):
         northwind.list_tokens()
+
+
+# -- contract bodies shared with the live suite (tests/live/bodies.py) --------------------------------------
+def test_contract_create_list_delete_token(world: RunningWorld, client: IoTCentralClient) -> None:
+    bodies.create_list_delete_token(client, Names("contract"), world.world.clock.now())
+
+
+def test_contract_deleting_an_unknown_token_is_false(client: IoTCentralClient) -> None:
+    bodies.deleting_an_unknown_token_is_false(client, Names("contract"))
+
+
+def test_contract_listing_is_complete_across_pages(world: RunningWorld, client: IoTCentralClient) -> None:
+    world.world.iotcentral.page_size = 2
+    bodies.listing_is_complete_across_pages(client, Names("contract"), now=world.world.clock.now())
+
+
+def test_contract_built_in_roles_are_listed(client: IoTCentralClient) -> None:
+    bodies.built_in_roles_are_listed(client)

@@ -13,6 +13,8 @@ from emulators.sandbox import RunningWorld
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.domain.secret import Secret
 from rotation.errors import AuthError, IncompleteListingError, ValidationError
+from tests.live import bodies
+from tests.live.bodies import Names
 
 
 @pytest.fixture
@@ -66,3 +68,21 @@ def test_an_sdk_retry_logs_one_retry_line(world: RunningWorld, vault: KeyVaultSe
         assert vault.list_versions("iotc-contoso-fleet-dashboard-reader")
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retry ")]
     assert lines == [f"retry what=vault {world.vault_url.rstrip('/')} attempt=1 status=503 delay=sdk"]
+
+
+# -- contract bodies shared with the live suite (tests/live/bodies.py) --------------------------------------
+def test_contract_secret_versions_with_tags(vault: KeyVaultSecrets) -> None:
+    bodies.secret_versions_with_tags(vault, Names("contract"))
+
+
+def test_contract_tags_update_and_disable(vault: KeyVaultSecrets) -> None:
+    bodies.tags_update_and_disable(vault, Names("contract"))
+
+
+def test_contract_an_unknown_secret_has_no_versions(vault: KeyVaultSecrets) -> None:
+    bodies.an_unknown_secret_has_no_versions(vault, Names("contract"))
+
+
+def test_contract_a_soft_deleted_name_cannot_be_reused(world: RunningWorld) -> None:
+    client = build_secret_client(world.vault_url, ManagedIdentityCredential(), ca_bundle=str(world.ca.pem_path))
+    bodies.a_soft_deleted_name_cannot_be_reused(client, Names("contract"))
