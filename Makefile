@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AZURITE := tools/azurite/node_modules/.bin/azurite
 
-.PHONY: help venv sandbox test lint types layers pytest infra-check azurite emulators bench clean report-screenshot live-test
+.PHONY: help venv lock sandbox test lint types layers pytest infra-check azurite emulators bench clean report-screenshot live-test
 
 help:
 	@echo "make sandbox   run the whole service against embedded emulators, reports in ./reports/"
@@ -17,15 +17,22 @@ help:
 	@echo "make report-screenshot  render the sandbox's audit report in headless Chromium to docs/audit-report.png and -375.png"
 
 # The venv is (re)installed only when the dependency files change: idempotent and quick on re-runs.
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements.in requirements-serve.in requirements-dev.in pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, got " + sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# The locks: requirements.txt (deployed: what the Function app's remote build installs) and requirements-dev.txt
+# (everything make test installs), every transitive dependency pinned with its hashes. Edit the .in files, then:
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock: $(STAMP)
+	$(LOCK) --output-file requirements.txt requirements.in
+	$(LOCK) --output-file requirements-dev.txt requirements-dev.in
 
 # Azurite (the Azure Storage emulator) from the npm registry, pinned by tools/azurite/package-lock.json.
 $(AZURITE): tools/azurite/package.json tools/azurite/package-lock.json

@@ -27,6 +27,10 @@ def serve(store: Annotated[Path, typer.Option(help="SQLite job store: keeps pend
         raise ConfigError("ROTATION_FANOUT: got 'queue', expected inline for rotation serve (queue messages are "
                           "consumed only by the Function app's rotate_app function)")
     load_app_specs(settings)
-    from rotation.hosting.serve import serve as run  # noqa: PLC0415 -- APScheduler and SQLAlchemy only for serve
+    try:
+        from rotation.hosting.serve import serve as run  # noqa: PLC0415 -- APScheduler and SQLAlchemy only for serve
+    except ModuleNotFoundError as exc:  # the Function app's dependencies, without the serve extra
+        raise ConfigError(f"rotation serve: got no module {exc.name!r}, expected the serve extra: "
+                          "pip install 'iotc-token-rotation[serve]'") from None
 
     run(store, misfire_grace=misfire_grace)
