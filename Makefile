@@ -44,6 +44,7 @@ azurite: $(AZURITE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 types: $(STAMP)
 	$(BIN)/mypy --strict rotation emulators tests bench function_app.py

@@ -48,16 +48,23 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _job(server: FleetServer, job: str, *, first: int, count: int, concurrency: int, latency: float,
-         reports: Path) -> dict[str, Any]:
+def _job(
+    server: FleetServer, job: str, *, first: int, count: int, concurrency: int, latency: float, reports: Path
+) -> dict[str, Any]:
     before = server.counters()
     result = worker(server, job, first=first, count=count, concurrency=concurrency, reports=reports)
     calls, by_route = calls_between(before, server.counters())
     bound = calls / min(concurrency, count) * latency  # apps are the unit of concurrency
-    return {"apps": count, "concurrency": concurrency, "wall_s": round(result["wall"], 3), "calls": calls,
-            "calls_by_route": by_route, "network_bound_s": round(bound, 3),
-            "wall_over_bound": round(result["wall"] / bound, 2) if bound else None,
-            "peak_rss_mib": round(result["peak_rss_kib"] / 1024, 1)}
+    return {
+        "apps": count,
+        "concurrency": concurrency,
+        "wall_s": round(result["wall"], 3),
+        "calls": calls,
+        "calls_by_route": by_route,
+        "network_bound_s": round(bound, 3),
+        "wall_over_bound": round(result["wall"] / bound, 2) if bound else None,
+        "peak_rss_mib": round(result["peak_rss_kib"] / 1024, 1),
+    }
 
 
 def fleet_figures(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -65,13 +72,30 @@ def fleet_figures(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     with FleetServer(args.apps + serial, args.tokens, args.latency, work) as server:
         out: dict[str, Any] = {}
         for job in ("rotate", "audit"):
-            fleet = _job(server, job, first=0, count=args.apps, concurrency=args.concurrency, latency=args.latency,
-                         reports=work / f"{job}-fleet")
-            one = _job(server, job, first=args.apps, count=serial, concurrency=1, latency=args.latency,
-                       reports=work / f"{job}-serial")
+            fleet = _job(
+                server,
+                job,
+                first=0,
+                count=args.apps,
+                concurrency=args.concurrency,
+                latency=args.latency,
+                reports=work / f"{job}-fleet",
+            )
+            one = _job(
+                server,
+                job,
+                first=args.apps,
+                count=serial,
+                concurrency=1,
+                latency=args.latency,
+                reports=work / f"{job}-serial",
+            )
             scaled = one["wall_s"] * args.apps / serial
-            out[job] = {**fleet, "concurrency_1": {**one, "scaled_to_fleet_wall_s": round(scaled, 3)},
-                        "speed_up_over_concurrency_1": round(scaled / fleet["wall_s"], 2)}
+            out[job] = {
+                **fleet,
+                "concurrency_1": {**one, "scaled_to_fleet_wall_s": round(scaled, 3)},
+                "speed_up_over_concurrency_1": round(scaled / fleet["wall_s"], 2),
+            }
         rotations = args.apps * 2
         minimum = MIN_CALLS_PER_SLOT + math.ceil(args.tokens / PAGE_SIZE) / 2
         out["rotate"]["calls_per_rotation"] = round(out["rotate"]["calls"] / rotations, 2)
@@ -88,21 +112,31 @@ def _row(name: str, value: object, target: str) -> str:
 def table(results: dict[str, Any]) -> str:
     r, a, p = results["rotate"], results["audit"], results["pure"]
     rows = [
-        "| figure | measured | target |", "|---|---|---|",
-        _row(f"audit peak RSS ({results['apps']} apps x {results['tokens']} tokens)", f"{a['peak_rss_mib']} MiB",
-             "<= 250 MB"),
+        "| figure | measured | target |",
+        "|---|---|---|",
+        _row(
+            f"audit peak RSS ({results['apps']} apps x {results['tokens']} tokens)",
+            f"{a['peak_rss_mib']} MiB",
+            "<= 250 MB",
+        ),
         _row("rotate peak RSS", f"{r['peak_rss_mib']} MiB", "-"),
         _row(f"audit wall / network bound (concurrency {a['concurrency']})", a["wall_over_bound"], "<= 1.3"),
         _row("audit speed-up over concurrency 1", f"{a['speed_up_over_concurrency_1']}x", ">= 15x"),
         _row(f"rotate wall / network bound (concurrency {r['concurrency']})", r["wall_over_bound"], "<= 1.3"),
         _row("rotate speed-up over concurrency 1", f"{r['speed_up_over_concurrency_1']}x", ">= 15x"),
-        _row("calls per rotation (2 due slots per app)", r["calls_per_rotation"],
-             f"minimum {r['minimum_calls_per_rotation']}"),
+        _row(
+            "calls per rotation (2 due slots per app)",
+            r["calls_per_rotation"],
+            f"minimum {r['minimum_calls_per_rotation']}",
+        ),
         _row("audit calls per app", a["calls_per_app"], "-"),
         _row(f"`evaluate` on {p['large']} tokens (CPU s)", p["evaluate_large_s"], "<= 1 s"),
         _row("`evaluate` 10x input / time ratio", p["evaluate_ratio"], "<= 11"),
-        _row(f"planner on {p['large']} / {p['small']} tokens (CPU s)",
-             f"{p['plan_large_s']} / {p['plan_small_s']}", "keep (0.19 / 0.13)"),
+        _row(
+            f"planner on {p['large']} / {p['small']} tokens (CPU s)",
+            f"{p['plan_large_s']} / {p['plan_small_s']}",
+            "keep (0.19 / 0.13)",
+        ),
         _row("cold start import function_app / azure.functions", results["cold_start"]["ratio"], "keep (1.01x)"),
         _row("emulator ceiling at zero latency", f"{results['emulator_ceiling_rps']} req/s", "not the bottleneck"),
     ]
@@ -116,8 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         work = args.work or Path(tmp)
-        results: dict[str, Any] = {"apps": args.apps, "tokens": args.tokens, "latency_s": args.latency,
-                                   **fleet_figures(args, work)}
+        results: dict[str, Any] = {
+            "apps": args.apps,
+            "tokens": args.tokens,
+            "latency_s": args.latency,
+            **fleet_figures(args, work),
+        }
         results["pure"] = pure_figures(args.pure_tokens)
         results["cold_start"] = cold_start(args.cold_runs)
     results["bench_wall_s"] = round(time.perf_counter() - started, 1)

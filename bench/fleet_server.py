@@ -37,8 +37,12 @@ def populate(world: RunningWorld, apps: int, tokens: int) -> None:
     devices) and T - 2 unmanaged tokens, so that a rotated app lists T tokens."""
     for index in range(apps):
         app = world.world.iotcentral.add_app(app_name(index))
-        app.add_service_principal("rotation-service", object_id=world.world.service.object_id,
-                                  tenant_id=world.world.service.tenant_id, roles=[{"role": ADMINISTRATOR}])
+        app.add_service_principal(
+            "rotation-service",
+            object_id=world.world.service.object_id,
+            tenant_id=world.world.service.tenant_id,
+            roles=[{"role": ADMINISTRATOR}],
+        )
         app.add_device("d1")
         expiry = world.world.clock.now() + timedelta(days=60)
         for token in range(max(0, tokens - MANAGED_SLOTS)):
@@ -62,17 +66,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--env-file", type=Path, required=True)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, \
-            running_world(Path(tmp), world=SandboxWorld(), seed=False) as world:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-") as tmp,
+        running_world(Path(tmp), world=SandboxWorld(), seed=False) as world,
+    ):
         world.world.iotcentral.rate_limit = None
         # the protocol's calls, not the wait for a new token to propagate (a wall-clock race in call counts)
         world.world.iotcentral.propagation_delay = timedelta(0)
         populate(world, args.apps, args.tokens)
         add_latency(world, args.latency)
-        endpoints = {"identity_endpoint": world.identity_endpoint,
-                     "identity_header": world.world.identity.header_secret, "ca": str(world.ca.pem_path),
-                     "vault_url": world.vault_url,
-                     "iotcentral_base": world.iotcentral_base, "apps": args.apps}
+        endpoints = {
+            "identity_endpoint": world.identity_endpoint,
+            "identity_header": world.world.identity.header_secret,
+            "ca": str(world.ca.pem_path),
+            "vault_url": world.vault_url,
+            "iotcentral_base": world.iotcentral_base,
+            "apps": args.apps,
+        }
         partial = args.env_file.with_name(args.env_file.name + ".partial")
         partial.write_text(json.dumps(endpoints), encoding="utf-8")
         partial.replace(args.env_file)

@@ -28,8 +28,19 @@ class FleetServer:
     def __init__(self, apps: int, tokens: int, latency: float, work: Path) -> None:
         work.mkdir(parents=True, exist_ok=True)
         self.env_file = work / f"fleet-{apps}-{latency}.json"
-        self.args = [sys.executable, "-m", "bench.fleet_server", "--apps", str(apps), "--tokens", str(tokens),
-                     "--latency", str(latency), "--env-file", str(self.env_file)]
+        self.args = [
+            sys.executable,
+            "-m",
+            "bench.fleet_server",
+            "--apps",
+            str(apps),
+            "--tokens",
+            str(tokens),
+            "--latency",
+            str(latency),
+            "--env-file",
+            str(self.env_file),
+        ]
         self.endpoints: dict[str, Any] = {}
 
     def __enter__(self) -> FleetServer:
@@ -44,8 +55,9 @@ class FleetServer:
         self.context = ssl.create_default_context(cafile=self.endpoints["ca"])
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=30)
@@ -54,8 +66,11 @@ class FleetServer:
 
     def get(self, base: str, path: str) -> bytes:
         parts = urlsplit(base)
-        connection = (http.client.HTTPSConnection(parts.netloc, context=self.context) if parts.scheme == "https"
-                      else http.client.HTTPConnection(parts.netloc))
+        connection = (
+            http.client.HTTPSConnection(parts.netloc, context=self.context)
+            if parts.scheme == "https"
+            else http.client.HTTPConnection(parts.netloc)
+        )
         try:
             connection.request("GET", path)
             return connection.getresponse().read()
@@ -65,8 +80,11 @@ class FleetServer:
     def counters(self) -> dict[str, int]:
         """Requests per API route (IoT Central and Key Vault; identity apart), admin routes excluded."""
         found: dict[str, int] = {}
-        for prefix, base in (("iotc", self.endpoints["iotcentral_base"]), ("kv", self.endpoints["vault_url"]),
-                             ("identity", self.endpoints["identity_endpoint"].rsplit("/msi/", 1)[0])):
+        for prefix, base in (
+            ("iotc", self.endpoints["iotcentral_base"]),
+            ("kv", self.endpoints["vault_url"]),
+            ("identity", self.endpoints["identity_endpoint"].rsplit("/msi/", 1)[0]),
+        ):
             for route, statuses in json.loads(self.get(base, "/_emulator/counters")).items():
                 if not route.startswith("_emulator"):
                     found[f"{prefix}:{route}"] = sum(statuses.values())
@@ -79,12 +97,28 @@ def calls_between(before: dict[str, int], after: dict[str, int]) -> tuple[int, d
     return sum(n for route, n in by_route.items() if not route.startswith("identity:")), by_route
 
 
-def worker(server: FleetServer, job: str, *, first: int, count: int, concurrency: int,
-           reports: Path) -> dict[str, Any]:
+def worker(server: FleetServer, job: str, *, first: int, count: int, concurrency: int, reports: Path) -> dict[str, Any]:
     done = subprocess.run(  # noqa: S603 -- our own module, fixed arguments
-        [sys.executable, "-m", "bench.worker", job, "--env-file", str(server.env_file), "--first", str(first),
-         "--count", str(count), "--concurrency", str(concurrency), "--reports", str(reports)],
-        capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-m",
+            "bench.worker",
+            job,
+            "--env-file",
+            str(server.env_file),
+            "--first",
+            str(first),
+            "--count",
+            str(count),
+            "--concurrency",
+            str(concurrency),
+            "--reports",
+            str(reports),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     lines = done.stdout.strip().splitlines()
     result: dict[str, Any] = json.loads(lines[-1]) if lines else {}
     if done.returncode != 0 or not result.get("ok"):
@@ -125,8 +159,11 @@ def pure_figures(large: int) -> dict[str, Any]:
 
 def _import_time(module: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", f"import {module}"], check=True,  # noqa: S603 -- fixed module names
-                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    subprocess.run(  # noqa: S603 -- fixed module names
+        [sys.executable, "-c", f"import {module}"],
+        check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     return time.perf_counter() - started
 
 
@@ -136,8 +173,11 @@ def cold_start(runs: int = 5) -> dict[str, float]:
     for _ in range(runs):
         app.append(_import_time("function_app"))
         base.append(_import_time("azure.functions"))
-    return {"function_app_s": round(statistics.median(app), 3), "azure_functions_s": round(statistics.median(base), 3),
-            "ratio": round(statistics.median(app) / statistics.median(base), 2)}
+    return {
+        "function_app_s": round(statistics.median(app), 3),
+        "azure_functions_s": round(statistics.median(base), 3),
+        "ratio": round(statistics.median(app) / statistics.median(base), 2),
+    }
 
 
 def ceiling(server: FleetServer, threads: int = 8, per_thread: int = 50) -> float:

@@ -32,12 +32,21 @@ DAY = timedelta(days=1)
 
 
 def slot_spec(app: str, slot: str) -> SlotSpec:
-    return SlotSpec(app=app, slot=slot, secret=f"iotc-{app}-{slot}", roles=(SlotRole(OPERATOR),),
-                    lifetime=30 * DAY, renew_at=0.67, grace=timedelta(hours=24), max_lifetime=90 * DAY)
+    return SlotSpec(
+        app=app,
+        slot=slot,
+        secret=f"iotc-{app}-{slot}",
+        roles=(SlotRole(OPERATOR),),
+        lifetime=30 * DAY,
+        renew_at=0.67,
+        grace=timedelta(hours=24),
+        max_lifetime=90 * DAY,
+    )
 
 
-def _version(secret: str, number: int, token_id: str, created: datetime, stage: str, *,
-             superseded: datetime | None = None) -> SecretVersion:
+def _version(
+    secret: str, number: int, token_id: str, created: datetime, stage: str, *, superseded: datetime | None = None
+) -> SecretVersion:
     tags = {"managed-by": "rotation", "provider": "iotcentral", "token-id": token_id, "stage": stage}
     if superseded is not None:
         tags["superseded-at"] = superseded.isoformat()
@@ -56,22 +65,35 @@ def _app(index: int, tokens: int) -> tuple[AppSpec, AppState, list[VerifyCheck]]
         new = f"rot-{spec.slot}-{new_created:%Y%m%d%H%M%S}-{index % 10000:04d}"
         listed += [AppToken(old, role, old_created + 30 * DAY), AppToken(new, role, new_created + 30 * DAY)]
         slots[spec.slot] = SlotState(
-            (_version(spec.secret, 1, old, old_created, "previous", superseded=new_created),
-             _version(spec.secret, 2, new, new_created, "current")),
-            (_version(spec.pending_secret, 1, new, new_created, "promoted"),))
+            (
+                _version(spec.secret, 1, old, old_created, "previous", superseded=new_created),
+                _version(spec.secret, 2, new, new_created, "current"),
+            ),
+            (_version(spec.pending_secret, 1, new, new_created, "promoted"),),
+        )
     unmanaged = [f"human-{index}-{i}" for i in range(max(0, tokens - len(listed)))]
     listed += [AppToken(t, role, NOW + 60 * DAY) for t in unmanaged]
     allow = tuple(AllowedToken(t, date(2027, 1, 1), "legacy integration") for t in unmanaged[::2])
-    app = AppSpec(name=name, base_url=f"https://{name}.azureiotcentral.com", vault="https://kv.vault.azure.net",
-                  slots=specs, allow_unmanaged=allow, forbid_roles=(ADMINISTRATOR,))
+    app = AppSpec(
+        name=name,
+        base_url=f"https://{name}.azureiotcentral.com",
+        vault="https://kv.vault.azure.net",
+        slots=specs,
+        allow_unmanaged=allow,
+        forbid_roles=(ADMINISTRATOR,),
+    )
     state = AppState(name, tuple(listed[:tokens]), ROLES, slots)
-    checks = [VerifyCheck(name, s.slot, current.token_id, ok=True)
-              for s in specs if (current := slots[s.slot].current) is not None]
+    checks = [
+        VerifyCheck(name, s.slot, current.token_id, ok=True)
+        for s in specs
+        if (current := slots[s.slot].current) is not None
+    ]
     return app, state, checks
 
 
-def synthetic_fleet(total_tokens: int, per_app: int = 50) -> tuple[list[AppSpec], dict[str, AppState],
-                                                                     list[VerifyCheck]]:
+def synthetic_fleet(
+    total_tokens: int, per_app: int = 50
+) -> tuple[list[AppSpec], dict[str, AppState], list[VerifyCheck]]:
     """`total_tokens` listed tokens spread over apps of `per_app` tokens (the last app may be smaller)."""
     specs: list[AppSpec] = []
     states: dict[str, AppState] = {}

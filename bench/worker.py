@@ -32,11 +32,26 @@ def fleet_specs(endpoints: dict[str, Any], first: int, count: int) -> list[AppSp
     specs = []
     for index in range(first, first + count):
         name = app_name(index)
-        specs.append(AppSpec(name=name, base_url=f"{endpoints['iotcentral_base']}/apps/{name}",
-                             vault=endpoints["vault_url"], slots=tuple(
-            SlotSpec(app=name, slot=slot, secret=f"iotc-{name}-{slot}", roles=(SlotRole(OPERATOR),),
-                     lifetime=timedelta(days=30), renew_at=0.67, grace=timedelta(hours=24),
-                     max_lifetime=timedelta(days=90)) for slot in SLOTS)))
+        specs.append(
+            AppSpec(
+                name=name,
+                base_url=f"{endpoints['iotcentral_base']}/apps/{name}",
+                vault=endpoints["vault_url"],
+                slots=tuple(
+                    SlotSpec(
+                        app=name,
+                        slot=slot,
+                        secret=f"iotc-{name}-{slot}",
+                        roles=(SlotRole(OPERATOR),),
+                        lifetime=timedelta(days=30),
+                        renew_at=0.67,
+                        grace=timedelta(hours=24),
+                        max_lifetime=timedelta(days=90),
+                    )
+                    for slot in SLOTS
+                ),
+            )
+        )
     return specs
 
 
@@ -47,7 +62,8 @@ def run(job: str, runtime: Runtime) -> tuple[bool, str]:
 
         result = run_job(runtime, "rotate")
         return not result.failed, "" if not result.failed else str(
-            [o for o in result.outcomes() if o.status != "done"][:2])
+            [o for o in result.outcomes() if o.status != "done"][:2]
+        )
     from rotation.audit.run import run_audit  # noqa: PLC0415 -- part of what the worker measures
 
     audit = run_audit(runtime)
@@ -66,8 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     endpoints = json.loads(args.env_file.read_text(encoding="utf-8"))
     os.environ["IDENTITY_ENDPOINT"] = endpoints["identity_endpoint"]
     os.environ["IDENTITY_HEADER"] = endpoints["identity_header"]
-    settings = replace(Settings.from_env({"ROTATION_CA_BUNDLE": endpoints["ca"]}),
-                       max_concurrency=args.concurrency, reports_dir=args.reports)
+    settings = replace(
+        Settings.from_env({"ROTATION_CA_BUNDLE": endpoints["ca"]}),
+        max_concurrency=args.concurrency,
+        reports_dir=args.reports,
+    )
     runtime = Runtime(settings, fleet_specs(endpoints, args.first, args.count))
     started = time.perf_counter()
     try:

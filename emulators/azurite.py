@@ -73,8 +73,13 @@ def find_node() -> str:
     if node is None:
         raise AzuriteUnavailableError(NODE_MISSING)
     try:
-        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10,  # noqa: S603
-                                 check=True).stdout.strip()
+        version = subprocess.run(  # noqa: S603
+            [node, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
         raise AzuriteUnavailableError(f"{NODE_MISSING} ({node} --version failed: {exc})") from None
     match = re.match(r"v(\d+)\.", version)
@@ -84,8 +89,10 @@ def find_node() -> str:
 
 
 def connection_string(blob_url: str, queue_url: str) -> str:
-    return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
-            f"BlobEndpoint={blob_url};QueueEndpoint={queue_url};")
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+        f"BlobEndpoint={blob_url};QueueEndpoint={queue_url};"
+    )
 
 
 def _pump(stream: IO[str], log_path: Path, found: queue.Queue[tuple[str, str]]) -> None:
@@ -117,8 +124,10 @@ def _wait_ready(found: queue.Queue[tuple[str, str]], timeout: float, log_path: P
         try:
             service, url = found.get(timeout=max(remaining, 0.0)) if remaining > 0 else found.get_nowait()
         except queue.Empty:
-            raise AzuriteError(f"Azurite did not listen within {timeout:g}s (got {sorted(urls) or 'nothing'}); "
-                               f"log {log_path}:\n{_log_tail(log_path)}") from None
+            raise AzuriteError(
+                f"Azurite did not listen within {timeout:g}s (got {sorted(urls) or 'nothing'}); "
+                f"log {log_path}:\n{_log_tail(log_path)}"
+            ) from None
         if (service, url) == _EOF:
             raise AzuriteError(f"Azurite exited before it listened; log {log_path}:\n{_log_tail(log_path)}")
         urls[service] = url
@@ -148,12 +157,23 @@ def run_azurite(workdir: Path, *, timeout: float = 30, azurite_dir: Path = AZURI
         raise AzuriteUnavailableError(f"{NOT_INSTALLED} ({entry} is missing)")
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "azurite.log"
-    ports = [arg for service in SERVICES for arg in (f"--{service.lower()}Host", "127.0.0.1",
-                                                     f"--{service.lower()}Port", "0")]
+    ports = [
+        arg
+        for service in SERVICES
+        for arg in (f"--{service.lower()}Host", "127.0.0.1", f"--{service.lower()}Port", "0")
+    ]
     command = [node, str(entry), *ports, "--location", str(workdir), *FLAGS]
-    process = subprocess.Popen(command, cwd=workdir, stdin=subprocess.DEVNULL,  # noqa: S603
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               encoding="utf-8", errors="replace", start_new_session=True)
+    process = subprocess.Popen(  # noqa: S603
+        command,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        start_new_session=True,
+    )
     assert process.stdout is not None  # noqa: S101 -- stdout=PIPE above
     found: queue.Queue[tuple[str, str]] = queue.Queue()
     pump = threading.Thread(target=_pump, args=(process.stdout, log_path, found), name="azurite-log", daemon=True)
@@ -171,8 +191,13 @@ def run_azurite(workdir: Path, *, timeout: float = 30, azurite_dir: Path = AZURI
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="azurite-") as workdir, run_azurite(Path(workdir)) as azurite:
-        run_until_signalled({"AZURITE_BLOB_URL": azurite.blob_url, "AZURITE_QUEUE_URL": azurite.queue_url,
-                             "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string})
+        run_until_signalled(
+            {
+                "AZURITE_BLOB_URL": azurite.blob_url,
+                "AZURITE_QUEUE_URL": azurite.queue_url,
+                "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            }
+        )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,9 @@ def _with_discriminators(definitions: dict[str, Any]) -> dict[str, Any]:
                     if part.get("$ref") == base_ref:
                         part["$ref"] = f"#/definitions/{plain}"
                 value = sub.get("x-ms-discriminator-value", sub_name)
-                branches.append({"properties": {tag: {"enum": [value]}},
-                                 "allOf": [{"$ref": f"#/definitions/{sub_name}"}]})
+                branches.append(
+                    {"properties": {tag: {"enum": [value]}}, "allOf": [{"$ref": f"#/definitions/{sub_name}"}]}
+                )
         defs[base_name] = {"allOf": [{"$ref": f"#/definitions/{plain}"}], "oneOf": branches}
     return defs
 
@@ -85,8 +86,9 @@ class SpecConformance:
                 return [f"status {status} is not documented and there is no default response"]
         found: list[str] = []
         lowered = {k.lower() for k in headers}
-        found.extend(f"missing response header {name!r}" for name in declared.get("headers", {})
-                     if name.lower() not in lowered)
+        found.extend(
+            f"missing response header {name!r}" for name in declared.get("headers", {}) if name.lower() not in lowered
+        )
         schema = declared.get("schema")
         if schema is None:
             if body:
@@ -97,8 +99,9 @@ class SpecConformance:
         except (UnicodeDecodeError, json.JSONDecodeError):
             return [*found, f"body is not JSON: {body[:80]!r}"]
         validator = Draft4Validator({**schema, "definitions": self.definitions}, format_checker=self._formats)
-        found.extend(f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-                     for e in validator.iter_errors(document))
+        found.extend(
+            f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(document)
+        )
         return found
 
     def observe(self, emulator: str, route: str, request: Request, response: Response) -> None:

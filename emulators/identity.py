@@ -41,9 +41,16 @@ class ManagedIdentity:
 class IdentityEmulator(EmulatorApp):
     name = "identity"
 
-    def __init__(self, authority: SandboxAuthority, *, system: ManagedIdentity | None = None,
-                 clock: Clock | None = None, faults: Faults | None = None,
-                 token_lifetime: timedelta = timedelta(hours=1), header_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        authority: SandboxAuthority,
+        *,
+        system: ManagedIdentity | None = None,
+        clock: Clock | None = None,
+        faults: Faults | None = None,
+        token_lifetime: timedelta = timedelta(hours=1),
+        header_secret: str | None = None,
+    ) -> None:
         self.authority = authority
         self.system = system or ManagedIdentity("system-assigned")
         self.user_assigned: dict[str, ManagedIdentity] = {}
@@ -72,9 +79,12 @@ class IdentityEmulator(EmulatorApp):
         else:
             return self.system
         if found is None:
-            raise HttpError(400, "invalid_request",
-                            f"no managed identity with {'client_id' if client_id else 'object_id'} "
-                            f"{client_id or object_id!r} is assigned to this app")
+            raise HttpError(
+                400,
+                "invalid_request",
+                f"no managed identity with {'client_id' if client_id else 'object_id'} "
+                f"{client_id or object_id!r} is assigned to this app",
+            )
         return found
 
     def _token(self, request: Request) -> Response:
@@ -87,17 +97,24 @@ class IdentityEmulator(EmulatorApp):
         if not resource:
             raise HttpError(400, "invalid_request", "resource: got nothing, expected a resource URI")
         identity = self._select(request)
-        token, _ = self.authority.issue(audience=resource, oid=identity.object_id, tid=identity.tenant_id,
-                                        appid=identity.client_id, now=self.clock.now(),
-                                        lifetime=self.token_lifetime)
+        token, _ = self.authority.issue(
+            audience=resource,
+            oid=identity.object_id,
+            tid=identity.tenant_id,
+            appid=identity.client_id,
+            now=self.clock.now(),
+            lifetime=self.token_lifetime,
+        )
         expires_on = int(time.time() + self.token_lifetime.total_seconds())
-        return json_response({
-            "access_token": token,
-            "expires_on": str(expires_on),
-            "resource": resource,
-            "token_type": "Bearer",
-            "client_id": identity.client_id,
-        })
+        return json_response(
+            {
+                "access_token": token,
+                "expires_on": str(expires_on),
+                "resource": resource,
+                "token_type": "Bearer",
+                "client_id": identity.client_id,
+            }
+        )
 
     @contextmanager
     def serve(self) -> Iterator[str]:

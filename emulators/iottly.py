@@ -117,8 +117,9 @@ class IottlyEmulator(EmulatorApp):
     def _project_keys(self, project: str) -> dict[str, IottlyKeyInfo]:
         keys = self._projects.get(project)
         if keys is None:
-            raise UnknownProjectError(f"project: got {project!r}, expected one made with add_project "
-                                      f"(known: {sorted(self._projects)})")
+            raise UnknownProjectError(
+                f"project: got {project!r}, expected one made with add_project (known: {sorted(self._projects)})"
+            )
         return keys
 
     # -- the API ------------------------------------------------------------------------------------------
@@ -132,8 +133,11 @@ class IottlyEmulator(EmulatorApp):
         """The key named by the request's ``Authentication: bearer`` header, or a 401 that says why not."""
         header = request.headers.get(AUTH_HEADER)
         if header is None:
-            hint = (" (the key goes in the Authentication header, not Authorization)"
-                    if "Authorization" in request.headers else "")
+            hint = (
+                " (the key goes in the Authentication header, not Authorization)"
+                if "Authorization" in request.headers
+                else ""
+            )
             raise HttpError(401, "Unauthorized", f"missing Authentication header{hint}")
         scheme, _, value = header.strip().partition(" ")
         value = value.strip()
@@ -157,8 +161,7 @@ class IottlyEmulator(EmulatorApp):
             Route("_emulator.iottly.projects.add", "POST", base, self._admin_projects_add),
             Route("_emulator.iottly.keys.list", "GET", f"{base}/<project>/keys", self._admin_keys_list),
             Route("_emulator.iottly.keys.add", "POST", f"{base}/<project>/keys", self._admin_keys_add),
-            Route("_emulator.iottly.keys.remove", "DELETE", f"{base}/<project>/keys/<key_id>",
-                  self._admin_keys_remove),
+            Route("_emulator.iottly.keys.remove", "DELETE", f"{base}/<project>/keys/<key_id>", self._admin_keys_remove),
         ]
 
     def _admin_projects_list(self, request: Request) -> Response:
@@ -185,7 +188,7 @@ class IottlyEmulator(EmulatorApp):
     def _admin_keys_add(self, request: Request, project: str) -> Response:
         body = read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("description"), str):
-            raise HttpError(400, "BadRequest", f"body: got {body!r}, expected {{\"description\": \"...\"}}")
+            raise HttpError(400, "BadRequest", f'body: got {body!r}, expected {{"description": "..."}}')
         created_at = body.get("created_at")
         if created_at is not None and not isinstance(created_at, str):
             raise HttpError(400, "BadRequest", f"created_at: got {created_at!r}, expected an ISO 8601 string")
@@ -213,13 +216,18 @@ class IottlyEmulator(EmulatorApp):
 
 
 def _key_json(key: IottlyKeyInfo) -> dict[str, str]:
-    return {"id": key.id, "project": key.project, "description": key.description,
-            "created_at": key.created_at.isoformat()}
+    return {
+        "id": key.id,
+        "project": key.project,
+        "description": key.description,
+        "created_at": key.created_at.isoformat(),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m emulators.iottly",
-                                     description="The iottly API emulator, over HTTPS on loopback.")
+    parser = argparse.ArgumentParser(
+        prog="python -m emulators.iottly", description="The iottly API emulator, over HTTPS on loopback."
+    )
     parser.add_argument("--project", default="greenhouse", help="the project to make, with one demo key")
     parser.add_argument("--env-file", type=Path, help="also write the printed settings to this file")
     args = parser.parse_args(argv)
@@ -229,8 +237,15 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="iottly-ca-") as ca_dir:
         ca = SandboxCA(Path(ca_dir))
         with emulator.serve(ca) as base_url:
-            run_until_signalled({"IOTTLY_BASE_URL": base_url, "IOTTLY_CA_BUNDLE": str(ca.pem_path),
-                                 "IOTTLY_PROJECT": args.project, "IOTTLY_API_KEY": key.value}, args.env_file)
+            run_until_signalled(
+                {
+                    "IOTTLY_BASE_URL": base_url,
+                    "IOTTLY_CA_BUNDLE": str(ca.pem_path),
+                    "IOTTLY_PROJECT": args.project,
+                    "IOTTLY_API_KEY": key.value,
+                },
+                args.env_file,
+            )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,19 @@ MIN_RESOURCES = 25
 def run_checkov(checkov: str, directory: Path) -> list[dict[str, Any]]:
     """One checkov run over `directory`, its JSON report as a list of per-framework reports."""
     with tempfile.TemporaryDirectory() as out:
-        command = [checkov, "--directory", str(directory), "--framework", *FRAMEWORKS, "--skip-download",
-                   "--compact", "--output", "json", "--output-file-path", out]
+        command = [
+            checkov,
+            "--directory",
+            str(directory),
+            "--framework",
+            *FRAMEWORKS,
+            "--skip-download",
+            "--compact",
+            "--output",
+            "json",
+            "--output-file-path",
+            out,
+        ]
         # exit code 1 = failed checks, which the report below says too; anything else is checkov failing
         done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
         reports = sorted(Path(out).glob("*.json"))
@@ -52,16 +63,19 @@ def problems_of(reports: list[dict[str, Any]], min_resources: int) -> tuple[list
         problems += [f"{kind}: cannot parse {path}" for path in results.get("parsing_errors", [])]
         if summary.get("parsing_errors", 0) and not results.get("parsing_errors"):
             problems.append(f"{kind}: {summary['parsing_errors']} parsing error(s)")
-        problems += [f"{kind}: FAILED {c['check_id']} {c['check_name']} on {c['resource']} ({c['file_path']})"
-                     for c in results.get("failed_checks", [])]
+        problems += [
+            f"{kind}: FAILED {c['check_id']} {c['check_name']} on {c['resource']} ({c['file_path']})"
+            for c in results.get("failed_checks", [])
+        ]
         for check in results.get("skipped_checks", []):
             reason = (check.get("check_result") or {}).get("suppress_comment", "").strip()
             if not reason or reason == "No comment provided":
                 problems.append(f"{kind}: skip of {check['check_id']} on {check['resource']} has no reason")
     summary = bicep.get("summary", {})
     if summary.get("resource_count", 0) < min_resources:
-        problems.append(f"bicep: got {summary.get('resource_count', 0)} resources checked, "
-                        f"expected at least {min_resources}")
+        problems.append(
+            f"bicep: got {summary.get('resource_count', 0)} resources checked, expected at least {min_resources}"
+        )
     if summary.get("passed", 0) == 0:
         problems.append("bicep: no check passed: nothing was really checked")
     return problems, summary
@@ -81,9 +95,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {check['check_id']} on {check['resource']}: {reason}")  # noqa: T201
     for problem in problems:
         print(problem, file=sys.stderr)  # noqa: T201
-    print(f"checkov bicep: {summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed, "  # noqa: T201
-          f"{summary.get('skipped', 0)} skipped, {summary.get('parsing_errors', 0)} parsing errors, "
-          f"{summary.get('resource_count', 0)} resources")
+    print(  # noqa: T201
+        f"checkov bicep: {summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed, "
+        f"{summary.get('skipped', 0)} skipped, {summary.get('parsing_errors', 0)} parsing errors, "
+        f"{summary.get('resource_count', 0)} resources"
+    )
     return 1 if problems else 0
 
 

@@ -87,8 +87,9 @@ def managed_identity_env(identity_endpoint: IdentityEndpoint, monkeypatch: pytes
 
 
 @pytest.fixture
-def world(tmp_path_factory: pytest.TempPathFactory, conformance: dict[str, SpecConformance],
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningWorld]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, conformance: dict[str, SpecConformance], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RunningWorld]:
     """A fresh sample world (every emulator, seeded) per test; the real managed-identity env points at it."""
     with running_world(tmp_path_factory.mktemp("world")) as running:
         attach_conformance(running.world.iotcentral, conformance)

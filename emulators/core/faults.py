@@ -64,11 +64,15 @@ class Faults:
         if not 0.0 <= fault.probability <= 1.0:
             raise ValueError(f"fault probability: got {fault.probability}, expected a value in [0, 1]")
         if fault.kind == "redirect" and (fault.status not in REDIRECT_STATUSES or not fault.location):
-            raise ValueError(f"redirect fault: got status {fault.status} and location {fault.location!r}, "
-                             "expected a status of 301, 302, 303, 307 or 308 and a location")
+            raise ValueError(
+                f"redirect fault: got status {fault.status} and location {fault.location!r}, "
+                "expected a status of 301, 302, 303, 307 or 308 and a location"
+            )
         if fault.kind == "respond" and not (200 <= fault.status <= 599 and fault.repeat >= 1 and fault.truncate >= 0):
-            raise ValueError(f"respond fault: got status {fault.status}, repeat {fault.repeat}, truncate "
-                             f"{fault.truncate}, expected a status of 200-599, repeat >= 1 and truncate >= 0")
+            raise ValueError(
+                f"respond fault: got status {fault.status}, repeat {fault.repeat}, truncate "
+                f"{fault.truncate}, expected a status of 200-599, repeat >= 1 and truncate >= 0"
+            )
         with self._lock:
             self._faults.append(fault)
         return fault

@@ -173,19 +173,30 @@ class EmulatorApp:
                 raise HttpError(404, "NotFound", f"no such resource: {request.method} {request.path}") from None
             except MethodNotAllowed as exc:
                 allow = ", ".join(sorted(exc.valid_methods or ()))
-                raise HttpError(405, "MethodNotAllowed", f"method {request.method} is not allowed on {request.path}",
-                                {"Allow": allow}) from None
+                raise HttpError(
+                    405,
+                    "MethodNotAllowed",
+                    f"method {request.method} is not allowed on {request.path}",
+                    {"Allow": allow},
+                ) from None
             route = str(endpoint)
             admin = route.startswith("_emulator")
-            response = None if admin else next(
-                (r for hook in list(self.before_request) if (r := hook(self.name, route, request)) is not None), None)
+            response = (
+                None
+                if admin
+                else next(
+                    (r for hook in list(self.before_request) if (r := hook(self.name, route, request)) is not None),
+                    None,
+                )
+            )
             response = response or self._apply_faults(route) or self._handlers[route](request, **args)
         except HttpError as error:
             response = self.error_response(error)
         except Exception:
             log.exception("%s: unhandled error on %s %s", self.name, request.method, request.path)
             response = self.error_response(
-                HttpError(500, "InternalServerError", "the emulator failed to handle the request"))
+                HttpError(500, "InternalServerError", "the emulator failed to handle the request")
+            )
         response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         if response.status_code in (204, 304):  # no content: no Content-Type or Content-Length (RFC 9110 8.6)
             response.headers.remove("Content-Type")
@@ -201,13 +212,22 @@ class EmulatorApp:
             if fault.kind == "latency":
                 time.sleep(fault.latency)
             elif fault.kind == "throttle":
-                return self.error_response(HttpError(
-                    429, "TooManyRequests", "rate limit exceeded (injected)",
-                    {"Retry-After": str(fault.retry_after)}))
+                return self.error_response(
+                    HttpError(
+                        429,
+                        "TooManyRequests",
+                        "rate limit exceeded (injected)",
+                        {"Retry-After": str(fault.retry_after)},
+                    )
+                )
             elif fault.kind == "error":
-                return self.error_response(HttpError(
-                    fault.status, "ServiceUnavailable" if fault.status == 503 else "InternalServerError",
-                    f"injected failure with status {fault.status}"))
+                return self.error_response(
+                    HttpError(
+                        fault.status,
+                        "ServiceUnavailable" if fault.status == 503 else "InternalServerError",
+                        f"injected failure with status {fault.status}",
+                    )
+                )
             elif fault.kind == "redirect":
                 return Response(b"", status=fault.status, headers={"Location": fault.location})
             elif fault.kind == "respond":

@@ -38,8 +38,9 @@ class SandboxAuthority:
         self.key = key or secrets.token_bytes(32)
         self.kid = kid
 
-    def issue(self, *, audience: str, oid: str, tid: str, appid: str, now: datetime,
-              lifetime: timedelta = timedelta(hours=1)) -> tuple[str, int]:
+    def issue(
+        self, *, audience: str, oid: str, tid: str, appid: str, now: datetime, lifetime: timedelta = timedelta(hours=1)
+    ) -> tuple[str, int]:
         """A signed JWT and its `exp` (seconds since the epoch, emulated time)."""
         iat = int(now.timestamp())
         exp = int((now + lifetime).timestamp())
@@ -65,8 +66,7 @@ class SandboxAuthority:
                 token,
                 self.key,
                 algorithms=["HS256"],
-                options={"verify_exp": False, "verify_nbf": False, "verify_aud": False,
-                         "verify_iat": False},
+                options={"verify_exp": False, "verify_nbf": False, "verify_aud": False, "verify_iat": False},
             )
         except jwt.PyJWTError as exc:
             raise TokenRejectedError(f"bearer token is not a valid JWT from this authority ({exc})") from None
@@ -76,5 +76,10 @@ class SandboxAuthority:
         exp = int(claims.get("exp", 0))
         if exp <= int(now.timestamp()):
             raise TokenRejectedError("bearer token has expired")
-        return Claims(oid=str(claims.get("oid", "")), tid=str(claims.get("tid", "")), aud=aud,
-                      appid=str(claims.get("appid", "")), exp=exp)
+        return Claims(
+            oid=str(claims.get("oid", "")),
+            tid=str(claims.get("tid", "")),
+            aud=aud,
+            appid=str(claims.get("appid", "")),
+            exp=exp,
+        )

@@ -100,8 +100,9 @@ class _RequestHandler(WSGIRequestHandler):
         environ["wsgi.input"], environ["wsgi.input_terminated"] = stream, True
         return stream
 
-    def _send(self, environ: WSGIEnvironment, code: int, reason: str, headers: list[tuple[str, str]],
-              data: bytes) -> None:
+    def _send(
+        self, environ: WSGIEnvironment, code: int, reason: str, headers: list[tuple[str, str]], data: bytes
+    ) -> None:
         bodiless = environ["REQUEST_METHOD"] == "HEAD" or 100 <= code < 200 or code in (204, 304)
         declared = next((v for k, v in headers if k.lower() == "content-length"), None)
         self.send_response(code, reason)
@@ -163,12 +164,14 @@ def _call(app: WSGIApplication, environ: WSGIEnvironment) -> Answer:
 
 
 @contextlib.contextmanager
-def serve(app: EmulatorApp, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1",
-          port: int = 0) -> Iterator[str]:
+def serve(
+    app: EmulatorApp, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[str]:
     """Serve `app` in a background thread; yields the base URL (no trailing slash)."""
     server = _Server(host, port, app, tls)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"{app.name}-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"{app.name}-server", daemon=True
+    )
     thread.start()
     scheme = "https" if tls is not None else "http"
     try:

@@ -41,15 +41,19 @@ def main(argv: list[str] | None = None) -> int:
         app.add_organization("demo-org", "Demo organization")
         app.add_device("demo-device-1", organization="demo-org")
         app.add_device("demo-device-2")
-        token_file = _write_private(directory / "iotcentral-demo-admin-token",
-                                    app.create_token("demo-admin", ["administrator"]))
+        token_file = _write_private(
+            directory / "iotcentral-demo-admin-token", app.create_token("demo-admin", ["administrator"])
+        )
         with emulator.serve(ca) as base_url:
-            run_until_signalled({
-                "SANDBOX_IOTCENTRAL_BASE": base_url,
-                "SANDBOX_IOTCENTRAL_URL": emulator.app_url(base_url, DEMO_APP),
-                "SANDBOX_CA_BUNDLE": str(ca.pem_path),
-                "SANDBOX_IOTCENTRAL_TOKEN_FILE": str(token_file),
-            }, args.env_file)
+            run_until_signalled(
+                {
+                    "SANDBOX_IOTCENTRAL_BASE": base_url,
+                    "SANDBOX_IOTCENTRAL_URL": emulator.app_url(base_url, DEMO_APP),
+                    "SANDBOX_CA_BUNDLE": str(ca.pem_path),
+                    "SANDBOX_IOTCENTRAL_TOKEN_FILE": str(token_file),
+                },
+                args.env_file,
+            )
         ca.cleanup()
     return 0
 

@@ -36,8 +36,10 @@ def forbidden(message: str) -> HttpError:
 
 def authenticate(app: IoTCentralApp, header: str | None, *, authority: SandboxAuthority, now: datetime) -> Caller:
     if not header or not header.strip():
-        raise unauthorized("the Authorization header is missing: expected 'Bearer <Azure AD token>' or an "
-                           "API token 'SharedAccessSignature sr=..&sig=..&skn=..&se=..'")
+        raise unauthorized(
+            "the Authorization header is missing: expected 'Bearer <Azure AD token>' or an "
+            "API token 'SharedAccessSignature sr=..&sig=..&skn=..&se=..'"
+        )
     scheme, _, credentials = header.strip().partition(" ")
     if scheme.lower() == "bearer":
         return _bearer(app, credentials.strip(), authority=authority, now=now)
@@ -53,8 +55,10 @@ def _bearer(app: IoTCentralApp, token: str, *, authority: SandboxAuthority, now:
         raise unauthorized(str(exc)) from None
     user = app.service_principal(claims.oid, claims.tid)
     if user is None:
-        raise forbidden(f"the service principal (objectId {claims.oid}, tenant {claims.tid}) is not a user of "
-                        f"application {app.subdomain!r}")
+        raise forbidden(
+            f"the service principal (objectId {claims.oid}, tenant {claims.tid}) is not a user of "
+            f"application {app.subdomain!r}"
+        )
     return Caller("user", user.id, user.roles)
 
 

@@ -40,8 +40,14 @@ class ConflictError(ValueError):
 
 
 class IoTCentralApp:
-    def __init__(self, subdomain: str, *, app_id: str | None = None, clock: Clock,
-                 propagation_delay: Callable[[], timedelta] = lambda: timedelta(0)) -> None:
+    def __init__(
+        self,
+        subdomain: str,
+        *,
+        app_id: str | None = None,
+        clock: Clock,
+        propagation_delay: Callable[[], timedelta] = lambda: timedelta(0),
+    ) -> None:
         self.subdomain = subdomain
         self.app_id = app_id or str(uuid.uuid4())
         self.clock = clock
@@ -68,8 +74,10 @@ class IoTCentralApp:
         by_name = [r.id for r in self.roles if r.display_name.lower() == ref.lower()]
         if len(by_name) == 1:
             return by_name[0]
-        raise ValueError(f"role: got {ref!r}, expected an alias ({', '.join(sorted(ALIASES))}), "
-                         f"a role id or a role display name of app {self.subdomain!r}")
+        raise ValueError(
+            f"role: got {ref!r}, expected an alias ({', '.join(sorted(ALIASES))}), "
+            f"a role id or a role display name of app {self.subdomain!r}"
+        )
 
     def add_role(self, display_name: str, permissions: Iterable[str], *, role_id: str | None = None) -> Role:
         granted = frozenset(permissions)
@@ -128,59 +136,102 @@ class IoTCentralApp:
                 if user.email is not None and (other.email or "").lower() == user.email.lower():
                     raise ConflictError(f"email {user.email!r} is already used by user {other.id!r}")
                 if user.object_id is not None and (other.object_id, other.tenant_id) == (
-                        user.object_id, user.tenant_id):
-                    raise ConflictError(f"objectId {user.object_id!r} of tenant {user.tenant_id!r} is already "
-                                        f"user {other.id!r}")
+                    user.object_id,
+                    user.tenant_id,
+                ):
+                    raise ConflictError(
+                        f"objectId {user.object_id!r} of tenant {user.tenant_id!r} is already user {other.id!r}"
+                    )
             return self.users.put(user.id, user)
 
     def add_service_principal(self, user_id: str, *, object_id: str, tenant_id: str, roles: RoleRefs) -> User:
-        return self.put_user(User(user_id, "servicePrincipal", self.assignments(roles), object_id=object_id,
-                                  tenant_id=tenant_id))
+        return self.put_user(
+            User(user_id, "servicePrincipal", self.assignments(roles), object_id=object_id, tenant_id=tenant_id)
+        )
 
     def add_ad_group(self, user_id: str, *, object_id: str, tenant_id: str, roles: RoleRefs) -> User:
-        return self.put_user(User(user_id, "adGroup", self.assignments(roles), object_id=object_id,
-                                  tenant_id=tenant_id))
+        return self.put_user(
+            User(user_id, "adGroup", self.assignments(roles), object_id=object_id, tenant_id=tenant_id)
+        )
 
     def add_email_user(self, user_id: str, *, email: str, roles: RoleRefs) -> User:
         return self.put_user(User(user_id, "email", self.assignments(roles), email=email))
 
     def service_principal(self, object_id: str, tenant_id: str) -> User | None:
-        return next((u for u in self.users if u.type == "servicePrincipal"
-                     and (u.object_id, u.tenant_id) == (object_id, tenant_id)), None)
+        return next(
+            (
+                u
+                for u in self.users
+                if u.type == "servicePrincipal" and (u.object_id, u.tenant_id) == (object_id, tenant_id)
+            ),
+            None,
+        )
 
     # -- devices ---------------------------------------------------------------------------------------
-    def add_device(self, device_id: str, *, organization: str | None = None, display_name: str | None = None,
-                   enabled: bool = True, provisioned: bool = True, simulated: bool = False) -> Device:
+    def add_device(
+        self,
+        device_id: str,
+        *,
+        organization: str | None = None,
+        display_name: str | None = None,
+        enabled: bool = True,
+        provisioned: bool = True,
+        simulated: bool = False,
+    ) -> Device:
         with self._lock:
             if organization is not None and organization not in self.organizations:
                 raise ValueError(f"organization: got {organization!r}, expected an existing organization")
             if device_id in self.devices:
                 raise ConflictError(f"device {device_id!r} already exists in app {self.subdomain!r}")
-            device = Device(device_id, display_name or device_id,
-                            (organization,) if organization is not None else (), enabled, provisioned, simulated)
+            device = Device(
+                device_id,
+                display_name or device_id,
+                (organization,) if organization is not None else (),
+                enabled,
+                provisioned,
+                simulated,
+            )
             return self.devices.put(device_id, device)
 
     # -- API tokens ------------------------------------------------------------------------------------
-    def create_token(self, token_id: str, roles: RoleRefs, *, expiry: datetime | None = None,
-                     created: datetime | None = None) -> str:
+    def create_token(
+        self, token_id: str, roles: RoleRefs, *, expiry: datetime | None = None, created: datetime | None = None
+    ) -> str:
         """The token's value, once (as the web UI shows it). `created` defaults to the clock's now. A seeded
         token works at once: it stands for one made long before the test (only tokens minted through the
         API wait for the propagation delay). Expiry defaults to a year on."""
         created = created or self.clock.now()
-        _, value = self.mint(token_id, self.assignments(roles), expiry=expiry or created + TOKEN_LIFETIME,
-                             created=created, propagate=False)
+        _, value = self.mint(
+            token_id,
+            self.assignments(roles),
+            expiry=expiry or created + TOKEN_LIFETIME,
+            created=created,
+            propagate=False,
+        )
         return value
 
-    def mint(self, token_id: str, roles: tuple[RoleAssignment, ...], *, expiry: datetime,
-             created: datetime, propagate: bool = True) -> tuple[ApiTokenInfo, str]:
+    def mint(
+        self,
+        token_id: str,
+        roles: tuple[RoleAssignment, ...],
+        *,
+        expiry: datetime,
+        created: datetime,
+        propagate: bool = True,
+    ) -> tuple[ApiTokenInfo, str]:
         """Store a new token (no policy applied: callers decide the expiry); its info and its value. With
         `propagate`, it is refused (401) until the emulator's propagation delay has passed since `created`."""
         if not TOKEN_ID.match(token_id):
             raise ValueError(f"token id: got {token_id!r}, expected {TOKEN_ID.pattern}")
         if expiry.tzinfo is None or created.tzinfo is None:
             raise ValueError("token times must be timezone-aware")
-        info = ApiTokenInfo(token_id, roles, sas.truncate_ms(expiry), created,
-                            created + (self._propagation_delay() if propagate else timedelta(0)))
+        info = ApiTokenInfo(
+            token_id,
+            roles,
+            sas.truncate_ms(expiry),
+            created,
+            created + (self._propagation_delay() if propagate else timedelta(0)),
+        )
         key = sas.new_key()
         with self._lock:
             if token_id in self._tokens:

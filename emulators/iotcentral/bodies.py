@@ -48,8 +48,9 @@ def role_assignments(app: IoTCentralApp, body: dict[str, Any]) -> tuple[RoleAssi
             raise bad_request(f"roles[{index}].role: got {role!r}, expected the id of a role of this application")
         org = item.get("organization")
         if org is not None and (not isinstance(org, str) or org not in app.organizations):
-            raise bad_request(f"roles[{index}].organization: got {org!r}, expected the id of an organization "
-                              "of this application")
+            raise bad_request(
+                f"roles[{index}].organization: got {org!r}, expected the id of an organization of this application"
+            )
         out.append(RoleAssignment(role, org))
     return tuple(out)
 
@@ -66,8 +67,9 @@ def api_token(app: IoTCentralApp, body: Any, now: datetime) -> tuple[tuple[RoleA
     try:
         expiry = datetime.fromisoformat(raw)
     except ValueError:
-        raise bad_request(f"expiry: got {raw!r}, expected an ISO 8601 date-time such as "
-                          "2030-01-31T12:00:00.000Z") from None
+        raise bad_request(
+            f"expiry: got {raw!r}, expected an ISO 8601 date-time such as 2030-01-31T12:00:00.000Z"
+        ) from None
     if expiry.tzinfo is None:
         raise bad_request(f"expiry: got {raw!r} without a time zone, expected a UTC offset or Z")
     if expiry <= now:

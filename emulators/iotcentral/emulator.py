@@ -53,8 +53,7 @@ from emulators.iotcentral.roles import (
 
 ExpiryPolicy = Literal["honor", "ignore", "clamp"]
 STABLE_API_VERSIONS = ("1.0", "2022-05-31", "2022-07-31")
-PREVIEW_API_VERSIONS = ("1.1-preview", "1.2-preview", "2021-04-30-preview", "2022-06-30-preview",
-                        "2022-10-31-preview")
+PREVIEW_API_VERSIONS = ("1.1-preview", "1.2-preview", "2021-04-30-preview", "2022-06-30-preview", "2022-10-31-preview")
 API_VERSIONS = frozenset(STABLE_API_VERSIONS + PREVIEW_API_VERSIONS)
 DEFAULT_API_VERSION = "2022-07-31"
 PREFIX = "/apps/<subdomain>/api"
@@ -71,10 +70,18 @@ def not_found(message: str) -> HttpError:
 class IoTCentralEmulator(EmulatorApp):
     name = "iotcentral"
 
-    def __init__(self, authority: SandboxAuthority, *, clock: Clock | None = None, faults: Faults | None = None,
-                 page_size: int = 100, rate_limit: int | None = 20, propagation_delay: timedelta = PROPAGATION_DELAY,
-                 expiry_policy: ExpiryPolicy = "honor",
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        authority: SandboxAuthority,
+        *,
+        clock: Clock | None = None,
+        faults: Faults | None = None,
+        page_size: int = 100,
+        rate_limit: int | None = 20,
+        propagation_delay: timedelta = PROPAGATION_DELAY,
+        expiry_policy: ExpiryPolicy = "honor",
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.authority = authority
         self.page_size = page_size
         self.rate_limit = rate_limit
@@ -111,8 +118,9 @@ class IoTCentralEmulator(EmulatorApp):
     def add_app(self, subdomain: str, *, app_id: str | None = None) -> IoTCentralApp:
         if subdomain in self._apps:
             raise ValueError(f"app {subdomain!r} already exists")
-        app = IoTCentralApp(subdomain, app_id=app_id, clock=self.clock,
-                            propagation_delay=lambda: self.propagation_delay)
+        app = IoTCentralApp(
+            subdomain, app_id=app_id, clock=self.clock, propagation_delay=lambda: self.propagation_delay
+        )
         self._limiters[subdomain] = SlidingWindowLimiter(monotonic=self._monotonic)
         self._apps[subdomain] = app
         return app
@@ -144,10 +152,10 @@ class IoTCentralEmulator(EmulatorApp):
         return [
             Route("ApiTokens_List", "GET", f"{PREFIX}/apiTokens", g(APITOKENS_READ, self._tokens_list)),
             Route("ApiTokens_Get", "GET", f"{PREFIX}/apiTokens/<token_id>", g(APITOKENS_READ, self._token_get)),
-            Route("ApiTokens_Create", "PUT", f"{PREFIX}/apiTokens/<token_id>",
-                  g(APITOKENS_MANAGE, self._token_create)),
-            Route("ApiTokens_Remove", "DELETE", f"{PREFIX}/apiTokens/<token_id>",
-                  g(APITOKENS_MANAGE, self._token_remove)),
+            Route("ApiTokens_Create", "PUT", f"{PREFIX}/apiTokens/<token_id>", g(APITOKENS_MANAGE, self._token_create)),
+            Route(
+                "ApiTokens_Remove", "DELETE", f"{PREFIX}/apiTokens/<token_id>", g(APITOKENS_MANAGE, self._token_remove)
+            ),
             Route("Roles_List", "GET", f"{PREFIX}/roles", g(ROLES_READ, self._roles_list)),
             Route("Roles_Get", "GET", f"{PREFIX}/roles/<role_id>", g(ROLES_READ, self._role_get)),
             Route("Users_List", "GET", f"{PREFIX}/users", g(USERS_READ, self._users_list)),
@@ -155,16 +163,21 @@ class IoTCentralEmulator(EmulatorApp):
             Route("Users_Create", "PUT", f"{PREFIX}/users/<user_id>", g(USERS_MANAGE, self._user_create)),
             Route("Users_Remove", "DELETE", f"{PREFIX}/users/<user_id>", g(USERS_MANAGE, self._user_remove)),
             Route("Organizations_List", "GET", f"{PREFIX}/organizations", g(ORGANIZATIONS_READ, self._orgs_list)),
-            Route("Organizations_Get", "GET", f"{PREFIX}/organizations/<org_id>",
-                  g(ORGANIZATIONS_READ, self._org_get)),
+            Route("Organizations_Get", "GET", f"{PREFIX}/organizations/<org_id>", g(ORGANIZATIONS_READ, self._org_get)),
             Route("Devices_List", "GET", f"{PREFIX}/devices", g(DEVICES_READ, self._devices_list)),
         ]
 
     def error_response(self, error: HttpError) -> Response:
         """The spec's `Error` body, and `x-ms-error-code` on every error (faults, 404, 405, 429, 500)."""
         request_id = str(uuid.uuid4())
-        body = {"error": {"code": error.code, "message": error.message, "requestId": request_id,
-                          "time": format_datetime(self.clock.now(), usegmt=True)}}
+        body = {
+            "error": {
+                "code": error.code,
+                "message": error.message,
+                "requestId": request_id,
+                "time": format_datetime(self.clock.now(), usegmt=True),
+            }
+        }
         headers = {**error.headers, "x-ms-error-code": error.code, "x-ms-request-id": request_id}
         return json_response(body, error.status, headers)
 
@@ -172,6 +185,7 @@ class IoTCentralEmulator(EmulatorApp):
         def handler(request: Request, subdomain: str, **args: str) -> Response:
             app, caller = self._admit(request, subdomain, permission)
             return action(request, app, caller, **args)
+
         return handler
 
     def _admit(self, request: Request, subdomain: str, permission: str) -> tuple[IoTCentralApp, Caller]:
@@ -180,20 +194,25 @@ class IoTCentralEmulator(EmulatorApp):
             raise not_found(f"no IoT Central application with subdomain {subdomain!r}")
         wait = self._limiters[subdomain].acquire(self.rate_limit)
         if wait is not None:
-            raise HttpError(429, "TooManyRequests",
-                            f"application {subdomain!r} allows {self.rate_limit} requests per second",
-                            {"Retry-After": str(wait)})
+            raise HttpError(
+                429,
+                "TooManyRequests",
+                f"application {subdomain!r} allows {self.rate_limit} requests per second",
+                {"Retry-After": str(wait)},
+            )
         version = request.args.get("api-version")
         if not version:
-            raise bodies.bad_request("the api-version query parameter is required, "
-                                     f"e.g. api-version={DEFAULT_API_VERSION}")
+            raise bodies.bad_request(
+                f"the api-version query parameter is required, e.g. api-version={DEFAULT_API_VERSION}"
+            )
         if version not in API_VERSIONS:
             raise bodies.bad_request(f"api-version: got {version!r}, expected one of {sorted(API_VERSIONS)}")
-        caller = authenticate(app, request.headers.get("Authorization"), authority=self.authority,
-                              now=self.clock.now())
+        caller = authenticate(app, request.headers.get("Authorization"), authority=self.authority, now=self.clock.now())
         if not allowed(caller.roles, app.role, permission):
-            raise forbidden(f"{'API token' if caller.kind == 'apiToken' else 'user'} {caller.id!r} lacks "
-                            f"permission {permission} in application {subdomain!r}")
+            raise forbidden(
+                f"{'API token' if caller.kind == 'apiToken' else 'user'} {caller.id!r} lacks "
+                f"permission {permission} in application {subdomain!r}"
+            )
         return app, caller
 
     def _listing(self, request: Request, values: list[dict[str, Any]], more: int | None) -> Response:

@@ -75,9 +75,14 @@ class Device:
     simulated: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "displayName": self.display_name, "enabled": self.enabled,
-                "provisioned": self.provisioned, "simulated": self.simulated,
-                "organizations": list(self.organizations)}
+        return {
+            "id": self.id,
+            "displayName": self.display_name,
+            "enabled": self.enabled,
+            "provisioned": self.provisioned,
+            "simulated": self.simulated,
+            "organizations": list(self.organizations),
+        }
 
 
 @dataclass(frozen=True)
@@ -142,8 +147,9 @@ class Table(Generic[T]):
     def page(self, after: int, size: int, keep: Callable[[T], bool] | None = None) -> tuple[list[T], int | None]:
         """Up to `size` entries created after sequence `after`; and the sequence to continue from, if any."""
         with self._lock:
-            candidates = [(seq, value) for seq, value in self._entries.values()
-                          if seq > after and (keep is None or keep(value))]
+            candidates = [
+                (seq, value) for seq, value in self._entries.values() if seq > after and (keep is None or keep(value))
+            ]
         page = candidates[:size]
         more = len(candidates) > size
         return [value for _, value in page], (page[-1][0] if more else None)

@@ -38,10 +38,19 @@ ORGANIZATIONS_MANAGE = "organizations.manage"
 DEVICES_READ = "devices.read"
 DEVICES_MANAGE = "devices.manage"
 
-PERMISSIONS = frozenset({
-    APITOKENS_READ, APITOKENS_MANAGE, USERS_READ, USERS_MANAGE, ROLES_READ, ORGANIZATIONS_READ,
-    ORGANIZATIONS_MANAGE, DEVICES_READ, DEVICES_MANAGE,
-})
+PERMISSIONS = frozenset(
+    {
+        APITOKENS_READ,
+        APITOKENS_MANAGE,
+        USERS_READ,
+        USERS_MANAGE,
+        ROLES_READ,
+        ORGANIZATIONS_READ,
+        ORGANIZATIONS_MANAGE,
+        DEVICES_READ,
+        DEVICES_MANAGE,
+    }
+)
 ORG_SCOPABLE = frozenset({DEVICES_READ, DEVICES_MANAGE, ORGANIZATIONS_READ, ROLES_READ})
 """What an organization-scoped assignment can grant; the rest needs an application-wide assignment."""
 
@@ -108,8 +117,9 @@ def allowed(assignments: Iterable[RoleAssignment], lookup: Callable[[str], Role 
     return any(grants(a, lookup(a.role), permission) for a in assignments)
 
 
-def organization_scope(assignments: Iterable[RoleAssignment], lookup: Callable[[str], Role | None],
-                       permission: str) -> set[str] | None:
+def organization_scope(
+    assignments: Iterable[RoleAssignment], lookup: Callable[[str], Role | None], permission: str
+) -> set[str] | None:
     """The organizations where `permission` holds; None means everywhere (an unscoped grant)."""
     scope: set[str] = set()
     for assignment in assignments:

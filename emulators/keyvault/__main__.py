@@ -20,8 +20,9 @@ from emulators.keyvault.app import KeyVaultEmulator
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emulators.keyvault", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m emulators.keyvault", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--vault-name", default="kv-sandbox")
     parser.add_argument("--dir", type=Path, help="where the CA bundle goes (default: a temporary folder)")
     parser.add_argument("--env-file", type=Path, help="also write the KEY=value lines to this file")
@@ -30,19 +31,27 @@ def main(argv: list[str] | None = None) -> int:
     clock, authority = Clock(), SandboxAuthority()
     service = ManagedIdentity("rotation-service")
     identity = IdentityEmulator(authority, system=service, clock=clock)
-    vault = KeyVaultEmulator(authority, vault_name=args.vault_name, tenant_id=service.tenant_id, clock=clock,
-                             purge_protection=args.purge_protection)
+    vault = KeyVaultEmulator(
+        authority,
+        vault_name=args.vault_name,
+        tenant_id=service.tenant_id,
+        clock=clock,
+        purge_protection=args.purge_protection,
+    )
     vault.grant(service.object_id, "officer")
     with tempfile.TemporaryDirectory(prefix="keyvault-") as tmp:
         ca = SandboxCA(args.dir or Path(tmp))
         with identity.serve() as endpoint, vault.serve(ca) as vault_url:
-            run_until_signalled({
-                "SANDBOX_VAULT_URL": vault_url,
-                "SANDBOX_CA_BUNDLE": str(ca.pem_path),
-                "IDENTITY_ENDPOINT": endpoint,
-                "IDENTITY_HEADER": identity.header_secret,
-                "SANDBOX_SERVICE_OBJECT_ID": service.object_id,
-            }, args.env_file)
+            run_until_signalled(
+                {
+                    "SANDBOX_VAULT_URL": vault_url,
+                    "SANDBOX_CA_BUNDLE": str(ca.pem_path),
+                    "IDENTITY_ENDPOINT": endpoint,
+                    "IDENTITY_HEADER": identity.header_secret,
+                    "SANDBOX_SERVICE_OBJECT_ID": service.object_id,
+                },
+                args.env_file,
+            )
     return 0
 
 

@@ -93,7 +93,8 @@ class VaultAccess:
         if claims.tid != self.tenant_id:
             raise self._unauthorized(
                 f"AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{self.tenant_id}/, "
-                f"found https://sts.windows.net/{claims.tid}/.")
+                f"found https://sts.windows.net/{claims.tid}/."
+            )
         return claims
 
     @staticmethod
@@ -102,8 +103,10 @@ class VaultAccess:
         if not version:
             raise bad_parameter("The 'api-version' query parameter is missing.")
         if version not in API_VERSIONS:
-            raise bad_parameter(f"The specified version ({version}) is not recognized. Consider using the latest "
-                                f"supported version ({LATEST_API_VERSION}).")
+            raise bad_parameter(
+                f"The specified version ({version}) is not recognized. Consider using the latest "
+                f"supported version ({LATEST_API_VERSION})."
+            )
         return version
 
     def authorize(self, claims: Claims, operation: str, secret_name: str | None) -> None:
@@ -111,18 +114,22 @@ class VaultAccess:
         role = self.role_of(claims.oid)
         if role is not None and action in ROLE_ACTIONS[role]:
             return
-        resource = (f"/subscriptions/{SUBSCRIPTION}/resourcegroups/sandbox/providers/microsoft.keyvault/vaults/"
-                    f"{self.vault_name}" + (f"/secrets/{secret_name}" if secret_name else ""))
+        resource = (
+            f"/subscriptions/{SUBSCRIPTION}/resourcegroups/sandbox/providers/microsoft.keyvault/vaults/"
+            f"{self.vault_name}" + (f"/secrets/{secret_name}" if secret_name else "")
+        )
         assignment = ROLE_NAMES[role] if role else "(not found)"
         raise KeyVaultHttpError(
-            403, "Forbidden",
+            403,
+            "Forbidden",
             "Caller is not authorized to perform action on resource.\r\n"
             "If role assignments, deny assignments or role definitions were changed recently, please observe "
             "propagation time.\r\n"
             f"Caller: appid={claims.appid};oid={claims.oid};iss=https://sts.windows.net/{claims.tid}/\r\n"
             f"Action: '{action}'\r\nResource: '{resource.lower()}'\r\nAssignment: {assignment}\r\n"
             f"DecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {self.vault_name};location=sandbox\r\n",
-            inner="ForbiddenByRbac")
+            inner="ForbiddenByRbac",
+        )
 
     def check(self, request: Request, operation: str, secret_name: str | None) -> None:
         """Authenticate, then the api-version, then RBAC: the order in which the service turns a request away."""

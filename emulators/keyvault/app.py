@@ -30,17 +30,27 @@ OperationHandler = Callable[..., Response]
 class KeyVaultEmulator(EmulatorApp):
     name = "keyvault"
 
-    def __init__(self, authority: SandboxAuthority, *, vault_name: str = "kv-sandbox",
-                 tenant_id: str = DEFAULT_TENANT_ID, clock: Clock | None = None, faults: Faults | None = None,
-                 page_size: int = 25, purge_protection: bool = False, retention_days: int = 90) -> None:
+    def __init__(
+        self,
+        authority: SandboxAuthority,
+        *,
+        vault_name: str = "kv-sandbox",
+        tenant_id: str = DEFAULT_TENANT_ID,
+        clock: Clock | None = None,
+        faults: Faults | None = None,
+        page_size: int = 25,
+        purge_protection: bool = False,
+        retention_days: int = 90,
+    ) -> None:
         if not 1 <= page_size <= 25:
             raise ValueError(f"page_size: got {page_size}, expected 1..25 (the service's maxresults range)")
         self.vault_name = vault_name
         self.page_size = page_size
         self.vault_url: str | None = None
         super().__init__(clock=clock, faults=faults)
-        self.store = VaultStore(self.clock, vault_name=vault_name, retention_days=retention_days,
-                                purge_protection=purge_protection)
+        self.store = VaultStore(
+            self.clock, vault_name=vault_name, retention_days=retention_days, purge_protection=purge_protection
+        )
         self.access = VaultAccess(authority, self.clock, tenant_id=tenant_id, vault_name=vault_name)
 
     # -- seeding and inspection (plain Python, no HTTP) ---------------------------------------------------------
@@ -59,16 +69,33 @@ class KeyVaultEmulator(EmulatorApp):
     def revoke(self, object_id: str) -> None:
         self.access.revoke(object_id)
 
-    def seed_secret(self, name: str, value: str, *, tags: dict[str, str] | None = None,
-                    expires_on: datetime | None = None, enabled: bool = True, content_type: str | None = None,
-                    created_on: datetime | None = None, not_before: datetime | None = None) -> str:
+    def seed_secret(
+        self,
+        name: str,
+        value: str,
+        *,
+        tags: dict[str, str] | None = None,
+        expires_on: datetime | None = None,
+        enabled: bool = True,
+        content_type: str | None = None,
+        created_on: datetime | None = None,
+        not_before: datetime | None = None,
+    ) -> str:
         """Add a version as an earlier run would have (same limits as the API); returns its version id."""
         for label, when in (("expires_on", expires_on), ("created_on", created_on), ("not_before", not_before)):
             if when is not None and when.tzinfo is None:
                 raise ValueError(f"{label}: got naive {when!r}, expected an aware datetime")
         try:
-            record = self.store.set(name, value, enabled=enabled, not_before=not_before, expires_on=expires_on,
-                                    content_type=content_type, tags=tags, created_on=created_on)
+            record = self.store.set(
+                name,
+                value,
+                enabled=enabled,
+                not_before=not_before,
+                expires_on=expires_on,
+                content_type=content_type,
+                tags=tags,
+                created_on=created_on,
+            )
         except KeyVaultHttpError as exc:
             raise ValueError(f"cannot seed secret {name!r}: {exc.message}") from None
         return record.version
@@ -108,20 +135,37 @@ class KeyVaultEmulator(EmulatorApp):
             Route("GetSecrets", "GET", "/secrets", self._operation("GetSecrets", self._list)),
             Route("SetSecret", "PUT", "/secrets/<name>", self._operation("SetSecret", self._set)),
             Route("DeleteSecret", "DELETE", "/secrets/<name>", self._operation("DeleteSecret", self._delete)),
-            Route("GetSecretVersions", "GET", "/secrets/<name>/versions",
-                  self._operation("GetSecretVersions", self._list_versions)),
+            Route(
+                "GetSecretVersions",
+                "GET",
+                "/secrets/<name>/versions",
+                self._operation("GetSecretVersions", self._list_versions),
+            ),
             Route("GetSecret", "GET", "/secrets/<name>/", get_secret),
             Route("GetSecret", "GET", "/secrets/<name>/<version>", get_secret),
             Route("UpdateSecret", "PATCH", "/secrets/<name>/", update_secret),
             Route("UpdateSecret", "PATCH", "/secrets/<name>/<version>", update_secret),
-            Route("GetDeletedSecrets", "GET", "/deletedsecrets",
-                  self._operation("GetDeletedSecrets", self._list_deleted)),
-            Route("GetDeletedSecret", "GET", "/deletedsecrets/<name>",
-                  self._operation("GetDeletedSecret", self._get_deleted)),
-            Route("PurgeDeletedSecret", "DELETE", "/deletedsecrets/<name>",
-                  self._operation("PurgeDeletedSecret", self._purge)),
-            Route("RecoverDeletedSecret", "POST", "/deletedsecrets/<name>/recover",
-                  self._operation("RecoverDeletedSecret", self._recover)),
+            Route(
+                "GetDeletedSecrets", "GET", "/deletedsecrets", self._operation("GetDeletedSecrets", self._list_deleted)
+            ),
+            Route(
+                "GetDeletedSecret",
+                "GET",
+                "/deletedsecrets/<name>",
+                self._operation("GetDeletedSecret", self._get_deleted),
+            ),
+            Route(
+                "PurgeDeletedSecret",
+                "DELETE",
+                "/deletedsecrets/<name>",
+                self._operation("PurgeDeletedSecret", self._purge),
+            ),
+            Route(
+                "RecoverDeletedSecret",
+                "POST",
+                "/deletedsecrets/<name>/recover",
+                self._operation("RecoverDeletedSecret", self._recover),
+            ),
         ]
 
     def error_response(self, error: HttpError) -> Response:
@@ -143,16 +187,25 @@ class KeyVaultEmulator(EmulatorApp):
         return guarded
 
     def _view(self, request: Request) -> wire.VaultView:
-        return wire.VaultView(base_url=request.host_url.rstrip("/"), recovery_level=self.store.recovery_level,
-                              recoverable_days=self.store.retention_days)
+        return wire.VaultView(
+            base_url=request.host_url.rstrip("/"),
+            recovery_level=self.store.recovery_level,
+            recoverable_days=self.store.retention_days,
+        )
 
     def _set(self, request: Request, name: str) -> Response:
         body = wire.read_body(request)
         value = wire.secret_value(body)
         found = wire.changes(body)
-        record = self.store.set(name, value, enabled=found.get("enabled", True), not_before=found.get("not_before"),
-                                expires_on=found.get("expires_on"), content_type=found.get("content_type"),
-                                tags=found.get("tags"))
+        record = self.store.set(
+            name,
+            value,
+            enabled=found.get("enabled", True),
+            not_before=found.get("not_before"),
+            expires_on=found.get("expires_on"),
+            content_type=found.get("content_type"),
+            tags=found.get("tags"),
+        )
         return json_response(wire.bundle(self._view(request), record, with_value=True))
 
     def _get(self, request: Request, name: str, version: str = "") -> Response:

@@ -86,7 +86,8 @@ def check_value(value: str) -> None:
     size = len(value.encode("utf-8"))
     if size > MAX_VALUE_BYTES:
         raise errors.bad_parameter(
-            f"Secret value is too large: got {size} bytes, the maximum is {MAX_VALUE_BYTES} bytes (25 KB).")
+            f"Secret value is too large: got {size} bytes, the maximum is {MAX_VALUE_BYTES} bytes (25 KB)."
+        )
 
 
 def check_tags(tags: dict[str, str]) -> None:
@@ -94,11 +95,13 @@ def check_tags(tags: dict[str, str]) -> None:
         raise errors.bad_parameter(f"Too many tags: got {len(tags)}, the maximum is {MAX_TAGS}.")
     for key, value in tags.items():
         if len(key) > MAX_TAG_NAME:
-            raise errors.bad_parameter(f"Tag name is too long: got {len(key)} characters, "
-                                       f"the maximum is {MAX_TAG_NAME}.")
+            raise errors.bad_parameter(
+                f"Tag name is too long: got {len(key)} characters, the maximum is {MAX_TAG_NAME}."
+            )
         if len(value) > MAX_TAG_VALUE:
-            raise errors.bad_parameter(f"Value of tag {key!r} is too long: got {len(value)} characters, "
-                                       f"the maximum is {MAX_TAG_VALUE}.")
+            raise errors.bad_parameter(
+                f"Value of tag {key!r} is too long: got {len(value)} characters, the maximum is {MAX_TAG_VALUE}."
+            )
 
 
 def recovery_level(retention_days: int, purge_protection: bool) -> str:
@@ -110,8 +113,9 @@ def recovery_level(retention_days: int, purge_protection: bool) -> str:
 class VaultStore:
     """Thread-safe: every public method holds the one lock for its whole read-modify-write."""
 
-    def __init__(self, clock: Clock, *, vault_name: str, retention_days: int = 90,
-                 purge_protection: bool = False) -> None:
+    def __init__(
+        self, clock: Clock, *, vault_name: str, retention_days: int = 90, purge_protection: bool = False
+    ) -> None:
         if not 7 <= retention_days <= 90:
             raise ValueError(f"retention_days: got {retention_days}, expected 7..90 (Key Vault's soft-delete range)")
         self.clock = clock
@@ -135,9 +139,18 @@ class VaultStore:
             del self._deleted[key]
 
     # -- secrets -----------------------------------------------------------------------------------------
-    def set(self, name: str, value: str, *, enabled: bool = True, not_before: datetime | None = None,
-            expires_on: datetime | None = None, content_type: str | None = None,
-            tags: dict[str, str] | None = None, created_on: datetime | None = None) -> SecretVersion:
+    def set(
+        self,
+        name: str,
+        value: str,
+        *,
+        enabled: bool = True,
+        not_before: datetime | None = None,
+        expires_on: datetime | None = None,
+        content_type: str | None = None,
+        tags: dict[str, str] | None = None,
+        created_on: datetime | None = None,
+    ) -> SecretVersion:
         """Adds a version (the new current one), creating the secret if needed."""
         check_name(name)
         check_value(value)
@@ -149,9 +162,18 @@ class VaultStore:
                 raise errors.deleted_but_recoverable(self._deleted[key].name)
             secret = self._live.setdefault(key, _Secret(name, []))
             when = (created_on or self._now()).replace(microsecond=0)
-            record = SecretVersion(name=secret.name, version=uuid.uuid4().hex, value=value, created_on=when,
-                                   updated_on=when, enabled=enabled, not_before=not_before, expires_on=expires_on,
-                                   content_type=content_type, tags=dict(tags or {}))
+            record = SecretVersion(
+                name=secret.name,
+                version=uuid.uuid4().hex,
+                value=value,
+                created_on=when,
+                updated_on=when,
+                enabled=enabled,
+                not_before=not_before,
+                expires_on=expires_on,
+                content_type=content_type,
+                tags=dict(tags or {}),
+            )
             secret.versions.append(record)
             return record
 

@@ -43,8 +43,12 @@ def _attributes(view: VaultView, record: SecretVersion) -> Json:
         attributes["nbf"] = _unix(record.not_before)
     if record.expires_on is not None:
         attributes["exp"] = _unix(record.expires_on)
-    attributes |= {"created": _unix(record.created_on), "updated": _unix(record.updated_on),
-                   "recoveryLevel": view.recovery_level, "recoverableDays": view.recoverable_days}
+    attributes |= {
+        "created": _unix(record.created_on),
+        "updated": _unix(record.updated_on),
+        "recoveryLevel": view.recovery_level,
+        "recoverableDays": view.recoverable_days,
+    }
     return attributes
 
 
@@ -74,8 +78,11 @@ def item(view: VaultView, record: SecretVersion, *, versioned: bool) -> Json:
 def _deletion(view: VaultView, secret: SecretSnapshot) -> Json:
     if secret.deleted_on is None or secret.scheduled_purge is None:
         raise ValueError(f"secret {secret.name!r} is not deleted")
-    return {"recoveryId": f"{view.base_url}/deletedsecrets/{secret.name}",
-            "deletedDate": _unix(secret.deleted_on), "scheduledPurgeDate": _unix(secret.scheduled_purge)}
+    return {
+        "recoveryId": f"{view.base_url}/deletedsecrets/{secret.name}",
+        "deletedDate": _unix(secret.deleted_on),
+        "scheduledPurgeDate": _unix(secret.scheduled_purge),
+    }
 
 
 def deleted_bundle(view: VaultView, secret: SecretSnapshot) -> Json:
@@ -123,8 +130,9 @@ def page(request: Request, view: VaultView, keyed: list[tuple[str, Json]], defau
     if len(keyed) > size:
         api_version = request.args.get("api-version", "")
         next_token = _encode_marker(keyed[size - 1][0])
-        body["nextLink"] = (f"{view.base_url}{request.path}?api-version={api_version}"
-                            f"&$skiptoken={next_token}&maxresults={size}")
+        body["nextLink"] = (
+            f"{view.base_url}{request.path}?api-version={api_version}&$skiptoken={next_token}&maxresults={size}"
+        )
     return body
 
 
@@ -144,8 +152,9 @@ def _time(value: Any, field: str) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise errors.bad_parameter(f"Property attributes.{field} has invalid value: got {value!r}, "
-                                   "expected Unix seconds")
+        raise errors.bad_parameter(
+            f"Property attributes.{field} has invalid value: got {value!r}, expected Unix seconds"
+        )
     return datetime.fromtimestamp(value, UTC)
 
 

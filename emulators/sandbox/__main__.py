@@ -21,16 +21,28 @@ from emulators.sandbox.cycle import CycleLog, leaked_values, run_cycle
 from emulators.sandbox.world import RunningWorld, running_world
 
 console = Console(width=max(Console().width, 150))
-KINDS = {"Mint": "minted, verified, promoted", "ResumePending": "resumed and promoted", "Revoke": "revoked",
-         "DeleteToken": "deleted", "AbandonPending": "abandoned", "FinishPromotion": "repaired",
-         "MarkSuperseded": "repaired", "Blocked": "blocked"}
+KINDS = {
+    "Mint": "minted, verified, promoted",
+    "ResumePending": "resumed and promoted",
+    "Revoke": "revoked",
+    "DeleteToken": "deleted",
+    "AbandonPending": "abandoned",
+    "FinishPromotion": "repaired",
+    "MarkSuperseded": "repaired",
+    "Blocked": "blocked",
+}
 
 
 def show_endpoints(world: RunningWorld) -> None:
     settings = world.settings()
     where = Table(title="Sandbox endpoints (loopback emulators)", show_header=False, title_justify="left")
-    for key in ("IDENTITY_ENDPOINT", "SANDBOX_IOTCENTRAL_BASE", "SANDBOX_VAULT_URL", "SANDBOX_IOTTLY_URL",
-                "SANDBOX_CA_BUNDLE"):
+    for key in (
+        "IDENTITY_ENDPOINT",
+        "SANDBOX_IOTCENTRAL_BASE",
+        "SANDBOX_VAULT_URL",
+        "SANDBOX_IOTTLY_URL",
+        "SANDBOX_CA_BUNDLE",
+    ):
         where.add_row(key, settings[key])
     console.print(where)
 
@@ -46,8 +58,15 @@ def _rows(jobs: Iterable[dict[str, Any]]) -> Iterable[tuple[str, ...]]:
     for job in jobs:
         for app in job["apps"]:
             for outcome in app["outcomes"]:
-                yield (job["job"], app["app"], outcome["slot"] or "-", KINDS.get(outcome["action"], outcome["action"]),
-                       outcome["status"], outcome["reason"], outcome["detail"])
+                yield (
+                    job["job"],
+                    app["app"],
+                    outcome["slot"] or "-",
+                    KINDS.get(outcome["action"], outcome["action"]),
+                    outcome["status"],
+                    outcome["reason"],
+                    outcome["detail"],
+                )
             for token in app.get("unmanaged", []) if job["job"] == "revoke" else []:
                 yield (job["job"], app["app"], "-", "kept (unmanaged)", "reported", "made by a person", token)
             for action in app["planned"]:
@@ -76,8 +95,14 @@ def show_audits(log: CycleLog) -> None:
     for title, audit in log.audits:
         counts = audit.get("open_by_severity", {})
         diff = audit.get("diff", audit)
-        table.add_row(title, *(str(counts.get(s, 0)) for s in SEVERITIES), str(len(diff.get("new", []))),
-                      str(len(diff.get("resolved", []))), str(audit.get("exit_code", "?")), audit.get("run_dir", "?"))
+        table.add_row(
+            title,
+            *(str(counts.get(s, 0)) for s in SEVERITIES),
+            str(len(diff.get("new", []))),
+            str(len(diff.get("resolved", []))),
+            str(audit.get("exit_code", "?")),
+            audit.get("run_dir", "?"),
+        )
     console.print(table)
     if log.audits and log.audits[-1][1].get("run_dir"):
         console.print(f"Open the latest report: {log.audits[-1][1]['run_dir']}/audit.html", markup=False)
@@ -99,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     if leaks:
         console.print(f"[red]token values appeared in the output: {leaks}[/red]")
         return 1
-    console.print(f"No token value in any output ({len(log.outputs)} streams, {len(written)} report files checked). "
-                  "Exit codes: " + ", ".join(f"{k.split()[0]}={v}" for k, v in log.exit_codes.items()))
+    console.print(
+        f"No token value in any output ({len(log.outputs)} streams, {len(written)} report files checked). "
+        "Exit codes: " + ", ".join(f"{k.split()[0]}={v}" for k, v in log.exit_codes.items())
+    )
     return 0
 
 

@@ -31,16 +31,30 @@ class CycleLog:
 def service_env(world: RunningWorld, reports: Path, offset: timedelta) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATION_", "AZURE_"))}
     env.update(world.settings())
-    env.update({"ROTATION_CA_BUNDLE": str(world.ca.pem_path), "ROTATION_POLICIES": str(POLICIES),
-                "ROTATION_REPORTS_DIR": str(reports), "NO_COLOR": "1", "COLUMNS": "140"})
+    env.update(
+        {
+            "ROTATION_CA_BUNDLE": str(world.ca.pem_path),
+            "ROTATION_POLICIES": str(POLICIES),
+            "ROTATION_REPORTS_DIR": str(reports),
+            "NO_COLOR": "1",
+            "COLUMNS": "140",
+        }
+    )
     if offset:
         env["ROTATION_CLOCK_OFFSET"] = f"PT{int(offset.total_seconds())}S"
     return env
 
 
 def rotation(args: list[str], env: dict[str, str], log: CycleLog, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "rotation", *args], env=env, input=stdin, text=True,  # noqa: S603
-                          capture_output=True, timeout=300, check=False)
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "rotation", *args],
+        env=env,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     log.outputs.extend([done.stdout, done.stderr])
     log.exit_codes[" ".join(args)] = done.returncode
     return done
@@ -58,8 +72,11 @@ def run_cycle(world: RunningWorld, reports: Path, show: Any) -> CycleLog:
     _record_run(log, "run (now)", rotation(["run", "--json"], env, log))
     world.world.clock.advance(ADVANCE)
     later = service_env(world, reports, ADVANCE)
-    _record_run(log, f"run (+{ADVANCE.total_seconds() / 3600:.0f}h, past the grace period)",
-                rotation(["run", "--json"], later, log))
+    _record_run(
+        log,
+        f"run (+{ADVANCE.total_seconds() / 3600:.0f}h, past the grace period)",
+        rotation(["run", "--json"], later, log),
+    )
     dirs = [str(audit["run_dir"]) for _, audit in log.audits if audit.get("run_dir")]
     if len(dirs) >= 2:
         show("report diff (before the first run → after it)", rotation(["report", "diff", *dirs[:2]], env, log))

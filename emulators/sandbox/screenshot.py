@@ -16,8 +16,17 @@ from pathlib import Path
 
 from emulators.sandbox.__main__ import main as run_sandbox
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 
 
 def screenshot(html: Path, out: Path, width: int, height: int, scale: float) -> None:
@@ -25,9 +34,20 @@ def screenshot(html: Path, out: Path, width: int, height: int, scale: float) -> 
     if browser is None:
         raise SystemExit("Chromium is needed: apt-get install chromium (Debian), then run make report-screenshot")
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",  # noqa: S603
-                        f"--force-device-scale-factor={scale}", f"--screenshot={out.resolve()}", html.as_uri()],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(  # noqa: S603
+            [
+                browser,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                f"--force-device-scale-factor={scale}",
+                f"--screenshot={out.resolve()}",
+                html.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,8 +37,9 @@ class SandboxWorld:
     def __post_init__(self) -> None:
         self.identity = IdentityEmulator(self.authority, system=self.service, clock=self.clock)
         self.iotcentral = IoTCentralEmulator(self.authority, clock=self.clock)
-        self.vault = KeyVaultEmulator(self.authority, vault_name=VAULT_NAME, tenant_id=self.service.tenant_id,
-                                      clock=self.clock)
+        self.vault = KeyVaultEmulator(
+            self.authority, vault_name=VAULT_NAME, tenant_id=self.service.tenant_id, clock=self.clock
+        )
         self.vault.grant(self.service.object_id, "officer")
         self.iottly = IottlyEmulator(clock=self.clock)
 
@@ -107,5 +108,6 @@ def running_world(directory: Path, *, world: SandboxWorld | None = None, seed: b
         if seed:
             bootstrap_token = seed_sample_world(world)
             running.bootstrap_token_file = running.write_private(
-                f"bootstrap-token-{secrets.token_hex(4)}", bootstrap_token)
+                f"bootstrap-token-{secrets.token_hex(4)}", bootstrap_token
+            )
         yield running

@@ -24,8 +24,15 @@ from rotation.errors import ServiceError
 PREFIX = "runs/"
 
 
-def build_blob_service(*, account_url: str | None, connection_string: str | None, credential: Any, what: str,
-                       timeout: float = DEFAULT_TIMEOUT, logging_enable: bool = False) -> BlobServiceClient:
+def build_blob_service(
+    *,
+    account_url: str | None,
+    connection_string: str | None,
+    credential: Any,
+    what: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    logging_enable: bool = False,
+) -> BlobServiceClient:
     """A Blob service client that talks only to its own endpoint (`rotation.adapters.storage`)."""
     origin = SameOriginPolicy(None, what)
     options = storage_options(ExponentialRetry, origin, timeout=timeout, logging_enable=logging_enable)
@@ -37,12 +44,23 @@ def build_blob_service(*, account_url: str | None, connection_string: str | None
     return service
 
 
-def build_container_client(container: str, *, account_url: str | None, connection_string: str | None,
-                           credential: Any, timeout: float = DEFAULT_TIMEOUT,
-                           logging_enable: bool = False) -> ContainerClient:
-    service = build_blob_service(account_url=account_url, connection_string=connection_string,
-                                 credential=credential, what="reports storage (ROTATION_REPORTS_ACCOUNT_URL)",
-                                 timeout=timeout, logging_enable=logging_enable)
+def build_container_client(
+    container: str,
+    *,
+    account_url: str | None,
+    connection_string: str | None,
+    credential: Any,
+    timeout: float = DEFAULT_TIMEOUT,
+    logging_enable: bool = False,
+) -> ContainerClient:
+    service = build_blob_service(
+        account_url=account_url,
+        connection_string=connection_string,
+        credential=credential,
+        what="reports storage (ROTATION_REPORTS_ACCOUNT_URL)",
+        timeout=timeout,
+        logging_enable=logging_enable,
+    )
     return service.get_container_client(container)
 
 
@@ -66,8 +84,9 @@ class BlobReportStore:
                 with file.open("rb") as data:
                     self._container.upload_blob(name, data, overwrite=False, content_settings=settings)
             except ResourceExistsError:
-                raise ServiceError(f"upload {name}: got an existing blob, expected a new name (reports are "
-                                   "written once)") from None
+                raise ServiceError(
+                    f"upload {name}: got an existing blob, expected a new name (reports are written once)"
+                ) from None
             except AzureError as exc:
                 raise storage_error(f"upload {name}", exc) from None
             names.append(name)
@@ -76,9 +95,13 @@ class BlobReportStore:
     def run_ids(self, file_name: str, before: str) -> list[str]:
         """Stored runs older than `before` that hold `file_name`, oldest first (run ids sort by time)."""
         try:
-            return sorted({b.name[len(PREFIX):].split("/", 1)[0]
-                           for b in self._container.list_blobs(name_starts_with=PREFIX)
-                           if b.name.endswith("/" + file_name) and b.name[len(PREFIX):].split("/", 1)[0] < before})
+            return sorted(
+                {
+                    b.name[len(PREFIX) :].split("/", 1)[0]
+                    for b in self._container.list_blobs(name_starts_with=PREFIX)
+                    if b.name.endswith("/" + file_name) and b.name[len(PREFIX) :].split("/", 1)[0] < before
+                }
+            )
         except ResourceNotFoundError:
             return []
         except AzureError as exc:
@@ -97,9 +120,13 @@ class BlobReportStore:
     def latest(self, file_name: str, before: str) -> tuple[str, Any] | None:
         """(run id, parsed JSON of `file_name`) of the newest stored run older than `before`, if any."""
         try:
-            runs = sorted({b.name[len(PREFIX):].split("/", 1)[0]
-                           for b in self._container.list_blobs(name_starts_with=PREFIX)
-                           if b.name.endswith("/" + file_name)})
+            runs = sorted(
+                {
+                    b.name[len(PREFIX) :].split("/", 1)[0]
+                    for b in self._container.list_blobs(name_starts_with=PREFIX)
+                    if b.name.endswith("/" + file_name)
+                }
+            )
             older = [r for r in runs if r < before]
             if not older:
                 return None

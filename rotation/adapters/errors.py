@@ -17,8 +17,16 @@ REDIRECT_NOTE = " (a redirect, not followed)"
 PROPAGATION_NOTE = " (new role assignments can take several minutes to propagate)"
 
 
-def error_for(message: str, *, status: int | None, code: str | None, retry_after: float | None = None,
-              retryable: bool = False, not_found: bool = False, auth_refused: bool = False) -> ServiceError:
+def error_for(
+    message: str,
+    *,
+    status: int | None,
+    code: str | None,
+    retry_after: float | None = None,
+    retryable: bool = False,
+    not_found: bool = False,
+    auth_refused: bool = False,
+) -> ServiceError:
     """The exception for an error answer. `retryable`: our own retry loop handles 429/5xx (the SDKs retry
     inside their pipeline, so their final error is not retried again). `not_found`: the caller gives a 404
     a meaning (an idempotent delete); elsewhere a 404 proves nothing and stays a ServiceError."""
@@ -42,8 +50,12 @@ def sdk_error(what: str, exc: BaseException, expected: str = "") -> ServiceError
     status = exc.status_code if isinstance(exc, HttpResponseError) else None
     code = _error_code(exc)
     detail = f"HTTP {status} {code or ''}".strip() if status else type(exc).__name__
-    return error_for(f"{what}: got {detail}{expected}", status=status, code=code,
-                     auth_refused=isinstance(exc, ClientAuthenticationError))
+    return error_for(
+        f"{what}: got {detail}{expected}",
+        status=status,
+        code=code,
+        auth_refused=isinstance(exc, ClientAuthenticationError),
+    )
 
 
 def _error_code(exc: BaseException) -> str | None:
@@ -55,4 +67,3 @@ def _error_code(exc: BaseException) -> str | None:
     if isinstance(code, Enum):
         code = code.value
     return str(code) if code else None
-

@@ -146,12 +146,16 @@ def _error_text(answer: Answer) -> tuple[str | None, str]:
     return code, str(error)[:MAX_MESSAGE] if isinstance(error, str) else ""
 
 
-
-
 def error_from_answer(answer: Answer, what: str) -> ServiceError:
     code, message = _error_text(answer)
-    return error_for(f"{what}: got HTTP {answer.status} {code or ''} {message}".strip(), status=answer.status,
-                     code=code, retry_after=_retry_after(answer.headers), retryable=True, not_found=True)
+    return error_for(
+        f"{what}: got HTTP {answer.status} {code or ''} {message}".strip(),
+        status=answer.status,
+        code=code,
+        retry_after=_retry_after(answer.headers),
+        retryable=True,
+        not_found=True,
+    )
 
 
 def _read(response: httpx.Response, what: str, cap: int) -> bytes:
@@ -187,9 +191,17 @@ def _exchange(client: httpx.Client, request: httpx.Request, what: str, cap: int)
         raise ServiceError(f"{what}: got {type(exc).__name__}, expected an answer") from exc
 
 
-def send(client: httpx.Client, build: Callable[[], httpx.Request], what: str, policy: RetryPolicy,
-         ok: frozenset[int] = frozenset({200}), *, origin: Origin, cap: int = MAX_BODY,
-         failures: list[BaseException] | None = None) -> Answer:
+def send(
+    client: httpx.Client,
+    build: Callable[[], httpx.Request],
+    what: str,
+    policy: RetryPolicy,
+    ok: frozenset[int] = frozenset({200}),
+    *,
+    origin: Origin,
+    cap: int = MAX_BODY,
+    failures: list[BaseException] | None = None,
+) -> Answer:
     """Send with retries; an answer whose status is in `ok`, else a `ServiceError`. `build` makes each
     attempt's request (a fresh bearer each time); one to another origin than `origin` is never sent.
     Each failed attempt is appended to `failures` when given."""
@@ -210,11 +222,15 @@ def send(client: httpx.Client, build: Callable[[], httpx.Request], what: str, po
                 failures.append(exc)
             raise
 
-    retrying = Retrying(stop=stop_after_attempt(policy.attempts), wait=policy.wait,
-                        retry=retry_if_exception(_retryable), sleep=policy.sleep, reraise=True,
-                        before_sleep=log_retry(what))
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=policy.wait,
+        retry=retry_if_exception(_retryable),
+        sleep=policy.sleep,
+        reraise=True,
+        before_sleep=log_retry(what),
+    )
     try:
         return retrying(attempt)
     except NoAnswerError as exc:
         raise ServiceError(f"{exc}: connection failed after {policy.attempts} attempts") from exc
-

@@ -62,9 +62,17 @@ def roles_json(roles: frozenset[RoleAssignment]) -> list[dict[str, str]]:
 
 
 class IoTCentralClient:
-    def __init__(self, base_url: str, http: httpx.Client, *, credential: TokenCredential | None = None,
-                 api_token: Secret | None = None, limiter: RateLimiter | None = None,
-                 retry: RetryPolicy | None = None, api_version: str = API_VERSION) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        http: httpx.Client,
+        *,
+        credential: TokenCredential | None = None,
+        api_token: Secret | None = None,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        api_version: str = API_VERSION,
+    ) -> None:
         if (credential is None) == (api_token is None):
             raise ValueError("IoTCentralClient needs exactly one of credential or api_token")
         self.base_url = base_url.rstrip("/")
@@ -84,12 +92,23 @@ class IoTCentralClient:
         try:
             return f"Bearer {self._credential.get_token(SCOPE).token}"
         except AzureError as exc:  # CredentialUnavailableError, ClientAuthenticationError: no secret in them
-            raise AuthError(f"get an access token for IoT Central: got {type(exc).__name__}, expected a token "
-                            "(is the managed identity available?)") from exc
+            raise AuthError(
+                f"get an access token for IoT Central: got {type(exc).__name__}, expected a token "
+                "(is the managed identity available?)"
+            ) from exc
 
-    def _send(self, method: str, url: str, what: str, *, json: Any = None, ok: frozenset[int] = frozenset({200}),
-              params: dict[str, str] | None = None, auth: Secret | None = None,
-              failures: list[BaseException] | None = None) -> Answer:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        json: Any = None,
+        ok: frozenset[int] = frozenset({200}),
+        params: dict[str, str] | None = None,
+        auth: Secret | None = None,
+        failures: list[BaseException] | None = None,
+    ) -> Answer:
         def build() -> httpx.Request:
             if self._limiter is not None:
                 self._limiter.acquire(self.base_url)  # per application (the sandbox serves all from one host)
@@ -118,8 +137,9 @@ class IoTCentralClient:
                 if body.next_link is not None:
                     self._origin.check(body.next_link, f"{what}: nextLink")
             except ServiceError as exc:
-                raise IncompleteListingError(f"{what}: listing incomplete ({exc})", status=exc.status,
-                                             code=exc.code) from None
+                raise IncompleteListingError(
+                    f"{what}: listing incomplete ({exc})", status=exc.status, code=exc.code
+                ) from None
             yield body
             url, params = body.next_link, None
         raise IncompleteListingError(f"{what}: more than {MAX_PAGES} pages, expected fewer")
@@ -129,20 +149,26 @@ class IoTCentralClient:
         what = f"list API tokens of {self.base_url}"
         return [t.model() for body in self._pages(WireTokenPage, "apiTokens", what) for t in body.value]
 
-    def create_token(self, token_id: str, roles: frozenset[RoleAssignment],
-                     expiry: datetime) -> tuple[AppToken, Secret]:
+    def create_token(
+        self, token_id: str, roles: frozenset[RoleAssignment], expiry: datetime
+    ) -> tuple[AppToken, Secret]:
         """Retried with the SAME id on 429/503, connect errors and ambiguous failures (a read timeout, a
         connection dropped after sending, 500/502/504). A 409 after an ambiguous attempt means that attempt
         was applied, but its answer, the only one that carries the value, is lost: the token is deleted
         (when it is exactly what was asked for) and a `ServiceError` says so; the next run mints again."""
         check_token_id(token_id)
         what = f"create API token {token_id}"
-        body = {"roles": roles_json(roles),
-                "expiry": expiry.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+        body = {"roles": roles_json(roles), "expiry": expiry.astimezone(UTC).isoformat().replace("+00:00", "Z")}
         failures: list[BaseException] = []
         try:
-            answer = self._send("PUT", self._url("apiTokens", token_id), what, json=body, failures=failures,
-                                params={"api-version": self._api_version})
+            answer = self._send(
+                "PUT",
+                self._url("apiTokens", token_id),
+                what,
+                json=body,
+                failures=failures,
+                params={"api-version": self._api_version},
+            )
         except ServiceError as exc:
             ambiguous = [f for f in failures[:-1] if is_ambiguous(f)]
             if exc.status == 409 and ambiguous:
@@ -153,30 +179,48 @@ class IoTCentralClient:
             raise ServiceError(f"{what}: got an answer for token {created.id!r}, expected {token_id!r}")
         return created.model(), created.token
 
-    def _settle_lost_create(self, token_id: str, roles: frozenset[RoleAssignment], what: str,
-                            first: BaseException) -> None:
+    def _settle_lost_create(
+        self, token_id: str, roles: frozenset[RoleAssignment], what: str, first: BaseException
+    ) -> None:
         """After an ambiguous attempt and a 409: read the token back; always raises."""
         try:
             existing = self._get(WireApiToken, self._url("apiTokens", token_id), f"{what}: read it back")
         except NotFoundError:
-            raise ServiceError(f"{what}: got 409 Conflict after an ambiguous failure ({first}), yet the token "
-                               "does not exist: expected either", status=409) from None
+            raise ServiceError(
+                f"{what}: got 409 Conflict after an ambiguous failure ({first}), yet the token "
+                "does not exist: expected either",
+                status=409,
+            ) from None
         if existing.model().roles != roles:
-            raise ServiceError(f"{what}: got 409 Conflict, and token {token_id} exists with other roles than "
-                               "asked: expected ours; left untouched", status=409)
+            raise ServiceError(
+                f"{what}: got 409 Conflict, and token {token_id} exists with other roles than "
+                "asked: expected ours; left untouched",
+                status=409,
+            )
         try:
             self.delete_token(token_id)
         except ServiceError as exc:
-            raise ServiceError(f"{what}: it was applied but its answer was lost ({first}), and deleting it failed "
-                               f"({exc}): the orphan sweep removes it", status=409) from None
-        raise ServiceError(f"{what}: it was applied but its answer, the only one with the value, was lost "
-                           f"({first}); deleted it, the next run mints again", status=409)
+            raise ServiceError(
+                f"{what}: it was applied but its answer was lost ({first}), and deleting it failed "
+                f"({exc}): the orphan sweep removes it",
+                status=409,
+            ) from None
+        raise ServiceError(
+            f"{what}: it was applied but its answer, the only one with the value, was lost "
+            f"({first}); deleted it, the next run mints again",
+            status=409,
+        )
 
     def delete_token(self, token_id: str) -> bool:
         check_token_id(token_id)
         try:
-            self._send("DELETE", self._url("apiTokens", token_id), f"delete API token {token_id}",
-                       params={"api-version": self._api_version}, ok=frozenset({204}))
+            self._send(
+                "DELETE",
+                self._url("apiTokens", token_id),
+                f"delete API token {token_id}",
+                params={"api-version": self._api_version},
+                ok=frozenset({204}),
+            )
         except NotFoundError:
             return False
         return True
@@ -191,8 +235,14 @@ class IoTCentralClient:
         check_api_path(path, "verify path")  # under /api/ of this app: no dot segments, no query, no escapes out
         what = f"verify with {method} {path}"
         try:
-            answer = self._send(method, self.base_url + path, what, params={"api-version": self._api_version},
-                                auth=token, ok=frozenset(range(200, 300)))
+            answer = self._send(
+                method,
+                self.base_url + path,
+                what,
+                params={"api-version": self._api_version},
+                auth=token,
+                ok=frozenset(range(200, 300)),
+            )
         except AuthError as exc:
             raise VerificationError(str(exc)) from None
         if answer.status != 204:
@@ -208,14 +258,16 @@ class IoTCentralClient:
             return None
         return dict(user.model_dump(by_alias=True, exclude_none=True))
 
-    def put_service_principal(self, user_id: str, *, object_id: str, tenant_id: str,
-                              roles: frozenset[RoleAssignment]) -> dict[str, Any]:
+    def put_service_principal(
+        self, user_id: str, *, object_id: str, tenant_id: str, roles: frozenset[RoleAssignment]
+    ) -> dict[str, Any]:
         if not USER_ID.match(user_id):
             raise ValidationError(f"user id: got {user_id!r}, expected 1-48 characters of a-z A-Z 0-9 - _")
         what = f"register service principal {user_id}"
-        body = {"type": "servicePrincipal", "objectId": object_id, "tenantId": tenant_id,
-                "roles": roles_json(roles)}
-        answer = self._send("PUT", self._url("users", user_id), what, params={"api-version": self._api_version},
-                            json=body)
-        return dict(parse(WireUser, answer.body, answer.content_type, what).model_dump(by_alias=True,
-                                                                                         exclude_none=True))
+        body = {"type": "servicePrincipal", "objectId": object_id, "tenantId": tenant_id, "roles": roles_json(roles)}
+        answer = self._send(
+            "PUT", self._url("users", user_id), what, params={"api-version": self._api_version}, json=body
+        )
+        return dict(
+            parse(WireUser, answer.body, answer.content_type, what).model_dump(by_alias=True, exclude_none=True)
+        )

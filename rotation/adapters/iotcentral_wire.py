@@ -93,4 +93,3 @@ class WireTokenPage(_Page):
 
 class WireRolePage(_Page):
     value: list[WireRole]
-

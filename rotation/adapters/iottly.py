@@ -37,9 +37,13 @@ class IottlyClient:
         url = self.base_url + PING_PATH
         what = f"iottly ping {self.base_url}"
         try:
-            answer = send(self._http, lambda: self._http.build_request(
-                "GET", url, headers={"Authentication": f"bearer {key.reveal()}"}), what, self._retry,
-                origin=self._origin)
+            answer = send(
+                self._http,
+                lambda: self._http.build_request("GET", url, headers={"Authentication": f"bearer {key.reveal()}"}),
+                what,
+                self._retry,
+                origin=self._origin,
+            )
         except AuthError as exc:
             if exc.status == 401:
                 return False

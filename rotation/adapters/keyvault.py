@@ -46,14 +46,25 @@ SDK_ERRORS = (AzureError, ValueError, TypeError, AttributeError, KeyError)
 """What the SDK raises on an answer it cannot use (its deserializer raises plain ValueError and friends)."""
 
 
-def build_secret_client(vault_url: str, credential: Any, *, ca_bundle: str | None = None,
-                        timeout: float = DEFAULT_TIMEOUT, logging_enable: bool = False) -> SecretClient:
+def build_secret_client(
+    vault_url: str,
+    credential: Any,
+    *,
+    ca_bundle: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    logging_enable: bool = False,
+) -> SecretClient:
     url = check_base_url(vault_url, "vault URL")
     loopback = is_loopback_host(urlsplit(url).hostname or "")
     kwargs: dict[str, Any] = {
-        "retry_total": 4, "retry_backoff_factor": 0.2, **client_options(timeout),
-        "per_retry_policies": [RetryLogPolicy(f"vault {url}"), SameOriginPolicy(url, f"vault {url}"),
-                               KeyVaultWirePolicy(f"vault {url}")],
+        "retry_total": 4,
+        "retry_backoff_factor": 0.2,
+        **client_options(timeout),
+        "per_retry_policies": [
+            RetryLogPolicy(f"vault {url}"),
+            SameOriginPolicy(url, f"vault {url}"),
+            KeyVaultWirePolicy(f"vault {url}"),
+        ],
         "logging_policy": RedactedTraceLoggingPolicy(logging_enable),
     }
     if ca_bundle:
@@ -79,8 +90,14 @@ def _version(props: SecretProperties, name: str, vault: Origin) -> SecretVersion
     tags = props.tags or {}
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise InvalidVersionError(f"{what}/{props.version}: got tags that are not strings, expected strings")
-    return SecretVersion(name=props.name, version=props.version, created_on=created, enabled=props.enabled,
-                         expires_on=props.expires_on, tags=dict(tags))
+    return SecretVersion(
+        name=props.name,
+        version=props.version,
+        created_on=created,
+        enabled=props.enabled,
+        expires_on=props.expires_on,
+        tags=dict(tags),
+    )
 
 
 def _service_error(what: str, exc: BaseException, host: str | None = None) -> ServiceError:
@@ -128,8 +145,10 @@ class KeyVaultSecrets:
                 return None
             raise IncompleteListingError(f"{_service_error(what, exc)} (listing incomplete)", status=404) from None
         except (*SDK_ERRORS, ServiceError) as exc:
-            raise IncompleteListingError(f"{what}: got no versions and could not confirm the secret is absent "
-                                         f"({_service_error('get it', exc, self._host)})") from None
+            raise IncompleteListingError(
+                f"{what}: got no versions and could not confirm the secret is absent "
+                f"({_service_error('get it', exc, self._host)})"
+            ) from None
         raise IncompleteListingError(f"{what}: got no versions of a secret that exists, expected its versions")
 
     def _list(self, name: str) -> list[SecretVersion] | None:
@@ -142,8 +161,9 @@ class KeyVaultSecrets:
             raise IncompleteListingError(f"{_service_error(what, exc)} (listing incomplete)", status=404) from None
         except (*SDK_ERRORS, ServiceError) as exc:
             error = _service_error(what, exc, self._host)
-            raise IncompleteListingError(f"{error} (listing incomplete)", status=error.status,
-                                         code=error.code) from None
+            raise IncompleteListingError(
+                f"{error} (listing incomplete)", status=error.status, code=error.code
+            ) from None
         return sorted(versions, key=lambda v: (v.created_on, v.version))
 
     def get_value(self, name: str, version: str | None = None) -> Secret:
@@ -159,17 +179,20 @@ class KeyVaultSecrets:
             raise ServiceError(f"{what}: got an empty value, expected a token")
         return Secret(secret.value)
 
-    def set_value(self, name: str, value: Secret, *, tags: Mapping[str, str], expires_on: datetime | None,
-                  content_type: str) -> SecretVersion:
+    def set_value(
+        self, name: str, value: Secret, *, tags: Mapping[str, str], expires_on: datetime | None, content_type: str
+    ) -> SecretVersion:
         try:
-            secret = self._client.set_secret(name, value.reveal(), tags=dict(tags), expires_on=expires_on,
-                                             content_type=content_type)
+            secret = self._client.set_secret(
+                name, value.reveal(), tags=dict(tags), expires_on=expires_on, content_type=content_type
+            )
             return _version(secret.properties, name, self._origin)
         except (*SDK_ERRORS, ServiceError) as exc:
             raise _service_error(f"set {name}", exc, self._host) from None
 
-    def update(self, name: str, version: str, *, tags: Mapping[str, str] | None = None,
-               enabled: bool | None = None) -> SecretVersion:
+    def update(
+        self, name: str, version: str, *, tags: Mapping[str, str] | None = None, enabled: bool | None = None
+    ) -> SecretVersion:
         kwargs: dict[str, Any] = {"retry_on_methods": RETRY_ON_METHODS}
         if tags is not None:
             kwargs["tags"] = dict(tags)

@@ -52,8 +52,10 @@ class LeaseOptions:
         if not MIN_LEASE <= self.duration <= MAX_LEASE:
             raise ValueError(f"lease duration: got {self.duration}, expected {MIN_LEASE} to {MAX_LEASE} seconds")
         if self.renew_every is not None and not 0 < self.renew_every <= self.duration / 2:
-            raise ValueError(f"lease renewal interval: got {self.renew_every}, expected more than 0 and at most "
-                             f"half the duration ({self.duration / 2:g} s)")
+            raise ValueError(
+                f"lease renewal interval: got {self.renew_every}, expected more than 0 and at most "
+                f"half the duration ({self.duration / 2:g} s)"
+            )
 
     @property
     def interval(self) -> float:
@@ -176,8 +178,12 @@ class BlobLease:
         try:
             lease.release()
         except AzureError as exc:  # it expires by itself within one duration
-            log.warning("lease %s: release failed (%s); it expires within %s s", self.name, type(exc).__name__,
-                        self._options.duration)
+            log.warning(
+                "lease %s: release failed (%s); it expires within %s s",
+                self.name,
+                type(exc).__name__,
+                self._options.duration,
+            )
 
 
 class FileLocks:

@@ -96,8 +96,9 @@ class SameOriginPolicy(SansIOHTTPPolicy[Any, Any]):
 
     def on_request(self, request: PipelineRequest[Any]) -> None:
         if self.origin is None:
-            raise ForeignOriginError(f"{self.what}: got a request before the client's origin was known, "
-                                     "expected none (refused, not sent)")
+            raise ForeignOriginError(
+                f"{self.what}: got a request before the client's origin was known, expected none (refused, not sent)"
+            )
         self.origin.check(request.http_request.url, self.what)
 
     def __call__(self, request: PipelineRequest[Any]) -> None:

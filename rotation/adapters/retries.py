@@ -24,7 +24,8 @@ def _retries() -> Any:
     with _guard:
         if _counter is None:
             _counter = metrics.get_meter("rotation").create_counter(
-                "rotation.http.retries", unit="{retry}", description="requests retried (429, 5xx, lost connection)")
+                "rotation.http.retries", unit="{retry}", description="requests retried (429, 5xx, lost connection)"
+            )
         return _counter
 
 

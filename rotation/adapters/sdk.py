@@ -58,5 +58,9 @@ class RedactedTraceLoggingPolicy(SansIOHTTPPolicy[Any, Any]):
 
     def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
         if self.enabled:
-            log.debug("response %s to %s %s", response.http_response.status_code, request.http_request.method,
-                      _path_only(request.http_request.url))
+            log.debug(
+                "response %s to %s %s",
+                response.http_response.status_code,
+                request.http_request.method,
+                _path_only(request.http_request.url),
+            )

@@ -35,24 +35,37 @@ class MessageQueue(Protocol):
     def send_message(self, content: Any, **kwargs: Any) -> Any: ...
     def peek_messages(self, max_messages: int | None = None, **kwargs: Any) -> list[Any]: ...
     def __enter__(self) -> Self: ...
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None: ...
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None: ...
 
 
 STORAGE_RETRY: dict[str, Any] = {"initial_backoff": 1, "increment_base": 2, "retry_total": 2}
 
 
-def storage_options(retry_class: type[Any], origin: SameOriginPolicy, *, timeout: float = DEFAULT_TIMEOUT,
-                    logging_enable: bool = False) -> dict[str, Any]:
+def storage_options(
+    retry_class: type[Any], origin: SameOriginPolicy, *, timeout: float = DEFAULT_TIMEOUT, logging_enable: bool = False
+) -> dict[str, Any]:
     """Keyword arguments for a blob or queue client. `retry_class` is that package's `ExponentialRetry`.
     The storage logging policy redacts credentials and hides bodies, so `logging_enable` is safe here."""
-    return {**client_options(timeout), "retry_policy": retry_class(**STORAGE_RETRY), "raw_request_hook": origin,
-            "logging_enable": logging_enable}
+    return {
+        **client_options(timeout),
+        "retry_policy": retry_class(**STORAGE_RETRY),
+        "raw_request_hook": origin,
+        "logging_enable": logging_enable,
+    }
 
 
-def build_queue_client(name: str, *, queue_url: str | None, connection_string: str | None, credential: Any,
-                       decode: bool = True, timeout: float = DEFAULT_TIMEOUT,
-                       logging_enable: bool = False) -> MessageQueue:
+def build_queue_client(
+    name: str,
+    *,
+    queue_url: str | None,
+    connection_string: str | None,
+    credential: Any,
+    decode: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    logging_enable: bool = False,
+) -> MessageQueue:
     """A queue client, base64 text as the Functions queue trigger reads and writes it (`decode=False`:
     contents as stored, for reading messages that someone else may have written)."""
     from azure.storage.queue import (  # noqa: PLC0415 -- only the queue fan-out needs it
@@ -63,10 +76,11 @@ def build_queue_client(name: str, *, queue_url: str | None, connection_string: s
     )
 
     origin = SameOriginPolicy(None, f"queue {name}")
-    options: dict[str, Any] = {"message_encode_policy": TextBase64EncodePolicy(),
-                               "message_decode_policy": TextBase64DecodePolicy() if decode else None,
-                               **storage_options(ExponentialRetry, origin, timeout=timeout,
-                                                 logging_enable=logging_enable)}
+    options: dict[str, Any] = {
+        "message_encode_policy": TextBase64EncodePolicy(),
+        "message_decode_policy": TextBase64DecodePolicy() if decode else None,
+        **storage_options(ExponentialRetry, origin, timeout=timeout, logging_enable=logging_enable),
+    }
     if connection_string:
         queue = QueueClient.from_connection_string(connection_string, name, **options)
     else:

@@ -19,8 +19,11 @@ def _chain(exc: BaseException) -> list[BaseException]:
         if current is None or any(current is s for s in seen) or len(seen) > 20:
             continue
         seen.append(current)
-        pending += [current.__cause__, current.__context__,
-                    *(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))]
+        pending += [
+            current.__cause__,
+            current.__context__,
+            *(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)),
+        ]
     return seen
 
 

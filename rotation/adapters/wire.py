@@ -64,5 +64,6 @@ def parse(model: type[M], body: bytes, content_type: str | None, what: str) -> M
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        raise WireError(f"{what}: got an answer that does not match the API ({describe(exc)}), "
-                        f"expected a valid {model.__name__}") from None
+        raise WireError(
+            f"{what}: got an answer that does not match the API ({describe(exc)}), expected a valid {model.__name__}"
+        ) from None

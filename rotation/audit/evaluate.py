@@ -68,10 +68,15 @@ class Policies:
     iottly: Sequence[IottlyAppSpec] = ()
 
 
-def _token_evidence(token: AppToken, created: datetime | None, names: Mapping[str, str],
-                    now: datetime) -> dict[str, str]:
-    evidence = {"token_id": token.id, "roles": ", ".join(sorted(r.label(names) for r in token.roles)) or "none",
-                "expiry": when(token.expiry), "managed": "yes" if token.managed else "no"}
+def _token_evidence(
+    token: AppToken, created: datetime | None, names: Mapping[str, str], now: datetime
+) -> dict[str, str]:
+    evidence = {
+        "token_id": token.id,
+        "roles": ", ".join(sorted(r.label(names) for r in token.roles)) or "none",
+        "expiry": when(token.expiry),
+        "managed": "yes" if token.managed else "no",
+    }
     if created:
         evidence["created"] = when(created)
         evidence["age"] = age(now - created)
@@ -106,13 +111,18 @@ class _AppAudit:
             current = self.currents[spec.slot]
             for version in self.slots[spec.slot].versions:
                 token_id = version.token_id
-                if (token_id is not None and version.stage == STAGE_PREVIOUS and version.enabled
-                        and not (current and current.token_id == token_id)):
+                if (
+                    token_id is not None
+                    and version.stage == STAGE_PREVIOUS
+                    and version.enabled
+                    and not (current and current.token_id == token_id)
+                ):
                     found.setdefault(token_id, (spec, version))
         return found
 
-    def finding(self, control: str, status: Status, resource: str, message: str,
-                evidence: Mapping[str, str]) -> Finding:
+    def finding(
+        self, control: str, status: Status, resource: str, message: str, evidence: Mapping[str, str]
+    ) -> Finding:
         """The evidence is not copied: a token's findings share its evidence dict, never changed once
         built (`Finding.evidence` is a read-only Mapping); copying it per finding doubled the audit's memory."""
         kind = CONTROLS[control].resource
@@ -120,11 +130,21 @@ class _AppAudit:
 
     def all(self) -> Iterator[Finding]:
         if self.state.complete:
-            yield self.finding("AUDIT-001", "PASS", "app", "token list and vault read completely",
-                               {"tokens": str(len(self.state.tokens or ())), "slots": str(len(self.slots))})
+            yield self.finding(
+                "AUDIT-001",
+                "PASS",
+                "app",
+                "token list and vault read completely",
+                {"tokens": str(len(self.state.tokens or ())), "slots": str(len(self.slots))},
+            )
         else:
-            yield self.finding("AUDIT-001", "FAIL", "app", "could not read the app completely: the audit of this "
-                               "app is partial", {"errors": "; ".join(self.state.errors) or "unknown"})
+            yield self.finding(
+                "AUDIT-001",
+                "FAIL",
+                "app",
+                "could not read the app completely: the audit of this app is partial",
+                {"errors": "; ".join(self.state.errors) or "unknown"},
+            )
         if self.state.tokens is not None:
             for token in self.state.tokens:
                 yield from self.token(token)
@@ -141,16 +161,25 @@ class _AppAudit:
         if token.managed:
             yield self.finding("IOTC-001", "PASS", resource, "managed by the rotation service", evidence)
         elif allowed and allowed.until >= self.today:
-            yield self.finding("IOTC-001", "PASS", resource, f"allowlisted until {allowed.until}",
-                               {**evidence, "justification": allowed.justification})
+            yield self.finding(
+                "IOTC-001",
+                "PASS",
+                resource,
+                f"allowlisted until {allowed.until}",
+                {**evidence, "justification": allowed.justification},
+            )
         else:
             why = f"allowlist exception expired on {allowed.until}" if allowed else "not declared in any policy"
             yield self.finding("IOTC-001", "FAIL", resource, f"unmanaged token: {why}", evidence)
         if allowed and not token.managed:
             expired = allowed.until < self.today
-            yield self.finding("IOTC-011", "FAIL" if expired else "PASS", resource,
-                               f"exception {'expired' if expired else 'valid'} (until {allowed.until})",
-                               {**evidence, "until": str(allowed.until), "justification": allowed.justification})
+            yield self.finding(
+                "IOTC-011",
+                "FAIL" if expired else "PASS",
+                resource,
+                f"exception {'expired' if expired else 'valid'} (until {allowed.until})",
+                {**evidence, "until": str(allowed.until), "justification": allowed.justification},
+            )
         yield self.forbidden_roles(token, resource, evidence)
         yield from self.lifetime(token, created, resource, evidence)
         if token.managed and self.state.vault_complete:
@@ -161,19 +190,28 @@ class _AppAudit:
 
     def forbidden_roles(self, token: AppToken, resource: str, evidence: dict[str, str]) -> Finding:
         wanted = self.wanted
-        held = sorted(r.label(self.names) for r in token.roles
-                      if r.role.casefold() in wanted or self.names.get(r.role, "").casefold() in wanted)
+        held = sorted(
+            r.label(self.names)
+            for r in token.roles
+            if r.role.casefold() in wanted or self.names.get(r.role, "").casefold() in wanted
+        )
         if not held:
             return self.finding("IOTC-002", "PASS", resource, "no forbidden role", evidence)
         api_current = self.currents.get(self.spec.api_token_slot or "")
         if api_current and api_current.token_id == token.id:
-            return self.finding("IOTC-002", "MANUAL", resource,
-                                f"holds {', '.join(held)} as the service's own api_token_slot: review whether a "
-                                "managed identity can replace it", evidence)
+            return self.finding(
+                "IOTC-002",
+                "MANUAL",
+                resource,
+                f"holds {', '.join(held)} as the service's own api_token_slot: review whether a "
+                "managed identity can replace it",
+                evidence,
+            )
         return self.finding("IOTC-002", "FAIL", resource, f"holds forbidden role {', '.join(held)}", evidence)
 
-    def lifetime(self, token: AppToken, created: datetime | None, resource: str,
-                 evidence: dict[str, str]) -> Iterator[Finding]:
+    def lifetime(
+        self, token: AppToken, created: datetime | None, resource: str, evidence: dict[str, str]
+    ) -> Iterator[Finding]:
         limit = self.max_lifetime
         if token.expiry is None:
             yield self.finding("IOTC-003", "FAIL", resource, "no expiry: unbounded lifetime", evidence)
@@ -182,42 +220,73 @@ class _AppAudit:
         if created is not None:
             lifetime = token.expiry - created
             ok = lifetime <= limit
-            yield self.finding("IOTC-003", "PASS" if ok else "FAIL", resource,
-                               f"lifetime {age(lifetime)} ({'within' if ok else 'above'} max {self.limit_age})",
-                               {**evidence, "max_lifetime": self.limit_age})
+            yield self.finding(
+                "IOTC-003",
+                "PASS" if ok else "FAIL",
+                resource,
+                f"lifetime {age(lifetime)} ({'within' if ok else 'above'} max {self.limit_age})",
+                {**evidence, "max_lifetime": self.limit_age},
+            )
         else:
             remaining = token.expiry - self.now
             ok = remaining <= limit
-            yield self.finding("IOTC-003", "PASS" if ok else "FAIL", resource,
-                               f"remaining lifetime {age(remaining)} ({'within' if ok else 'above'} max "
-                               f"{self.limit_age}; the API lists no creation time)",
-                               {**evidence, "max_lifetime": self.limit_age})
+            yield self.finding(
+                "IOTC-003",
+                "PASS" if ok else "FAIL",
+                resource,
+                f"remaining lifetime {age(remaining)} ({'within' if ok else 'above'} max "
+                f"{self.limit_age}; the API lists no creation time)",
+                {**evidence, "max_lifetime": self.limit_age},
+            )
         far = token.expiry - self.now > FAR_FUTURE
-        yield self.finding("IOTC-004", "FAIL" if far else "PASS", resource,
-                           f"expires {when(token.expiry)}" + (" (more than a year ahead)" if far else ""), evidence)
+        yield self.finding(
+            "IOTC-004",
+            "FAIL" if far else "PASS",
+            resource,
+            f"expires {when(token.expiry)}" + (" (more than a year ahead)" if far else ""),
+            evidence,
+        )
         expired = token.expiry <= self.now
-        yield self.finding("IOTC-005", "FAIL" if expired else "PASS", resource,
-                           f"{'expired' if expired else 'expires'} {when(token.expiry)}", evidence)
+        yield self.finding(
+            "IOTC-005",
+            "FAIL" if expired else "PASS",
+            resource,
+            f"{'expired' if expired else 'expires'} {when(token.expiry)}",
+            evidence,
+        )
 
     def orphan(self, token: AppToken, resource: str, evidence: dict[str, str]) -> Finding:
         if token.id in self.referenced:
             return self.finding("IOTC-009", "PASS", resource, "referenced by a vault version", evidence)
         if within_orphan_window(token.id, self.spec.orphan_safety_window, self.now):
-            return self.finding("IOTC-009", "PASS", resource, "not referenced yet, but younger than the orphan "
-                                "safety window (a rotation may be in progress)", evidence)
-        return self.finding("IOTC-009", "FAIL", resource, "managed token that no vault version references (orphan)",
-                            evidence)
+            return self.finding(
+                "IOTC-009",
+                "PASS",
+                resource,
+                "not referenced yet, but younger than the orphan safety window (a rotation may be in progress)",
+                evidence,
+            )
+        return self.finding(
+            "IOTC-009", "FAIL", resource, "managed token that no vault version references (orphan)", evidence
+        )
 
-    def grace(self, token: AppToken, resource: str, evidence: dict[str, str], spec: SlotSpec,
-              version: SecretVersion) -> Finding:
+    def grace(
+        self, token: AppToken, resource: str, evidence: dict[str, str], spec: SlotSpec, version: SecretVersion
+    ) -> Finding:
         since = superseded_since(version)
         ends = grace_ends(version, spec.grace)
         evidence = {**evidence, "slot": spec.slot, "superseded": when(since), "grace_ends": when(ends)}
         if ends <= self.now:
-            return self.finding("IOTC-014", "FAIL", resource,
-                                f"superseded {when(since)}; grace ended {age(self.now - ends)} ago", evidence)
-        return self.finding("IOTC-014", "PASS", resource, f"previous token within its grace period (until "
-                            f"{when(ends)})", evidence)
+            return self.finding(
+                "IOTC-014",
+                "FAIL",
+                resource,
+                f"superseded {when(since)}; grace ended {age(self.now - ends)} ago",
+                evidence,
+            )
+        return self.finding(
+            "IOTC-014", "PASS", resource, f"previous token within its grace period (until {when(ends)})", evidence
+        )
 
     # -- every declared slot --------------------------------------------------------------------------
     def slot(self, spec: SlotSpec, slot: SlotState) -> Iterator[Finding]:
@@ -232,8 +301,9 @@ class _AppAudit:
         yield version_hygiene(self.spec.name, spec.secret, current, (TAG_MANAGED_BY, TAG_TOKEN_ID, TAG_STAGE))
         token = self.listed.get(current.token_id)
         if token is None:
-            yield self.finding("IOTC-007", "FAIL", resource, f"current token {current.token_id} is not in the app",
-                               base)
+            yield self.finding(
+                "IOTC-007", "FAIL", resource, f"current token {current.token_id} is not in the app", base
+            )
             return
         yield self.finding("IOTC-007", "PASS", resource, "current token exists in the app", base)
         yield self.roles(spec, token, resource, base)
@@ -242,8 +312,13 @@ class _AppAudit:
         if check is not None:
             status: Status = "PASS" if check.ok else "FAIL"
             message = "authenticates" if check.ok else f"fails verification: {check.error or 'unknown error'}"
-            yield self.finding("IOTC-012", status, resource, message,
-                               {**base, "verify": f"{spec.verify_method} {spec.verify_path or '/api/devices'}"})
+            yield self.finding(
+                "IOTC-012",
+                status,
+                resource,
+                message,
+                {**base, "verify": f"{spec.verify_method} {spec.verify_path or '/api/devices'}"},
+            )
 
     def roles(self, spec: SlotSpec, token: AppToken, resource: str, base: dict[str, str]) -> Finding:
         want = resolve_roles(spec, self.names)
@@ -253,14 +328,20 @@ class _AppAudit:
         drift = roles_drift(want, token.roles, self.names)
         return self.finding("IOTC-008", "FAIL" if drift else "PASS", resource, drift or "roles as declared", evidence)
 
-    def renewal(self, spec: SlotSpec, current: SecretVersion, token: AppToken, resource: str,
-                base: dict[str, str]) -> Finding:
+    def renewal(
+        self, spec: SlotSpec, current: SecretVersion, token: AppToken, resource: str, base: dict[str, str]
+    ) -> Finding:
         schedule = renewal(spec, token, current)
         created, expiry, due = schedule.created, schedule.expiry, schedule.due
         evidence = {**base, "created": when(created), "renewal_due": when(due), "expiry": when(expiry)}
         if self.now >= due + RENEWAL_SLACK:
-            return self.finding("IOTC-006", "FAIL", resource, f"renewal was due {when(due)}, "
-                                f"{age(self.now - due)} ago; expires {when(expiry)}", evidence)
+            return self.finding(
+                "IOTC-006",
+                "FAIL",
+                resource,
+                f"renewal was due {when(due)}, {age(self.now - due)} ago; expires {when(expiry)}",
+                evidence,
+            )
         return self.finding("IOTC-006", "PASS", resource, f"renewal due {when(due)}", evidence)
 
 
@@ -284,8 +365,9 @@ def _evaluate(observed: Observed, policies: Policies, now: datetime) -> list[Fin
     for check in observed.verify:  # by app, then slot: the last check of a slot wins
         verify.setdefault(check.app, {})[check.slot] = check
     for spec in policies.apps:
-        state = observed.apps.get(spec.name) or AppState(spec.name, None, vault_complete=False,
-                                                         errors=("not observed",))
+        state = observed.apps.get(spec.name) or AppState(
+            spec.name, None, vault_complete=False, errors=("not observed",)
+        )
         findings.extend(_AppAudit(spec, state, verify.get(spec.name, {}), now).all())
     keys: dict[str, dict[str, KeyCheck]] = {}
     for key in observed.keys:

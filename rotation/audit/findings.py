@@ -61,8 +61,13 @@ def age(delta: timedelta) -> str:
 
 
 def version_evidence(secret: str, version: SecretVersion) -> dict[str, str]:
-    return {"secret": secret, "version": version.version, "stage": version.stage or "none",
-            "created": when(version.created_on), "expires_on": when(version.expires_on)}
+    return {
+        "secret": secret,
+        "version": version.version,
+        "stage": version.stage or "none",
+        "created": when(version.created_on),
+        "expires_on": when(version.expires_on),
+    }
 
 
 def version_hygiene(app: str, secret: str, version: SecretVersion, tags: Sequence[str]) -> Finding:
@@ -71,8 +76,15 @@ def version_hygiene(app: str, secret: str, version: SecretVersion, tags: Sequenc
         missing.insert(0, "expires_on")
     resource = f"secrets/{secret}/versions/{version.version}"
     message = f"missing {', '.join(missing)}" if missing else "expires_on and tags set"
-    return Finding("IOTC-010", "FAIL" if missing else "PASS", app, "secret-version", resource, message,
-                   version_evidence(secret, version))
+    return Finding(
+        "IOTC-010",
+        "FAIL" if missing else "PASS",
+        app,
+        "secret-version",
+        resource,
+        message,
+        version_evidence(secret, version),
+    )
 
 
 def policy_error(message: str) -> Finding:

@@ -19,30 +19,58 @@ def audit_iottly(spec: IottlyAppSpec, checks: Mapping[str, KeyCheck], now: datet
         base = {"slot": key.slot, "secret": key.secret}
         if check is None or current is None:
             if check is not None and check.error:
-                yield Finding("AUDIT-001", "FAIL", spec.name, "app", f"keys/{key.slot}/read",
-                              "could not read the key's vault secret", {**base, "errors": check.error})
+                yield Finding(
+                    "AUDIT-001",
+                    "FAIL",
+                    spec.name,
+                    "app",
+                    f"keys/{key.slot}/read",
+                    "could not read the key's vault secret",
+                    {**base, "errors": check.error},
+                )
                 continue
-            yield Finding("IOTY-003", "FAIL", spec.name, "iottly-key", resource, "no current version in the vault",
-                          base)
+            yield Finding(
+                "IOTY-003", "FAIL", spec.name, "iottly-key", resource, "no current version in the vault", base
+            )
             continue
         base = {**base, "version": current.version, "key_id": current.tags.get("key-id", "unknown")}
         yield Finding("IOTY-003", "PASS", spec.name, "iottly-key", resource, "in the vault", base)
         yield version_hygiene(spec.name, key.secret, current, (TAG_MANAGED_BY, TAG_STAGE))
         if check.valid is None:
-            yield Finding("AUDIT-001", "FAIL", spec.name, "app", f"keys/{key.slot}/verify",
-                          "could not check the key with iottly", {**base, "errors": check.error or "unknown"})
+            yield Finding(
+                "AUDIT-001",
+                "FAIL",
+                spec.name,
+                "app",
+                f"keys/{key.slot}/verify",
+                "could not check the key with iottly",
+                {**base, "errors": check.error or "unknown"},
+            )
         else:
-            yield Finding("IOTY-001", "PASS" if check.valid else "FAIL", spec.name, "iottly-key", resource,
-                          "accepted by iottly" if check.valid else "rejected by iottly (401)", base)
+            yield Finding(
+                "IOTY-001",
+                "PASS" if check.valid else "FAIL",
+                spec.name,
+                "iottly-key",
+                resource,
+                "accepted by iottly" if check.valid else "rejected by iottly (401)",
+                base,
+            )
         imported = _imported_at(current)
         key_age = now - imported
         evidence = {**base, "imported": when(imported), "age": age(key_age), "max_age": age(key.max_age)}
         if key_age > key.max_age:
-            yield Finding("IOTY-002", "MANUAL", spec.name, "iottly-key", resource,
-                          f"key is {age(key_age)} old (max {age(key.max_age)}): rotate it by hand", evidence)
+            yield Finding(
+                "IOTY-002",
+                "MANUAL",
+                spec.name,
+                "iottly-key",
+                resource,
+                f"key is {age(key_age)} old (max {age(key.max_age)}): rotate it by hand",
+                evidence,
+            )
         else:
-            yield Finding("IOTY-002", "PASS", spec.name, "iottly-key", resource, f"key is {age(key_age)} old",
-                          evidence)
+            yield Finding("IOTY-002", "PASS", spec.name, "iottly-key", resource, f"key is {age(key_age)} old", evidence)
 
 
 def _imported_at(version: SecretVersion) -> datetime:

@@ -39,6 +39,11 @@ _PREFIX_FREE = not any(a != b and b.startswith(a) for a in CONTROLS for b in CON
 def fast_sort_key(finding: Finding) -> tuple[int, int, str, str, str]:
     """The order of `findings.sort_key` (open first, worst severity, app, uid), rank looked up once per control."""
     if _PREFIX_FREE:
-        return (0 if finding.status != "PASS" else 1, _RANK[finding.control_id], finding.app, finding.control_id,
-                finding.resource)
+        return (
+            0 if finding.status != "PASS" else 1,
+            _RANK[finding.control_id],
+            finding.app,
+            finding.control_id,
+            finding.resource,
+        )
     return (0 if finding.open else 1, severity_rank(finding.severity), finding.app, finding.uid, "")

@@ -109,8 +109,11 @@ def _poison(runtime: AuditRuntime) -> tuple[list[PoisonNote] | None, str | None]
         return None, str(exc)
 
 
-def gather(runtime: AuditRuntime, poison: Sequence[PoisonNote] | None = None,
-           on_app_done: Callable[[str], None] = lambda _: None) -> Observed:
+def gather(
+    runtime: AuditRuntime,
+    poison: Sequence[PoisonNote] | None = None,
+    on_app_done: Callable[[str], None] = lambda _: None,
+) -> Observed:
     """Everything the audit judges, read with bounded concurrency; never raises for one app's failure.
     `on_app_done(name)` after each app (IoT Central or iottly) is read: the CLI's progress bar."""
 
@@ -120,13 +123,21 @@ def gather(runtime: AuditRuntime, poison: Sequence[PoisonNote] | None = None,
 
     with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix="audit") as pool:
         apps = list(pool.map(lambda app: done(app.name, _observe_app(runtime, app)), runtime.apps))
-        keys = [c for checks in pool.map(lambda app: done(app.name, _check_keys(runtime, app)), runtime.iottly_apps)
-                for c in checks]
+        keys = [
+            c
+            for checks in pool.map(lambda app: done(app.name, _check_keys(runtime, app)), runtime.iottly_apps)
+            for c in checks
+        ]
     poison_error = None
     if poison is None:
         poison, poison_error = _poison(runtime)
-    return Observed(apps={state.name: state for state, _ in apps}, verify=[c for _, checks in apps for c in checks],
-                    keys=keys, poison=poison, poison_error=poison_error)
+    return Observed(
+        apps={state.name: state for state, _ in apps},
+        verify=[c for _, checks in apps for c in checks],
+        keys=keys,
+        poison=poison,
+        poison_error=poison_error,
+    )
 
 
 def run_id_for(moment: datetime) -> str:
@@ -134,8 +145,7 @@ def run_id_for(moment: datetime) -> str:
     return f"{moment:%Y%m%dT%H%M%S.%fZ}"
 
 
-def _baseline(store: ReportStore | None, root: Path, report: AuditReport,
-              current: list[DiffEntry]) -> Baseline | None:
+def _baseline(store: ReportStore | None, root: Path, report: AuditReport, current: list[DiffEntry]) -> Baseline | None:
     """Per app, the newest earlier run that covered it (`rotation.audit.report.baseline`): from Blob Storage
     when configured (a Functions worker's disk is fresh), else the local run folders. An unreadable store is
     logged; the upload that follows reports the failure."""
@@ -150,8 +160,10 @@ def _baseline(store: ReportStore | None, root: Path, report: AuditReport,
     try:
         return select(LocalRuns(root, OCSF_FILE, _local_entries), report.run_id, covered, current)
     except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{root}: got a run folder whose {MANIFEST_FILE} is not an audit manifest, expected the "
-                        f"one the audit writes ({exc})") from None
+        raise UserError(
+            f"{root}: got a run folder whose {MANIFEST_FILE} is not an audit manifest, expected the "
+            f"one the audit writes ({exc})"
+        ) from None
 
 
 def _local_entries(run_dir: Path) -> list[DiffEntry]:
@@ -170,15 +182,32 @@ def _log_findings(run: AuditRun) -> None:
     """One structured line per open finding: what the high-severity alert rule in Azure Monitor queries."""
     for finding in run.findings:
         if finding.open:
-            log.info("audit_finding control=%s severity=%s status=%s app=%s resource=%s",
-                        finding.control_id, finding.severity, finding.status, finding.app, finding.resource)
-    log.info("audit_summary run=%s open=%s exit=%s", run.report.run_id,
-             " ".join(f"{s}:{n}" for s, n in run.counts.items()), run.exit_code)
+            log.info(
+                "audit_finding control=%s severity=%s status=%s app=%s resource=%s",
+                finding.control_id,
+                finding.severity,
+                finding.status,
+                finding.app,
+                finding.resource,
+            )
+    log.info(
+        "audit_summary run=%s open=%s exit=%s",
+        run.report.run_id,
+        " ".join(f"{s}:{n}" for s, n in run.counts.items()),
+        run.exit_code,
+    )
 
 
-def run_audit(runtime: AuditRuntime, *, fail_on: str | None = None, out_dir: Path | None = None,
-              formats: Sequence[str] = FORMATS, poison: Sequence[PoisonNote] | None = None,
-              on_app_done: Callable[[str], None] = lambda _: None, scoped: bool = False) -> AuditRun:
+def run_audit(
+    runtime: AuditRuntime,
+    *,
+    fail_on: str | None = None,
+    out_dir: Path | None = None,
+    formats: Sequence[str] = FORMATS,
+    poison: Sequence[PoisonNote] | None = None,
+    on_app_done: Callable[[str], None] = lambda _: None,
+    scoped: bool = False,
+) -> AuditRun:
     """`scoped`: the runtime holds only some declared apps (`--app`); the run then covers just those, is
     compared per app with the runs that covered them, and does not move `latest`."""
     fail_on = fail_on or runtime.settings.fail_on
@@ -192,18 +221,29 @@ def run_audit(runtime: AuditRuntime, *, fail_on: str | None = None, out_dir: Pat
     findings = evaluate(observed, policies, now)
     audited = [a.name for a in runtime.apps] + [a.name for a in runtime.iottly_apps]
     coverage = Coverage(frozenset([POLICIES_APP, *audited]), full=not scoped)
-    report = AuditReport(run_id, now, findings, observed, policies, coverage=coverage,
-                         locations=location_map(policies))
+    report = AuditReport(run_id, now, findings, observed, policies, coverage=coverage, locations=location_map(policies))
     return _finish(runtime, report, root, formats, fail_on)
 
 
-def record_policy_error(runtime: AuditRuntime, message: str, *, fail_on: str = "high", out_dir: Path | None = None,
-                        formats: Sequence[str] = FORMATS) -> AuditRun:
+def record_policy_error(
+    runtime: AuditRuntime,
+    message: str,
+    *,
+    fail_on: str = "high",
+    out_dir: Path | None = None,
+    formats: Sequence[str] = FORMATS,
+) -> AuditRun:
     """An invalid policy still produces a run folder that says the audit could not run (fail closed)."""
     now = runtime.now()
-    report = AuditReport(run_id_for(now), now, [policy_error(message)], Observed(apps={}), Policies([]),
-                         coverage=Coverage(frozenset([POLICIES_APP]), full=True),
-                         locations=_error_location(message))
+    report = AuditReport(
+        run_id_for(now),
+        now,
+        [policy_error(message)],
+        Observed(apps={}),
+        Policies([]),
+        coverage=Coverage(frozenset([POLICIES_APP]), full=True),
+        locations=_error_location(message),
+    )
     return _finish(runtime, report, out_dir or runtime.settings.reports_dir, formats, fail_on)
 
 

@@ -19,9 +19,13 @@ from rotation.cli.policies import policies_app
 
 # -h as well as --help everywhere (sub-contexts inherit help_option_names); --install-completion and
 # --show-completion on the root (typer's completion for bash, zsh, fish, PowerShell; see docs/cli.md)
-app = typer.Typer(help="Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=True,
-                  context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    help="Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 app.add_typer(policies_app, name="policies")
 app.add_typer(cli_audit.report_app, name="report")
 cli_engine.register(app)
@@ -46,12 +50,19 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 @guarded
-def _root(debug: Annotated[bool, typer.Option(
-        "--debug", help="tracebacks, and every library's log lines (redacted JSON) on stderr; "
-                        "same as ROTATION_LOG_LEVEL=DEBUG")] = False,
-          version: Annotated[bool, typer.Option(
-              "--version", help="print the version and exit", is_eager=True, callback=_print_version)] = False,
-          ) -> None:
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="tracebacks, and every library's log lines (redacted JSON) on stderr; "
+            "same as ROTATION_LOG_LEVEL=DEBUG",
+        ),
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="print the version and exit", is_eager=True, callback=_print_version)
+    ] = False,
+) -> None:
     """Rotate, revoke and audit IoT Central API tokens kept in Azure Key Vault."""
     start_logging(debug)
 

@@ -49,8 +49,9 @@ def _formats(values: list[str] | None) -> list[str]:
     return chosen
 
 
-def select(names: list[str] | None, apps: list[AppSpec], iottly: list[IottlyAppSpec]
-           ) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
+def select(
+    names: list[str] | None, apps: list[AppSpec], iottly: list[IottlyAppSpec]
+) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
     if not names:
         return apps, iottly
     known = [a.name for a in apps] + [a.name for a in iottly]
@@ -69,24 +70,51 @@ def audit_runtime(settings: Settings, names: list[str] | None) -> Runtime:
 def show_run(run: AuditRun, as_json: bool) -> None:
     report = run.report
     if as_json:
-        emit_document({"run_id": report.run_id, "run_dir": str(run.run_dir), "exit_code": run.exit_code,
-                   "complete": report.complete, "open_by_severity": run.counts, "fail_on": run.fail_on,
-                   "diff": {"previous_run": report.diff.previous_run, "new": [e.uid for e in report.diff.new],
-                            "resolved": [e.uid for e in report.diff.resolved],
-                            "unchanged": [e.uid for e in report.diff.unchanged]},
-                   "published": run.published, "upload_error": run.upload_error,
-                   "findings": [{"uid": f.uid, "control": f.control_id, "severity": f.severity, "status": f.status,
-                                 "app": f.app, "resource": f.resource, "message": f.message,
-                                 "evidence": dict(f.evidence)} for f in report.findings]})
+        emit_document(
+            {
+                "run_id": report.run_id,
+                "run_dir": str(run.run_dir),
+                "exit_code": run.exit_code,
+                "complete": report.complete,
+                "open_by_severity": run.counts,
+                "fail_on": run.fail_on,
+                "diff": {
+                    "previous_run": report.diff.previous_run,
+                    "new": [e.uid for e in report.diff.new],
+                    "resolved": [e.uid for e in report.diff.resolved],
+                    "unchanged": [e.uid for e in report.diff.unchanged],
+                },
+                "published": run.published,
+                "upload_error": run.upload_error,
+                "findings": [
+                    {
+                        "uid": f.uid,
+                        "control": f.control_id,
+                        "severity": f.severity,
+                        "status": f.status,
+                        "app": f.app,
+                        "resource": f.resource,
+                        "message": f.message,
+                        "evidence": dict(f.evidence),
+                    }
+                    for f in report.findings
+                ],
+            }
+        )
         return
-    table(f"audit {report.run_id}: open findings (fail on {run.fail_on} and above)",
-          ("severity", "status", "control", "resource", "finding"),
-          [(f.severity, f.status, f.control_id, f"{f.app}/{f.resource}", f.message)
-           for f in report.findings if f.open])
+    table(
+        f"audit {report.run_id}: open findings (fail on {run.fail_on} and above)",
+        ("severity", "status", "control", "resource", "finding"),
+        [(f.severity, f.status, f.control_id, f"{f.app}/{f.resource}", f.message) for f in report.findings if f.open],
+    )
     counts = ", ".join(f"{n} {s}" for s, n in run.counts.items() if n) or "none open"
     diff = report.diff
-    since = (f"since {diff.previous_run}: {len(diff.new)} new, {len(diff.resolved)} resolved, "
-             f"{len(diff.unchanged)} unchanged" if diff.previous_run else "no previous run to compare with")
+    since = (
+        f"since {diff.previous_run}: {len(diff.new)} new, {len(diff.resolved)} resolved, "
+        f"{len(diff.unchanged)} unchanged"
+        if diff.previous_run
+        else "no previous run to compare with"
+    )
     console.print(f"{counts}; {since}", markup=False, highlight=False)
     console.print(f"reports: {run.run_dir}", markup=False, highlight=False)
     if run.published:
@@ -94,15 +122,22 @@ def show_run(run: AuditRun, as_json: bool) -> None:
     if not report.complete:
         texts = (" ".join([f.message, *map(str, f.evidence.values())]) for f in report.errors)
         cause = next((c for c in map(tls_cause, texts) if c), None)
-        err_console.print(f"audit incomplete (fail closed): {len(report.errors)} part(s) could not be read"
-                          + (f": {cause}" if cause else ""), markup=False, highlight=False, soft_wrap=True)
+        err_console.print(
+            f"audit incomplete (fail closed): {len(report.errors)} part(s) could not be read"
+            + (f": {cause}" if cause else ""),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if run.upload_error:
-        err_console.print(f"error: upload failed, the local copy is kept: {run.upload_error}", markup=False,
-                          highlight=False)
+        err_console.print(
+            f"error: upload failed, the local copy is kept: {run.upload_error}", markup=False, highlight=False
+        )
 
 
-def audit_or_record(settings: Settings, names: list[str] | None, *, fail_on: str, out: Path | None,
-                    formats: list[str]) -> AuditRun:
+def audit_or_record(
+    settings: Settings, names: list[str] | None, *, fail_on: str, out: Path | None, formats: list[str]
+) -> AuditRun:
     """Runs the audit; an invalid policy is recorded as a run that says so, then re-raised (exit 2)."""
     try:
         runtime = audit_runtime(settings, names)
@@ -111,21 +146,29 @@ def audit_or_record(settings: Settings, names: list[str] | None, *, fail_on: str
         raise PolicyError([*str(exc).splitlines(), f"(recorded as a failed audit in {run.run_dir})"]) from None
     try:
         with progress_bar("audit", len(runtime.apps) + len(runtime.iottly_apps)) as advance:
-            return run_audit(runtime, fail_on=fail_on, out_dir=out, formats=formats, on_app_done=advance,
-                             scoped=bool(names))
+            return run_audit(
+                runtime, fail_on=fail_on, out_dir=out, formats=formats, on_app_done=advance, scoped=bool(names)
+            )
     finally:
         runtime.close()
 
 
 @guarded
-def audit(apps: AppOpt = None,
-          out: Annotated[Path | None, typer.Option("--out", help="folder for run folders (default: "
-                                                   "ROTATION_REPORTS_DIR)")] = None,
-          fmt: Annotated[list[str] | None, typer.Option("--format", help="ocsf, sarif, html, csv, md or all "
-                                                        "(repeatable or comma-separated; OCSF always)")] = None,
-          fail_on: Annotated[str | None, typer.Option("--fail-on", help="critical, high, medium, low or info "
-                                                      "(default: ROTATION_FAIL_ON or high)")] = None,
-          as_json: JsonOpt = False) -> None:
+def audit(
+    apps: AppOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="folder for run folders (default: ROTATION_REPORTS_DIR)")
+    ] = None,
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option("--format", help="ocsf, sarif, html, csv, md or all (repeatable or comma-separated; OCSF always)"),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="critical, high, medium, low or info (default: ROTATION_FAIL_ON or high)"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Audit every application's tokens and keys against the policies; write reports; changes nothing."""
     settings = Settings.from_env()
     threshold = check_fail_on(fail_on, settings)
@@ -135,25 +178,39 @@ def audit(apps: AppOpt = None,
 
 
 def _diff_rows(diff: Diff) -> list[tuple[str, str, str, str, str]]:
-    groups: list[tuple[str, tuple[DiffEntry, ...]]] = [("new", diff.new), ("resolved", diff.resolved),
-                                                       ("unchanged", diff.unchanged)]
+    groups: list[tuple[str, tuple[DiffEntry, ...]]] = [
+        ("new", diff.new),
+        ("resolved", diff.resolved),
+        ("unchanged", diff.unchanged),
+    ]
     return [(change, e.severity, e.status, e.uid, e.message) for change, entries in groups for e in entries]
 
 
 @report_app.command("diff", epilog=epilog("report diff"))
 @guarded
-def diff_runs(old: Annotated[Path, typer.Argument(help="older run folder (or its audit.ocsf.json)")],
-              new: Annotated[Path, typer.Argument(help="newer run folder (or its audit.ocsf.json)")],
-              as_json: JsonOpt = False) -> None:
+def diff_runs(
+    old: Annotated[Path, typer.Argument(help="older run folder (or its audit.ocsf.json)")],
+    new: Annotated[Path, typer.Argument(help="newer run folder (or its audit.ocsf.json)")],
+    as_json: JsonOpt = False,
+) -> None:
     """Compare two stored audit runs: open findings that are new, resolved or unchanged."""
     old_id, old_entries = load_entries(old, "OLD")
     new_id, new_entries = load_entries(new, "NEW")
     diff = compute_diff(old_entries, new_entries, old_id)
     if as_json:
-        emit_document({"old": old_id, "new": new_id, "new_findings": diff.new, "resolved": diff.resolved,
-                   "unchanged": diff.unchanged})
+        emit_document(
+            {
+                "old": old_id,
+                "new": new_id,
+                "new_findings": diff.new,
+                "resolved": diff.resolved,
+                "unchanged": diff.unchanged,
+            }
+        )
     else:
-        table(f"{old_id} → {new_id}: {len(diff.new)} new, {len(diff.resolved)} resolved, "
-              f"{len(diff.unchanged)} unchanged", ("change", "severity", "status", Col("finding", "id"), "message"),
-              _diff_rows(diff))
+        table(
+            f"{old_id} → {new_id}: {len(diff.new)} new, {len(diff.resolved)} resolved, {len(diff.unchanged)} unchanged",
+            ("change", "severity", "status", Col("finding", "id"), "message"),
+            _diff_rows(diff),
+        )
     raise typer.Exit(Exit.OK)

@@ -23,15 +23,20 @@ def _print(check: Check) -> None:
 
 
 @guarded
-def doctor(apps: Annotated[list[str] | None, typer.Option("--app", help="only these apps (repeatable)")] = None,
-           live: Annotated[bool, typer.Option(
-               "--live", help="also mint a throwaway Operator token per app, measure it, delete it")] = False,
-           as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-           out: Annotated[Path | None, typer.Option(
-               "--out", help="write the JSON document here (default with --live: REPORTS_DIR/doctor.json)")] = None,
-           live_budget: Annotated[float, typer.Option(
-               "--live-budget", min=1, max=3600, help="seconds a new token may take to be accepted")] = 180.0,
-           ) -> None:
+def doctor(
+    apps: Annotated[list[str] | None, typer.Option("--app", help="only these apps (repeatable)")] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="also mint a throwaway Operator token per app, measure it, delete it")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="write the JSON document here (default with --live: REPORTS_DIR/doctor.json)"),
+    ] = None,
+    live_budget: Annotated[
+        float, typer.Option("--live-budget", min=1, max=3600, help="seconds a new token may take to be accepted")
+    ] = 180.0,
+) -> None:
     """Check identity, app roles, vault RBAC, storage, policies and schedules; exit 0 ok, 2 bad input, 3 failed."""
     options = DoctorOptions(apps=apps, live=live, live_budget=live_budget)
     report = run_doctor(options, on_check=(lambda _: None) if as_json else _print)

@@ -48,9 +48,14 @@ def _run(runtime: Runtime, job: Job, **kwargs: object) -> JobResult:
 
 
 def _planned_rows(runs: list[AppRun]) -> list[tuple[str, str, str, str]]:
-    return [row for run in runs for row in [
-        *((a.app, getattr(a, "slot", None) or "-", type(a).__name__, a.reason) for a in run.planned),
-        *((run.app, "-", "Read", error) for error in _unsaid(run.state.errors, [a.reason for a in run.planned]))]]
+    return [
+        row
+        for run in runs
+        for row in [
+            *((a.app, getattr(a, "slot", None) or "-", type(a).__name__, a.reason) for a in run.planned),
+            *((run.app, "-", "Read", error) for error in _unsaid(run.state.errors, [a.reason for a in run.planned])),
+        ]
+    ]
 
 
 def _unsaid(errors: tuple[str, ...], said: list[str]) -> list[str]:
@@ -61,33 +66,53 @@ def _outcome_rows(run: AppRun) -> list[tuple[str, str, str, str, str, str]]:
     """What happened to one app, and always why it failed: an app that failed before planning has no
     outcome, only a Blocked action (and its read errors), which become rows of their own."""
     rows: list[tuple[str, str, str, str, str, str]] = [
-        (o.app, o.slot or "-", o.action, o.status, o.reason, o.detail) for o in run.outcomes]
+        (o.app, o.slot or "-", o.action, o.status, o.reason, o.detail) for o in run.outcomes
+    ]
     if not run.outcomes:
-        rows += [(a.app, a.slot or "-", "Blocked", "failed", a.reason, "") for a in run.planned
-                 if isinstance(a, Blocked)]
-    rows += [(run.app, "-", "Read", "failed", error, "")
-             for error in _unsaid(run.state.errors, [f"{row[4]} {row[5]}" for row in rows])]
+        rows += [
+            (a.app, a.slot or "-", "Blocked", "failed", a.reason, "") for a in run.planned if isinstance(a, Blocked)
+        ]
+    rows += [
+        (run.app, "-", "Read", "failed", error, "")
+        for error in _unsaid(run.state.errors, [f"{row[4]} {row[5]}" for row in rows])
+    ]
     return rows
 
 
 def _app_json(run: AppRun) -> dict[str, object]:
-    return {"app": run.app, "planned": [planned(a) for a in run.planned], "outcomes": run.outcomes,
-            "errors": run.state.errors,
-            "unmanaged": run.unmanaged}
+    return {
+        "app": run.app,
+        "planned": [planned(a) for a in run.planned],
+        "outcomes": run.outcomes,
+        "errors": run.state.errors,
+        "unmanaged": run.unmanaged,
+    }
 
 
 def report(result: JobResult, as_json: bool) -> int:
     if as_json:
-        emit_document({"job": result.job, "dry_run": result.dry_run, "failed": result.failed,
-                       "apps": [_app_json(r) for r in result.apps]})
+        emit_document(
+            {
+                "job": result.job,
+                "dry_run": result.dry_run,
+                "failed": result.failed,
+                "apps": [_app_json(r) for r in result.apps],
+            }
+        )
     elif result.dry_run:
         table(f"{result.job}: plan (nothing changed)", ("app", "slot", "action", "reason"), _planned_rows(result.apps))
     else:
-        table(f"{result.job}: what happened", ("app", "slot", "action", "status", "reason", "detail"),
-              [row for run in result.apps for row in _outcome_rows(run)])
+        table(
+            f"{result.job}: what happened",
+            ("app", "slot", "action", "status", "reason", "detail"),
+            [row for run in result.apps for row in _outcome_rows(run)],
+        )
     if result.job == "revoke" and not as_json and any(r.unmanaged for r in result.apps):
-        table("unmanaged tokens (made by people): kept, reported", ("app", "token"),
-              [(r.app, token) for r in result.apps for token in r.unmanaged])
+        table(
+            "unmanaged tokens (made by people): kept, reported",
+            ("app", "token"),
+            [(r.app, token) for r in result.apps for token in r.unmanaged],
+        )
     if not as_json and not result.dry_run:
         for line in _problems(result):
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -118,9 +143,21 @@ def plan(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
     runtime = _runtime(apps)
     results = [_run(runtime, "rotate", dry_run=True), _run(runtime, "revoke", dry_run=True)]
     if as_json:
-        emit_document({"jobs": [{"job": r.job, "failed": r.failed, "apps": [
-            {"app": a.app, "planned": [planned(p) for p in a.planned], "errors": a.state.errors} for a in r.apps]}
-            for r in results]})
+        emit_document(
+            {
+                "jobs": [
+                    {
+                        "job": r.job,
+                        "failed": r.failed,
+                        "apps": [
+                            {"app": a.app, "planned": [planned(p) for p in a.planned], "errors": a.state.errors}
+                            for a in r.apps
+                        ],
+                    }
+                    for r in results
+                ]
+            }
+        )
     else:
         for result in results:
             report(result, False)
@@ -128,10 +165,14 @@ def plan(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(Exit.FAILED if any(r.failed for r in results) else Exit.OK)
 
+
 @guarded
-def rotate(apps: AppOpt = None, slot: Annotated[str | None, typer.Option(help="with --app and --now")] = None,
-           now: Annotated[bool, typer.Option("--now", help="rotate --slot now, due or not")] = False,
-           as_json: JsonOpt = False) -> None:
+def rotate(
+    apps: AppOpt = None,
+    slot: Annotated[str | None, typer.Option(help="with --app and --now")] = None,
+    now: Annotated[bool, typer.Option("--now", help="rotate --slot now, due or not")] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Mint, stage, verify and promote new tokens for every due slot."""
     forced: list[tuple[str, str]] = []
     if now or slot:
@@ -143,15 +184,21 @@ def rotate(apps: AppOpt = None, slot: Annotated[str | None, typer.Option(help="w
         raise UserError(f"--slot: got {slot!r}, expected a slot declared for app {apps[0]!r}")  # type: ignore[index]
     raise typer.Exit(report(_run(runtime, "rotate", forced=forced), as_json))
 
+
 @guarded
 def revoke(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
     """Revoke superseded tokens past their grace period, expired managed tokens and orphans."""
     raise typer.Exit(report(_run(_runtime(apps), "revoke"), as_json))
 
+
 @guarded
-def run(apps: AppOpt = None, as_json: JsonOpt = False,
-        fail_on: Annotated[str | None, typer.Option("--fail-on", help="audit threshold (default: ROTATION_FAIL_ON)")]
-        = None) -> None:
+def run(
+    apps: AppOpt = None,
+    as_json: JsonOpt = False,
+    fail_on: Annotated[
+        str | None, typer.Option("--fail-on", help="audit threshold (default: ROTATION_FAIL_ON)")
+    ] = None,
+) -> None:
     """rotate, then revoke, then audit: one full cycle (what the timers do)."""
     settings = Settings.from_env()
     threshold = cli_audit.check_fail_on(fail_on, settings)
@@ -164,11 +211,21 @@ def run(apps: AppOpt = None, as_json: JsonOpt = False,
     runtime.close()
     audit = cli_audit.audit_or_record(settings, apps, fail_on=threshold, out=None, formats=list(FORMATS))
     if as_json:
-        emit_document({"jobs": [
-            *({"job": r.job, "failed": r.failed, "apps": [_app_json(a) for a in r.apps]} for r in results),
-            {"job": "audit", "run_dir": str(audit.run_dir), "exit_code": audit.exit_code,
-             "open_by_severity": audit.counts, "resolved": [e.uid for e in audit.report.diff.resolved],
-             "new": [e.uid for e in audit.report.diff.new]}]})
+        emit_document(
+            {
+                "jobs": [
+                    *({"job": r.job, "failed": r.failed, "apps": [_app_json(a) for a in r.apps]} for r in results),
+                    {
+                        "job": "audit",
+                        "run_dir": str(audit.run_dir),
+                        "exit_code": audit.exit_code,
+                        "open_by_severity": audit.counts,
+                        "resolved": [e.uid for e in audit.report.diff.resolved],
+                        "new": [e.uid for e in audit.report.diff.new],
+                    },
+                ]
+            }
+        )
     else:
         for result in results:
             report(result, False)
@@ -176,37 +233,57 @@ def run(apps: AppOpt = None, as_json: JsonOpt = False,
     failed = any(r.failed for r in results) or audit.failed
     raise typer.Exit(Exit.FAILED if failed else audit.exit_code)
 
+
 @guarded
-def simulate_(days: Annotated[int, typer.Option(min=1, max=3650)] = 365, apps: AppOpt = None,
-              as_json: JsonOpt = False) -> None:
+def simulate_(
+    days: Annotated[int, typer.Option(min=1, max=3650)] = 365, apps: AppOpt = None, as_json: JsonOpt = False
+) -> None:
     """Run the pure planner over DAYS of policy: every mint, promotion and revocation; overlap and gaps."""
     specs, _ = load_app_specs(Settings.from_env())
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    reports = {spec.name: simulate(spec, start, days, roles=admin.simulated_roles(spec))
-               for spec in select_apps(specs, apps)}
+    reports = {
+        spec.name: simulate(spec, start, days, roles=admin.simulated_roles(spec)) for spec in select_apps(specs, apps)
+    }
     if as_json:
         emit_document({"apps": reports})
     else:
         for name, sim in reports.items():
-            table(f"{name}: {days} days", ("slot", "mints", "revocations", "min overlap", "gaps"),
-                  [(slot, sum(1 for e in sim.events if e.slot == slot and e.kind == "mint+promote"),
-                    sum(1 for e in sim.events if e.slot == slot and e.kind == "revoke"),
-                    sim.min_overlap.get(slot, "-"), len(sim.gaps.get(slot, [])))
-                   for slot in sorted(sim.gaps)])
+            table(
+                f"{name}: {days} days",
+                ("slot", "mints", "revocations", "min overlap", "gaps"),
+                [
+                    (
+                        slot,
+                        sum(1 for e in sim.events if e.slot == slot and e.kind == "mint+promote"),
+                        sum(1 for e in sim.events if e.slot == slot and e.kind == "revoke"),
+                        sim.min_overlap.get(slot, "-"),
+                        len(sim.gaps.get(slot, [])),
+                    )
+                    for slot in sorted(sim.gaps)
+                ],
+            )
     raise typer.Exit(Exit.OK if all(r.ok for r in reports.values()) else Exit.FAILED)
 
+
 @guarded
-def revoke_now(app_name: Annotated[str, typer.Option("--app")], token_id: Annotated[str, typer.Option()],
-               force: Annotated[bool, typer.Option(help="also when it is a slot's current token")] = False,
-               as_json: JsonOpt = False) -> None:
+def revoke_now(
+    app_name: Annotated[str, typer.Option("--app")],
+    token_id: Annotated[str, typer.Option()],
+    force: Annotated[bool, typer.Option(help="also when it is a slot's current token")] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Delete one token from an app at once (an incident). Refuses a current token unless --force."""
     runtime = _runtime([app_name])
     outcome = admin.revoke_now(runtime, runtime.apps[0], token_id, force=force)
     if as_json:
         emit_document(plain(outcome))
     else:
-        table("revoke-now", ("app", "token", "status", "detail"),
-              [(outcome.app, token_id, outcome.status, outcome.detail)])
+        table(
+            "revoke-now",
+            ("app", "token", "status", "detail"),
+            [(outcome.app, token_id, outcome.status, outcome.detail)],
+        )
+
 
 @guarded
 def import_key(app_name: Annotated[str, typer.Option("--app")], slot: Annotated[str, typer.Option()]) -> None:
@@ -218,18 +295,32 @@ def import_key(app_name: Annotated[str, typer.Option("--app")], slot: Annotated[
     detail = admin.import_iottly_key(runtime, iottly_apps, app_name, slot, value)
     console.print(detail, markup=False)
 
+
 @guarded
-def bootstrap(app_name: Annotated[str, typer.Option("--app", help="the app to register the identity in")], *,
-              role: Annotated[str, typer.Option(help="role for the identity")] = "administrator",
-              user_id: Annotated[str, typer.Option(help="IoT Central user id to create")] = "rotation-service",
-              api_token_slot: Annotated[bool, typer.Option(
-                  "--api-token-slot", help="no managed identity: store the admin token in the app's api_token_slot "
-                                           "and let the service rotate it")] = False,
-              object_id: Annotated[str | None, typer.Option(
-                  "--object-id", help="the service identity's object (principal) id, when bootstrapping from "
-                                      "elsewhere (e.g. the Bicep output identityPrincipalId)")] = None,
-              tenant_id: Annotated[str | None, typer.Option(
-                  "--tenant-id", help="with --object-id: the identity's tenant id")] = None) -> None:
+def bootstrap(
+    app_name: Annotated[str, typer.Option("--app", help="the app to register the identity in")],
+    *,
+    role: Annotated[str, typer.Option(help="role for the identity")] = "administrator",
+    user_id: Annotated[str, typer.Option(help="IoT Central user id to create")] = "rotation-service",
+    api_token_slot: Annotated[
+        bool,
+        typer.Option(
+            "--api-token-slot",
+            help="no managed identity: store the admin token in the app's api_token_slot and let the service rotate it",
+        ),
+    ] = False,
+    object_id: Annotated[
+        str | None,
+        typer.Option(
+            "--object-id",
+            help="the service identity's object (principal) id, when bootstrapping from "
+            "elsewhere (e.g. the Bicep output identityPrincipalId)",
+        ),
+    ] = None,
+    tenant_id: Annotated[
+        str | None, typer.Option("--tenant-id", help="with --object-id: the identity's tenant id")
+    ] = None,
+) -> None:
     """Register this service's identity as an IoT Central service-principal user, using a one-off admin
     API token read from stdin (create it in the app's web UI, delete it afterwards)."""
     identity = _identity(object_id, tenant_id)
@@ -238,8 +329,7 @@ def bootstrap(app_name: Annotated[str, typer.Option("--app", help="the app to re
     if api_token_slot:
         detail = admin.store_api_token(runtime, runtime.apps[0], token)
     else:
-        detail = admin.bootstrap(runtime, runtime.apps[0], token, role=role, user_id=user_id,
-                                      identity=identity)
+        detail = admin.bootstrap(runtime, runtime.apps[0], token, role=role, user_id=user_id, identity=identity)
     console.print(detail, markup=False)
 
 

@@ -66,8 +66,9 @@ def start_logging(debug: bool) -> None:
     if chosen is None:
         telemetry.configure(env={}, quiet_level=logging.ERROR, azure_monitor=False)
     else:
-        telemetry.configure(stream=sys.stderr, level=logging.getLevelNamesMapping()[chosen], env={},
-                            azure_monitor=False)
+        telemetry.configure(
+            stream=sys.stderr, level=logging.getLevelNamesMapping()[chosen], env={}, azure_monitor=False
+        )
 
 
 def _say(line: str) -> None:

@@ -23,18 +23,35 @@ policies_app = typer.Typer(help="Check declared policies and print their schema.
 
 @policies_app.command(epilog=epilog("policies check"))
 @guarded
-def check(paths: Annotated[list[Path] | None, typer.Argument(help="files or folders (default: policies/)")] = None,
-          ) -> None:
+def check(
+    paths: Annotated[list[Path] | None, typer.Argument(help="files or folders (default: policies/)")] = None,
+) -> None:
     """Validate policy files; print every problem as `file:line field: got X, expected Y` (exit 2)."""
     chosen = paths or [Settings.from_env().policies]
     apps, iottly = app_specs(load_policies(chosen, os.environ))
-    table("IoT Central slots", ("app", "slot", "roles", "lifetime", "renew_at", "grace", "secret"),
-          [(a.name, s.slot, ", ".join(f"{r.ref}@{r.organization}" if r.organization else r.ref for r in s.roles),
-            format_duration(s.lifetime), f"{s.renew_at:.2f}", format_duration(s.grace), s.secret)
-           for a in apps for s in a.slots])
+    table(
+        "IoT Central slots",
+        ("app", "slot", "roles", "lifetime", "renew_at", "grace", "secret"),
+        [
+            (
+                a.name,
+                s.slot,
+                ", ".join(f"{r.ref}@{r.organization}" if r.organization else r.ref for r in s.roles),
+                format_duration(s.lifetime),
+                f"{s.renew_at:.2f}",
+                format_duration(s.grace),
+                s.secret,
+            )
+            for a in apps
+            for s in a.slots
+        ],
+    )
     if iottly:
-        table("iottly keys (verify-only)", ("app", "slot", "secret", "max_age"),
-              [(a.name, k.slot, k.secret, format_duration(k.max_age)) for a in iottly for k in a.keys])
+        table(
+            "iottly keys (verify-only)",
+            ("app", "slot", "secret", "max_age"),
+            [(a.name, k.slot, k.secret, format_duration(k.max_age)) for a in iottly for k in a.keys],
+        )
 
 
 @policies_app.command("schema", epilog=epilog("policies schema"))

@@ -23,8 +23,25 @@ PROSE_MIN = 32  # below this a reason takes more lines than the names beside it 
 ID_MIN = 12
 NAMES = frozenset({"app", "slot"})
 
-SHORT = frozenset({"severity", "status", "control", "change", "action", "app", "slot", "mints", "revocations",
-                   "min overlap", "gaps", "lifetime", "renew_at", "grace", "max_age"})
+SHORT = frozenset(
+    {
+        "severity",
+        "status",
+        "control",
+        "change",
+        "action",
+        "app",
+        "slot",
+        "mints",
+        "revocations",
+        "min overlap",
+        "gaps",
+        "lifetime",
+        "renew_at",
+        "grace",
+        "max_age",
+    }
+)
 IDS = frozenset({"resource", "token", "secret", "uid"})
 SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -53,8 +70,12 @@ def render(title: str, columns: Sequence[str | Col], rows: Iterable[Sequence[obj
         view.add_column(header, no_wrap=kind == "short", overflow="fold", width=chosen)
     severity = headers.index("severity") if "severity" in headers else None
     for row in cells:
-        view.add_row(*(Text(cell, style=SEVERITY_STYLES.get(cell, "")) if i == severity else Text(cell)
-                       for i, cell in enumerate(row)))
+        view.add_row(
+            *(
+                Text(cell, style=SEVERITY_STYLES.get(cell, "")) if i == severity else Text(cell)
+                for i, cell in enumerate(row)
+            )
+        )
     return view
 
 
@@ -92,8 +113,10 @@ def _widths(kinds: list[Kind], headers: list[str], cells: list[list[str]], width
     if sum(natural.values()) <= room:
         return [None] * len(kinds)
     weight = {i: 2 if kinds[i] == "prose" else 1 for i in flexible}
-    chosen = {i: min(natural[i], max(_minimum(kinds[i], headers[i], cells, i),
-                                     room * weight[i] // sum(weight.values()))) for i in flexible}
+    chosen = {
+        i: min(natural[i], max(_minimum(kinds[i], headers[i], cells, i), room * weight[i] // sum(weight.values())))
+        for i in flexible
+    }
     spare = room - sum(chosen.values())
     for i in sorted(flexible, key=lambda i: -weight[i]):  # what a capped column leaves goes to prose first
         extra = max(0, min(spare, natural[i] - chosen[i]))

@@ -26,5 +26,12 @@ from rotation.consumer.cache import CachedToken, TokenCache
 from rotation.consumer.contract import APP_SERVICE_REFERENCE_REFRESH, grace_warning
 from rotation.consumer.vault import KeyVaultTokenReader, build_consumer_secret_client
 
-__all__ = ["APP_SERVICE_REFERENCE_REFRESH", "CachedToken", "IoTCentralAuth", "KeyVaultTokenReader", "TokenCache",
-           "build_consumer_secret_client", "grace_warning"]
+__all__ = [
+    "APP_SERVICE_REFERENCE_REFRESH",
+    "CachedToken",
+    "IoTCentralAuth",
+    "KeyVaultTokenReader",
+    "TokenCache",
+    "build_consumer_secret_client",
+    "grace_warning",
+]

@@ -49,14 +49,23 @@ def check_max_age(max_age: timedelta, grace: timedelta | None) -> timedelta:
     if max_age <= timedelta(0):
         raise ConfigError(f"max_age: got {max_age}, expected a positive duration")
     if grace is not None and max_age >= grace:
-        raise ConfigError(f"max_age: got {max_age}, expected less than the slot's grace period {grace} "
-                          "(a value older than the grace may already be revoked)")
+        raise ConfigError(
+            f"max_age: got {max_age}, expected less than the slot's grace period {grace} "
+            "(a value older than the grace may already be revoked)"
+        )
     return max_age
 
 
 class TokenCache:
-    def __init__(self, read: Reader, *, max_age: timedelta, grace: timedelta | None = None,
-                 clock: Callable[[], datetime] = utc_now, recheck_refused: timedelta = RECHECK_REFUSED) -> None:
+    def __init__(
+        self,
+        read: Reader,
+        *,
+        max_age: timedelta,
+        grace: timedelta | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        recheck_refused: timedelta = RECHECK_REFUSED,
+    ) -> None:
         self._read = read
         self.max_age = check_max_age(max_age, grace)
         self.grace = grace
@@ -117,8 +126,7 @@ class TokenCache:
             stale = self._entry
             if stale is None or stale.value == refused or not self._within_grace(stale):
                 raise
-            log.warning("token re-read failed, keeping version %s (younger than the grace): %s",
-                        stale.version, exc)
+            log.warning("token re-read failed, keeping version %s (younger than the grace): %s", stale.version, exc)
             return stale.value
         if self._entry is None or entry.value != self._entry.value:
             self._confirmed_refused_at = None

@@ -29,11 +29,14 @@ def iso(value: timedelta) -> str:
     return out if out != "P" else "PT0S"
 
 
-def grace_warning(what: str, grace: timedelta, refresh: timedelta, *, consumer: str = "a consumer",
-                  margin: timedelta = DEFAULT_MARGIN) -> str | None:
+def grace_warning(
+    what: str, grace: timedelta, refresh: timedelta, *, consumer: str = "a consumer", margin: timedelta = DEFAULT_MARGIN
+) -> str | None:
     """None when `grace` > `refresh` + `margin`; else the warning line ("got X, expected Y")."""
     needed = refresh + margin
     if grace > needed:
         return None
-    return (f"{what}: got grace {iso(grace)}, expected more than {iso(needed)} ({consumer} re-reads the secret "
-            f"every {iso(refresh)}, plus a margin of {iso(margin)}): it may be left holding a revoked token")
+    return (
+        f"{what}: got grace {iso(grace)}, expected more than {iso(needed)} ({consumer} re-reads the secret "
+        f"every {iso(refresh)}, plus a margin of {iso(margin)}): it may be left holding a revoked token"
+    )

@@ -36,8 +36,9 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def build_consumer_secret_client(vault_url: str, credential: Any, *, ca_bundle: str | None = None,
-                                 timeout: float = DEFAULT_TIMEOUT) -> SecretClient:
+def build_consumer_secret_client(
+    vault_url: str, credential: Any, *, ca_bundle: str | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> SecretClient:
     """A `SecretClient` for `vault_url` (https://, or http:// to loopback only) with the service's safety
     options. `verify_challenge_resource` is turned off only for a loopback vault (the sandbox)."""
     parts = urlsplit(vault_url)
@@ -48,7 +49,9 @@ def build_consumer_secret_client(vault_url: str, credential: Any, *, ca_bundle: 
         raise ConfigError("vault URL: got user info, a query or a fragment, expected none")
     url = vault_url.rstrip("/")
     kwargs: dict[str, Any] = {
-        "retry_total": 3, "retry_backoff_factor": 0.2, **client_options(timeout),
+        "retry_total": 3,
+        "retry_backoff_factor": 0.2,
+        **client_options(timeout),
         "per_retry_policies": [SameOriginPolicy(url, f"vault {url}")],
         "logging_policy": RedactedTraceLoggingPolicy(),
     }
@@ -68,8 +71,9 @@ def _error(what: str, exc: BaseException) -> ServiceError:
     if isinstance(exc, ResourceNotFoundError):
         return NotFoundError(message + ", expected the slot's secret", status=status, code=code)
     if status in (401, 403) or (status is None and isinstance(exc, ClientAuthenticationError)):
-        return AuthError(message + " (the consumer needs Key Vault Secrets User on the secret)",
-                         status=status, code=code)
+        return AuthError(
+            message + " (the consumer needs Key Vault Secrets User on the secret)", status=status, code=code
+        )
     return ServiceError(message, status=status, code=code)
 
 

@@ -25,8 +25,9 @@ def resolve_roles(spec: SlotSpec, app_roles: Mapping[str, str]) -> frozenset[Rol
     return frozenset(resolved)
 
 
-def roles_drift(want: frozenset[RoleAssignment], have: frozenset[RoleAssignment],
-                names: Mapping[str, str]) -> str | None:
+def roles_drift(
+    want: frozenset[RoleAssignment], have: frozenset[RoleAssignment], names: Mapping[str, str]
+) -> str | None:
     added = sorted(r.label(names) for r in want - have)
     removed = sorted(r.label(names) for r in have - want)
     if not added and not removed:

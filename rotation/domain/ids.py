@@ -16,8 +16,9 @@ def check_token_id(value: str, what: str = "token id") -> str:
     """Only unreserved URL characters (fullmatch: `$` would let a trailing newline through), never `.`/`..`
     (a client would normalise those path segments away and hit another resource)."""
     if not isinstance(value, str) or not _TOKEN_ID.fullmatch(value) or set(value) == {"."}:
-        raise InvalidValue(what, value, f"1-{TOKEN_ID_MAX} characters from A-Z a-z 0-9 _ . ~ - "
-                           "(safe in a URL path; not only dots)")
+        raise InvalidValue(
+            what, value, f"1-{TOKEN_ID_MAX} characters from A-Z a-z 0-9 _ . ~ - (safe in a URL path; not only dots)"
+        )
     return value
 
 

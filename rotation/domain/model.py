@@ -165,9 +165,9 @@ class SlotState:
 
     def live_token_ids(self) -> set[str]:
         """Token ids a consumer may still hold: enabled current and previous versions, staged ones."""
-        return ({v.token_id for v in self.versions
-                 if v.token_id and v.enabled and v.stage in (STAGE_CURRENT, STAGE_PREVIOUS)}
-                | {p.token_id for p in self.pending if p.token_id and p.stage == STAGE_PENDING})
+        return {
+            v.token_id for v in self.versions if v.token_id and v.enabled and v.stage in (STAGE_CURRENT, STAGE_PREVIOUS)
+        } | {p.token_id for p in self.pending if p.token_id and p.stage == STAGE_PENDING}
 
 
 @dataclass(frozen=True)

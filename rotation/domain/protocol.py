@@ -64,17 +64,38 @@ def roles_tag(roles: Iterable[RoleAssignment]) -> str:
 
 
 # -- tag builders ---------------------------------------------------------------------------------------------
-def token_tags(*, app: str, slot: str, token_id: str, roles: Iterable[RoleAssignment], stage: str,
-               extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def token_tags(
+    *,
+    app: str,
+    slot: str,
+    token_id: str,
+    roles: Iterable[RoleAssignment],
+    stage: str,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The whole tag set of a new version holding an IoT Central API token (staged, promoted or stored)."""
-    return {TAG_MANAGED_BY: MANAGED_BY, TAG_PROVIDER: PROVIDER_IOTCENTRAL, TAG_APP: app, TAG_SLOT: slot,
-            TAG_TOKEN_ID: token_id, TAG_ROLES: roles_tag(roles), TAG_STAGE: stage, **(extra or {})}
+    return {
+        TAG_MANAGED_BY: MANAGED_BY,
+        TAG_PROVIDER: PROVIDER_IOTCENTRAL,
+        TAG_APP: app,
+        TAG_SLOT: slot,
+        TAG_TOKEN_ID: token_id,
+        TAG_ROLES: roles_tag(roles),
+        TAG_STAGE: stage,
+        **(extra or {}),
+    }
 
 
 def imported_key_tags(*, app: str, slot: str, at: datetime) -> dict[str, str]:
     """The tag set of an iottly key imported by an operator: current at once (iottly cannot mint)."""
-    return {TAG_MANAGED_BY: MANAGED_BY, TAG_PROVIDER: PROVIDER_IOTTLY, TAG_APP: app, TAG_SLOT: slot,
-            TAG_STAGE: STAGE_CURRENT, TAG_IMPORTED_AT: tag_time(at)}
+    return {
+        TAG_MANAGED_BY: MANAGED_BY,
+        TAG_PROVIDER: PROVIDER_IOTTLY,
+        TAG_APP: app,
+        TAG_SLOT: slot,
+        TAG_STAGE: STAGE_CURRENT,
+        TAG_IMPORTED_AT: tag_time(at),
+    }
 
 
 def restaged(tags: Mapping[str, str], stage: str, **extra: str) -> dict[str, str]:

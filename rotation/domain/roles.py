@@ -59,8 +59,12 @@ def parse_role_ref(value: str, what: str = "role") -> PolicyRole:
     """Built-in alias (case-insensitive; `org admin`/`org-admin` spell `org_admin`), a GUID, or a custom
     role's display name."""
     if not isinstance(value, str) or not value.strip() or len(value) > ROLE_NAME_MAX:
-        raise InvalidValue(what, value, f"a built-in role ({', '.join(BUILTIN_ROLES)}), a role GUID or a custom "
-                           f"role name (1-{ROLE_NAME_MAX} characters)")
+        raise InvalidValue(
+            what,
+            value,
+            f"a built-in role ({', '.join(BUILTIN_ROLES)}), a role GUID or a custom "
+            f"role name (1-{ROLE_NAME_MAX} characters)",
+        )
     if any(not c.isprintable() for c in value) or value != value.strip():
         raise InvalidValue(what, value, "a role name without control characters or surrounding spaces")
     alias = re.sub(r"[\s-]+", "_", value.strip().casefold())
@@ -69,4 +73,3 @@ def parse_role_ref(value: str, what: str = "role") -> PolicyRole:
     if is_guid(value):
         return PolicyRole("id", value.lower())
     return PolicyRole("name", value)
-

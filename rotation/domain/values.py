@@ -24,7 +24,8 @@ from rotation.errors import InvalidValue
 _NUM = r"\d+(?:[.,]\d+)?"
 _DURATION = re.compile(
     rf"^P(?!$)(?:(?P<years>{_NUM})Y)?(?:(?P<months>{_NUM})M)?(?:{_NUM}W)?(?:{_NUM}D)?"
-    rf"(?:T(?=\d)(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?$")
+    rf"(?:T(?=\d)(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?$"
+)
 DURATION_EXPECTED = "an ISO 8601 duration of weeks, days, hours, minutes or seconds such as P30D, P1W or PT12H"
 
 
@@ -37,8 +38,12 @@ def parse_duration(text: str, what: str = "duration") -> timedelta:
     if match is None:
         raise InvalidValue(what, text, DURATION_EXPECTED)
     if match["years"] or match["months"]:
-        raise InvalidValue(what, text, "a fixed-length duration (weeks, days, hours, minutes, seconds): years and "
-                           "months are not fixed lengths, write P365D or P30D instead")
+        raise InvalidValue(
+            what,
+            text,
+            "a fixed-length duration (weeks, days, hours, minutes, seconds): years and "
+            "months are not fixed lengths, write P365D or P30D instead",
+        )
     try:
         value = isodate.parse_duration(text.strip())
     except (isodate.ISO8601Error, ValueError, OverflowError):
@@ -80,8 +85,11 @@ SECRET_NAME_MAX = 127
 def check_subdomain(value: str, what: str = "subdomain") -> str:
     """An IoT Central subdomain is one DNS label: it becomes `https://<subdomain>.<base domain>`."""
     if not isinstance(value, str) or not _DNS_LABEL.fullmatch(value):
-        raise InvalidValue(what, value, "a DNS label: lowercase letters, digits and hyphens, 1-63 characters, "
-                           "not starting or ending with a hyphen")
+        raise InvalidValue(
+            what,
+            value,
+            "a DNS label: lowercase letters, digits and hyphens, 1-63 characters, not starting or ending with a hyphen",
+        )
     return value
 
 
@@ -95,27 +103,39 @@ def check_base_domain(value: str, what: str = "base_domain") -> str:
 def check_name(value: str, what: str = "name") -> str:
     """App and slot names: they end up in secret names, tags and managed token ids, so keep them plain."""
     if not isinstance(value, str) or not _SLOT.fullmatch(value):
-        raise InvalidValue(what, value, "lowercase letters, digits and hyphens ([a-z0-9-]), 1-63 characters, "
-                           "not starting or ending with a hyphen")
+        raise InvalidValue(
+            what,
+            value,
+            "lowercase letters, digits and hyphens ([a-z0-9-]), 1-63 characters, not starting or ending with a hyphen",
+        )
     return value
 
 
 def check_secret_name(value: str, what: str = "secret", *, staged: bool = True) -> str:
     """A Key Vault secret name. For a rotated slot the staging secret `<name>-pending` must fit too."""
     if not isinstance(value, str) or not _SECRET_NAME.fullmatch(value):
-        raise InvalidValue(what, value, f"a Key Vault secret name: letters, digits and hyphens, "
-                           f"1-{SECRET_NAME_MAX} characters")
+        raise InvalidValue(
+            what, value, f"a Key Vault secret name: letters, digits and hyphens, 1-{SECRET_NAME_MAX} characters"
+        )
     if staged and len(value) + len(PENDING_SUFFIX) > SECRET_NAME_MAX:
         room = SECRET_NAME_MAX - len(PENDING_SUFFIX)
-        raise InvalidValue(what, value, f"at most {room} characters ({len(value)} given), so that the staging "
-                           f"secret '<name>{PENDING_SUFFIX}' fits Key Vault's {SECRET_NAME_MAX}")
+        raise InvalidValue(
+            what,
+            value,
+            f"at most {room} characters ({len(value)} given), so that the staging "
+            f"secret '<name>{PENDING_SUFFIX}' fits Key Vault's {SECRET_NAME_MAX}",
+        )
     return value
 
 
 def check_organization(value: str, what: str = "organization") -> str:
     if not isinstance(value, str) or not _ORGANIZATION.fullmatch(value):
-        raise InvalidValue(what, value, "an IoT Central organization id: lowercase letters, digits and hyphens, "
-                           "2-49 characters, not starting with a hyphen nor ending with one")
+        raise InvalidValue(
+            what,
+            value,
+            "an IoT Central organization id: lowercase letters, digits and hyphens, "
+            "2-49 characters, not starting with a hyphen nor ending with one",
+        )
     return value
 
 
@@ -135,7 +155,7 @@ def managed_slot_part(slot: str) -> str:
     if len(slot) <= SLOT_PART_MAX:
         return slot
     digest = hashlib.sha256(slot.encode()).hexdigest()[:_HASH_LEN]
-    prefix = slot[:SLOT_PART_MAX - _HASH_LEN - 1].rstrip("-")
+    prefix = slot[: SLOT_PART_MAX - _HASH_LEN - 1].rstrip("-")
     return f"{prefix}-{digest}"
 
 
@@ -216,18 +236,22 @@ def check_api_path(value: str, what: str = "path") -> str:
     if len(value) > API_PATH_MAX:
         raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: at most {API_PATH_MAX} characters")
     if not _API_PATH_CHARS.fullmatch(value) or _PERCENT.search(value):
-        raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: only A-Z a-z 0-9 / _ . ~ : @ - and %XX escapes "
-                           "(no whitespace, control characters, backslash, '?' or '#')")
+        raise InvalidValue(
+            what,
+            value,
+            f"{API_PATH_EXPECTED}: only A-Z a-z 0-9 / _ . ~ : @ - and %XX escapes "
+            "(no whitespace, control characters, backslash, '?' or '#')",
+        )
     try:
         decoded = unquote(value, errors="strict")
     except UnicodeDecodeError:
         decoded = "%"  # an escape of bytes that are not UTF-8 text: refused below
     if decoded.count("/") != value.count("/") or not _API_PATH_CHARS.fullmatch(decoded) or "%" in decoded:
-        raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: no escape of '/', '%' or of a character that "
-                           "is refused unescaped")
+        raise InvalidValue(
+            what, value, f"{API_PATH_EXPECTED}: no escape of '/', '%' or of a character that is refused unescaped"
+        )
     if "//" in value:
         raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: no empty segment ('//')")
     if any(segment in (".", "..") for segment in decoded.split("/")):
-        raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: no '.' or '..' segment, also not "
-                           "percent-encoded (%2e)")
+        raise InvalidValue(what, value, f"{API_PATH_EXPECTED}: no '.' or '..' segment, also not percent-encoded (%2e)")
     return value

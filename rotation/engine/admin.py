@@ -47,21 +47,23 @@ def revoke_now(runtime: Connections, spec: AppSpec, token_id: str, *, force: boo
         raise UserError(f"--token-id: got {token_id!r}, expected a token of app {spec.name!r}")
     slots = {name: slot for name, slot in state.slots.items() if slot.current and slot.current.token_id == token_id}
     if slots and not force:
-        raise UserError(f"--token-id: got {token_id!r}, the current token of slot {', '.join(slots)}; expected a "
-                        "non-current token (rotate the slot first, or pass --force for an incident)")
+        raise UserError(
+            f"--token-id: got {token_id!r}, the current token of slot {', '.join(slots)}; expected a "
+            "non-current token (rotate the slot first, or pass --force for an incident)"
+        )
     iotc.delete_token(token_id)
     now = runtime.now()
     for slot_spec in spec.slots:
         for version in state.slots.get(slot_spec.slot, SlotState()).versions:
             if version.token_id == token_id and version.enabled:
-                vault.update(slot_spec.secret, version.version, enabled=False,
-                             tags=revoked_tags(version.tags, now))
+                vault.update(slot_spec.secret, version.version, enabled=False, tags=revoked_tags(version.tags, now))
     note = f"deleted; slot {', '.join(slots)} has no current token until the next rotate" if slots else "deleted"
     return Outcome(spec.name, next(iter(slots), None), ActionKind.REVOKE_NOW, "done", "operator request", note)
 
 
-def import_iottly_key(runtime: Connections, apps: Sequence[IottlyAppSpec], app_name: str, slot: str,
-                      value: Secret) -> str:
+def import_iottly_key(
+    runtime: Connections, apps: Sequence[IottlyAppSpec], app_name: str, slot: str, value: Secret
+) -> str:
     spec = next((a for a in apps if a.name == app_name), None)
     if spec is None:
         raise UserError(f"--app: got {app_name!r}, expected an iottly app: {', '.join(a.name for a in apps) or 'none'}")
@@ -73,12 +75,19 @@ def import_iottly_key(runtime: Connections, apps: Sequence[IottlyAppSpec], app_n
     vault = runtime.vault(spec.vault)
     previous = SlotState(tuple(vault.list_versions(key.secret))).current
     now = runtime.now()
-    version = vault.set_value(key.secret, value, tags=imported_key_tags(app=app_name, slot=slot, at=now),
-                              expires_on=now + key.max_age, content_type=CONTENT_TYPE_IOTTLY_KEY)
+    version = vault.set_value(
+        key.secret,
+        value,
+        tags=imported_key_tags(app=app_name, slot=slot, at=now),
+        expires_on=now + key.max_age,
+        content_type=CONTENT_TYPE_IOTTLY_KEY,
+    )
     if previous is not None:
         vault.update(key.secret, previous.version, tags=superseded_tags(previous.tags, now))
-    return (f"imported into {key.secret} (version {version.version[:8]}); now delete the old key in the iottly "
-            "web UI: project dashboard → OPEN → Manage API keys")
+    return (
+        f"imported into {key.secret} (version {version.version[:8]}); now delete the old key in the iottly "
+        "web UI: project dashboard → OPEN → Manage API keys"
+    )
 
 
 def identity_claims(token: str) -> tuple[str, str]:
@@ -91,22 +100,31 @@ def identity_claims(token: str) -> tuple[str, str]:
         raise RotationError("the identity's access token has no oid/tid claims; expected an Azure AD token") from None
 
 
-def bootstrap(runtime: Connections, spec: AppSpec, admin_token: Secret, *, role: str, user_id: str,
-              identity: tuple[str, str] | None = None) -> str:
+def bootstrap(
+    runtime: Connections,
+    spec: AppSpec,
+    admin_token: Secret,
+    *,
+    role: str,
+    user_id: str,
+    identity: tuple[str, str] | None = None,
+) -> str:
     """`identity` (object id, tenant id) names the service's identity when this runs elsewhere (a workstation,
     whose own credential is a person's); by default it is read from this process's own token."""
     object_id, tenant_id = identity or identity_claims(runtime.identity_token())
     ref = parse_role_ref(role, "--role")
     admin = runtime.admin_iotcentral(spec.base_url, admin_token)
-    role_id = ref.role_id or next((rid for rid, name in admin.list_roles().items()
-                                   if name.casefold() == ref.value.casefold()), None)
+    role_id = ref.role_id or next(
+        (rid for rid, name in admin.list_roles().items() if name.casefold() == ref.value.casefold()), None
+    )
     if role_id is None:
         raise UserError(f"--role: got {role!r}, expected a role of app {spec.name}")
     existing = admin.get_user(user_id)
     if existing and existing.get("objectId") == object_id and existing.get("tenantId") == tenant_id:
         return f"{spec.name}: identity {object_id} is already user {user_id!r}; nothing to do"
-    admin.put_service_principal(user_id, object_id=object_id, tenant_id=tenant_id,
-                                roles=frozenset({RoleAssignment(role_id)}))
+    admin.put_service_principal(
+        user_id, object_id=object_id, tenant_id=tenant_id, roles=frozenset({RoleAssignment(role_id)})
+    )
     done = f"{spec.name}: registered identity {object_id} as user {user_id!r} with role {ref.label()}"
     if identity is not None:  # another identity than this process's: it cannot be checked from here
         return f"{done}; delete the one-off admin token in the web UI now"
@@ -119,8 +137,10 @@ def token_id_of(value: Secret) -> str:
     fields = dict(part.partition("=")[::2] for part in value.reveal().removeprefix("SharedAccessSignature ").split("&"))
     token_id = fields.get("skn", "")
     if not token_id:
-        raise UserError("stdin: got something that is not an IoT Central API token, expected "
-                        "'SharedAccessSignature sr=...&sig=...&skn=...&se=...'")
+        raise UserError(
+            "stdin: got something that is not an IoT Central API token, expected "
+            "'SharedAccessSignature sr=...&sig=...&skn=...&se=...'"
+        )
     return token_id
 
 
@@ -137,7 +157,10 @@ def store_api_token(runtime: Connections, spec: AppSpec, admin_token: Secret) ->
         raise UserError(f"stdin: token {token_id!r} is not listed by app {spec.name}; expected an admin API token")
     vault = runtime.vault(spec.vault)
     tags = token_tags(app=spec.name, slot=slot.slot, token_id=token.id, roles=token.roles, stage=STAGE_CURRENT)
-    version = vault.set_value(slot.secret, admin_token, tags=tags, expires_on=token.expiry,
-                              content_type=CONTENT_TYPE_API_TOKEN)
-    return (f"{spec.name}: stored admin token {token.id} as the current version of {slot.secret} "
-            f"({version.version[:8]}); the service now authenticates with it and rotates it")
+    version = vault.set_value(
+        slot.secret, admin_token, tags=tags, expires_on=token.expiry, content_type=CONTENT_TYPE_API_TOKEN
+    )
+    return (
+        f"{spec.name}: stored admin token {token.id} as the current version of {slot.secret} "
+        f"({version.version[:8]}); the service now authenticates with it and rotates it"
+    )

@@ -98,8 +98,7 @@ class AppExecutor:
         return next(s for s in self.spec.slots if s.slot == name)
 
     def _tags(self, spec: SlotSpec, token: AppToken, stage: str, extra: Mapping[str, str]) -> dict[str, str]:
-        return token_tags(app=spec.app, slot=spec.slot, token_id=token.id, roles=token.roles, stage=stage,
-                          extra=extra)
+        return token_tags(app=spec.app, slot=spec.slot, token_id=token.id, roles=token.roles, stage=stage, extra=extra)
 
     def run(self, actions: Sequence[Action]) -> list[Outcome]:
         outcomes = []
@@ -113,8 +112,11 @@ class AppExecutor:
             except RotationError as exc:
                 outcomes.append(Outcome(action.app, slot, name, "failed", action.reason, str(exc)))
             except Exception as exc:  # noqa: BLE001 -- a bug fails this action, never the outcomes already done
-                outcomes.append(Outcome(action.app, slot, name, "failed", action.reason,
-                                        f"internal error: {type(exc).__name__}: {exc}"))
+                outcomes.append(
+                    Outcome(
+                        action.app, slot, name, "failed", action.reason, f"internal error: {type(exc).__name__}: {exc}"
+                    )
+                )
             else:
                 outcomes.append(Outcome(action.app, slot, name, "done", action.reason, detail))
         return outcomes
@@ -129,8 +131,9 @@ class AppExecutor:
             case AbandonPending():
                 if action.token_id and action.token_exists:
                     self.iotc.delete_token(action.token_id)
-                self.vault.update(self._slot(action.slot).pending_secret, action.version,
-                                  tags=restaged(action.tags, STAGE_ABANDONED))
+                self.vault.update(
+                    self._slot(action.slot).pending_secret, action.version, tags=restaged(action.tags, STAGE_ABANDONED)
+                )
                 return f"abandoned {action.token_id}"
             case FinishPromotion():
                 secret = self._slot(action.slot).pending_secret
@@ -161,13 +164,15 @@ class AppExecutor:
         extra = {TAG_REQUESTED_EXPIRY: tag_time(requested)} if abs(expiry - requested) > EXPIRY_TOLERANCE else {}
         staged_tags = self._tags(spec, token, STAGE_PENDING, extra)
         try:
-            staged = self.vault.set_value(spec.pending_secret, value, tags=staged_tags,
-                                          expires_on=expiry, content_type=CONTENT_TYPE_API_TOKEN)
+            staged = self.vault.set_value(
+                spec.pending_secret, value, tags=staged_tags, expires_on=expiry, content_type=CONTENT_TYPE_API_TOKEN
+            )
         except RotationError as exc:
             self._compensate(token_id)
             raise RotationError(f"staging {token_id} failed, new token deleted: {exc}") from None
-        self._verify_and_promote(spec, token, value, staged_version=staged.version, staged_tags=staged_tags,
-                                 extra=extra)
+        self._verify_and_promote(
+            spec, token, value, staged_version=staged.version, staged_tags=staged_tags, extra=extra
+        )
         mismatch = f"; expiry mismatch: requested {tag_time(requested)}, app set {tag_time(expiry)}" if extra else ""
         return f"minted {token_id}, verified, promoted{mismatch}"
 
@@ -177,8 +182,7 @@ class AppExecutor:
         token = next((t for t in self.iotc.list_tokens() if t.id == action.token_id), None)
         if token is None:
             raise RotationError(f"staged token {action.token_id}: got nothing in the app, expected it to exist")
-        self._verify_and_promote(spec, token, value, staged_version=action.version, staged_tags=action.tags,
-                                 extra={})
+        self._verify_and_promote(spec, token, value, staged_version=action.version, staged_tags=action.tags, extra={})
         return f"resumed {action.token_id}, verified, promoted"
 
     def _compensate(self, token_id: str) -> None:
@@ -207,18 +211,32 @@ class AppExecutor:
                 log.info("verified token=%s after=%.2fs attempts=%d", token_id, elapsed, attempt)
                 return
 
-    def _verify_and_promote(self, spec: SlotSpec, token: AppToken, value: Secret, *, staged_version: str,
-                            staged_tags: Mapping[str, str], extra: Mapping[str, str]) -> None:
+    def _verify_and_promote(
+        self,
+        spec: SlotSpec,
+        token: AppToken,
+        value: Secret,
+        *,
+        staged_version: str,
+        staged_tags: Mapping[str, str],
+        extra: Mapping[str, str],
+    ) -> None:
         try:
             self._verify(spec, token.id, value)
         except VerificationError as exc:
             self._compensate(token.id)
             self.vault.update(spec.pending_secret, staged_version, tags=restaged(staged_tags, STAGE_ABANDONED))
-            raise VerificationError(f"new token {token.id} failed verification, revoked and abandoned; "
-                                    f"the current token stays: {exc}") from None
+            raise VerificationError(
+                f"new token {token.id} failed verification, revoked and abandoned; the current token stays: {exc}"
+            ) from None
         old = SlotState(tuple(self.vault.list_versions(spec.secret))).current
-        self.vault.set_value(spec.secret, value, tags=self._tags(spec, token, STAGE_CURRENT, extra),
-                             expires_on=token.expiry, content_type=CONTENT_TYPE_API_TOKEN)
+        self.vault.set_value(
+            spec.secret,
+            value,
+            tags=self._tags(spec, token, STAGE_CURRENT, extra),
+            expires_on=token.expiry,
+            content_type=CONTENT_TYPE_API_TOKEN,
+        )
         if old is not None:
             self.vault.update(spec.secret, old.version, tags=superseded_tags(old.tags, self.now()))
         self.vault.update(spec.pending_secret, staged_version, tags=restaged(staged_tags, STAGE_PROMOTED))

@@ -68,8 +68,9 @@ class JobResult:
         return [o for run in self.apps for o in run.outcomes]
 
 
-def _plan(job: Job, app: AppSpec, state: AppState, runtime: Connections,
-          forced: Iterable[tuple[str, str]]) -> list[Action]:
+def _plan(
+    job: Job, app: AppSpec, state: AppState, runtime: Connections, forced: Iterable[tuple[str, str]]
+) -> list[Action]:
     now = runtime.now()
     if job == "rotate":
         return list(plan_rotation([app], {app.name: state}, now, forced))
@@ -121,8 +122,16 @@ class _AppWorker:
         finally:
             lock.release()
         if lock.lost is not None:
-            run.outcomes.append(Outcome(app.name, None, LEASE, "failed", "lease lost while working: another run "
-                                        "may have acted on this app", lock.lost))
+            run.outcomes.append(
+                Outcome(
+                    app.name,
+                    None,
+                    LEASE,
+                    "failed",
+                    "lease lost while working: another run may have acted on this app",
+                    lock.lost,
+                )
+            )
         return run
 
     def guarded(self, app: AppSpec) -> AppRun:
@@ -137,17 +146,24 @@ class _AppWorker:
         state = observe_app(app, iotc, vault, verify_current=self.job == "rotate")
         run = AppRun(app.name, state, _plan(self.job, app, state, self.runtime, self.forced))
         if not self.dry_run:
-            executor = AppExecutor(app, iotc, vault, self.runtime.now, random.SystemRandom(),
-                                   self.verify_policy or VerifyPolicy())
+            executor = AppExecutor(
+                app, iotc, vault, self.runtime.now, random.SystemRandom(), self.verify_policy or VerifyPolicy()
+            )
             run.outcomes = executor.run(run.planned)
         return run
 
 
-def run_job(runtime: Connections, job: Job, *, apps: Sequence[AppSpec] | None = None,
-            forced: Iterable[tuple[str, str]] = (), dry_run: bool = False,
-            verify_policy: VerifyPolicy | None = None,
-            on_app_done: Callable[[AppRun], None] | None = None,
-            on_app_locked: Callable[[AppSpec], None] | None = None) -> JobResult:
+def run_job(
+    runtime: Connections,
+    job: Job,
+    *,
+    apps: Sequence[AppSpec] | None = None,
+    forced: Iterable[tuple[str, str]] = (),
+    dry_run: bool = False,
+    verify_policy: VerifyPolicy | None = None,
+    on_app_done: Callable[[AppRun], None] | None = None,
+    on_app_locked: Callable[[AppSpec], None] | None = None,
+) -> JobResult:
     """`on_app_locked(app)` runs while the app's lock is held, before anything is read: a hook for tests
     (hold the lock while a second runner tries) and progress displays."""
     selected = list(apps if apps is not None else runtime.apps)

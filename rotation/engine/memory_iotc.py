@@ -69,32 +69,43 @@ class InMemoryIoTCentral:
 
     def copy(self, clock: ManualClock) -> InMemoryIoTCentral:
         """An independent twin on `clock` (same tokens and values, no observers, no pending knobs)."""
-        return InMemoryIoTCentral(self.base_url, clock, dict(self.roles), rng_copy(self.rng),
-                                  _tokens=dict(self._tokens))
+        return InMemoryIoTCentral(
+            self.base_url, clock, dict(self.roles), rng_copy(self.rng), _tokens=dict(self._tokens)
+        )
 
     # -- the port ------------------------------------------------------------------------------------------
     def list_tokens(self) -> list[AppToken]:
         omitted, self._omit_next = self._omit_next, set()
         if self._fail_next:
             self._fail_next = False
-            raise IncompleteListingError(f"list API tokens of {self.base_url}: listing incomplete (HTTP 500)",
-                                         status=500)
+            raise IncompleteListingError(
+                f"list API tokens of {self.base_url}: listing incomplete (HTTP 500)", status=500
+            )
         return [token.info for token_id, token in self._tokens.items() if token_id not in omitted]
 
-    def create_token(self, token_id: str, roles: frozenset[RoleAssignment],
-                     expiry: datetime) -> tuple[AppToken, Secret]:
+    def create_token(
+        self, token_id: str, roles: frozenset[RoleAssignment], expiry: datetime
+    ) -> tuple[AppToken, Secret]:
         check_token_id(token_id)
         now = self.clock.now()
         if token_id in self._tokens:
-            raise ServiceError(f"create API token {token_id}: got HTTP 409 Conflict, expected a new id",
-                               status=409, code="Conflict")
+            raise ServiceError(
+                f"create API token {token_id}: got HTTP 409 Conflict, expected a new id", status=409, code="Conflict"
+            )
         unknown = sorted(r.role for r in roles if r.role not in self.roles)
         if not roles or unknown:
-            raise ServiceError(f"create API token {token_id}: got HTTP 400 for roles {unknown or 'none'}, "
-                               "expected roles of the app", status=400, code="BadRequest")
+            raise ServiceError(
+                f"create API token {token_id}: got HTTP 400 for roles {unknown or 'none'}, expected roles of the app",
+                status=400,
+                code="BadRequest",
+            )
         if expiry <= now:
-            raise ServiceError(f"create API token {token_id}: got HTTP 400 for expiry {expiry.isoformat()}, "
-                               f"expected a time after {now.isoformat()}", status=400, code="BadRequest")
+            raise ServiceError(
+                f"create API token {token_id}: got HTTP 400 for expiry {expiry.isoformat()}, "
+                f"expected a time after {now.isoformat()}",
+                status=400,
+                code="BadRequest",
+            )
         expiry = expiry.astimezone(UTC).replace(microsecond=expiry.microsecond // 1000 * 1000)
         info = AppToken(token_id, frozenset(roles), expiry)
         signature = base64.b64encode(self.rng.randbytes(32)).decode()

@@ -55,8 +55,9 @@ class InMemoryVault:
         def dup(secrets: Mapping[str, _Secret]) -> dict[str, _Secret]:
             return {key: replace(s, versions=list(s.versions)) for key, s in secrets.items()}
 
-        return InMemoryVault(self.vault_url, clock, rng_copy(self.rng), self.retention,
-                             dup(self._live), dup(self._deleted))
+        return InMemoryVault(
+            self.vault_url, clock, rng_copy(self.rng), self.retention, dup(self._live), dup(self._deleted)
+        )
 
     # -- what people do in the portal ----------------------------------------------------------------------
     def delete_secret(self, name: str, *, purge: bool = False) -> None:
@@ -108,30 +109,49 @@ class InMemoryVault:
     def get_value(self, name: str, version: str | None = None) -> Secret:
         record = self._version(name, version)
         if not record.props.enabled:
-            raise AuthError(f"get {name}/{version or 'latest'}: got HTTP 403 Forbidden (SecretDisabled), "
-                            "expected an enabled version", status=403, code="Forbidden")
+            raise AuthError(
+                f"get {name}/{version or 'latest'}: got HTTP 403 Forbidden (SecretDisabled), "
+                "expected an enabled version",
+                status=403,
+                code="Forbidden",
+            )
         return Secret(record.value)
 
-    def set_value(self, name: str, value: Secret, *, tags: Mapping[str, str], expires_on: datetime | None,
-                  content_type: str) -> SecretVersion:
+    def set_value(
+        self, name: str, value: Secret, *, tags: Mapping[str, str], expires_on: datetime | None, content_type: str
+    ) -> SecretVersion:
         key = self._key(name)
         if key in self._deleted:
-            raise ServiceError(f"set {name}: got HTTP 409 Conflict (ObjectIsDeletedButRecoverable), expected a "
-                               "secret that is not in the deleted state", status=409, code="Conflict")
+            raise ServiceError(
+                f"set {name}: got HTTP 409 Conflict (ObjectIsDeletedButRecoverable), expected a "
+                "secret that is not in the deleted state",
+                status=409,
+                code="Conflict",
+            )
         _check_tags(name, tags)
         secret = self._live.setdefault(key, _Secret(name, []))
-        props = SecretVersion(secret.name, f"{self.rng.getrandbits(128):032x}",
-                              self.clock.now().replace(microsecond=0), True, expires_on, dict(tags))
+        props = SecretVersion(
+            secret.name,
+            f"{self.rng.getrandbits(128):032x}",
+            self.clock.now().replace(microsecond=0),
+            True,
+            expires_on,
+            dict(tags),
+        )
         secret.versions.append(_Version(props, value.reveal(), content_type))
         return props
 
-    def update(self, name: str, version: str, *, tags: Mapping[str, str] | None = None,
-               enabled: bool | None = None) -> SecretVersion:
+    def update(
+        self, name: str, version: str, *, tags: Mapping[str, str] | None = None, enabled: bool | None = None
+    ) -> SecretVersion:
         record = self._version(name, version)
         if tags is not None:
             _check_tags(name, tags)
-        props = replace(record.props, tags=dict(tags) if tags is not None else record.props.tags,
-                        enabled=record.props.enabled if enabled is None else enabled)
+        props = replace(
+            record.props,
+            tags=dict(tags) if tags is not None else record.props.tags,
+            enabled=record.props.enabled if enabled is None else enabled,
+        )
         secret = self._live[self._key(name)]
         secret.versions = [replace(v, props=props) if v is record else v for v in secret.versions]
         return props
@@ -170,5 +190,9 @@ def _check_tags(name: str, tags: Mapping[str, str]) -> None:
     """Key Vault's limits (15 tags, values up to 256 characters): the executor's tags must fit them."""
     long = sorted(k for k, v in tags.items() if len(v) > MAX_TAG_VALUE)
     if len(tags) > MAX_TAGS or long:
-        raise ServiceError(f"set {name}: got {len(tags)} tags, too long: {long}, expected at most {MAX_TAGS} "
-                           f"tags of at most {MAX_TAG_VALUE} characters", status=400, code="BadParameter")
+        raise ServiceError(
+            f"set {name}: got {len(tags)} tags, too long: {long}, expected at most {MAX_TAGS} "
+            f"tags of at most {MAX_TAG_VALUE} characters",
+            status=400,
+            code="BadParameter",
+        )

@@ -35,8 +35,9 @@ from rotation.engine.actions import (
 from rotation.engine.revocation import plan_app_revocation
 
 
-def due_reason(spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset[RoleAssignment],
-               now: datetime) -> str | None:
+def due_reason(
+    spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset[RoleAssignment], now: datetime
+) -> str | None:
     """Why the slot needs a new token now, or None. Uses the *declared* lifetime, so a service that
     ignores the requested expiry (undocumented) cannot cause endless re-minting."""
     current = slot.current
@@ -65,8 +66,9 @@ def renewal_reason(spec: SlotSpec, token: AppToken, version: SecretVersion, now:
     return None
 
 
-def _plan_pending(spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset[RoleAssignment],
-                  now: datetime) -> tuple[list[RotateAction], bool]:
+def _plan_pending(
+    spec: SlotSpec, state: AppState, slot: SlotState, want: frozenset[RoleAssignment], now: datetime
+) -> tuple[list[RotateAction], bool]:
     """Repair what an interrupted run left in the staging secret. Returns (actions, resumed).
 
     A staged token that any version of the slot's secret references was promoted (the run stopped before
@@ -79,33 +81,69 @@ def _plan_pending(spec: SlotSpec, state: AppState, slot: SlotState, want: frozen
     actions: list[RotateAction] = []
     for pending in staged:
         if pending.token_id in promoted:
-            actions.append(FinishPromotion(spec.app, spec.slot, "promotion finished before the run stopped",
-                                           pending.version, pending.tags))
+            actions.append(
+                FinishPromotion(
+                    spec.app, spec.slot, "promotion finished before the run stopped", pending.version, pending.tags
+                )
+            )
         elif pending is resume:
-            actions.append(ResumePending(spec.app, spec.slot, "staged by an interrupted run",
-                                         pending.version, str(pending.token_id), pending.tags))
+            actions.append(
+                ResumePending(
+                    spec.app,
+                    spec.slot,
+                    "staged by an interrupted run",
+                    pending.version,
+                    str(pending.token_id),
+                    pending.tags,
+                )
+            )
         else:
             token = state.token(pending.token_id) if pending.token_id else None
-            why = ("its token is not in the app" if token is None
-                   else "its roles differ from the policy" if token.roles != want
-                   else f"its token is {stale}" if (stale := renewal_reason(spec, token, pending, now))
-                   else "superseded by a newer token")
+            why = (
+                "its token is not in the app"
+                if token is None
+                else "its roles differ from the policy"
+                if token.roles != want
+                else f"its token is {stale}"
+                if (stale := renewal_reason(spec, token, pending, now))
+                else "superseded by a newer token"
+            )
             deletable = token is not None and pending.token_id not in keep
-            actions.append(AbandonPending(spec.app, spec.slot, f"staged token abandoned: {why}",
-                                          pending.version, pending.token_id, deletable, pending.tags))
+            actions.append(
+                AbandonPending(
+                    spec.app,
+                    spec.slot,
+                    f"staged token abandoned: {why}",
+                    pending.version,
+                    pending.token_id,
+                    deletable,
+                    pending.tags,
+                )
+            )
     return actions, resume is not None
 
 
-def _resume_candidate(spec: SlotSpec, staged: Sequence[SecretVersion], state: AppState, *,
-                      current: SecretVersion | None, want: frozenset[RoleAssignment], promoted: set[str],
-                      now: datetime) -> SecretVersion | None:
+def _resume_candidate(
+    spec: SlotSpec,
+    staged: Sequence[SecretVersion],
+    state: AppState,
+    *,
+    current: SecretVersion | None,
+    want: frozenset[RoleAssignment],
+    promoted: set[str],
+    now: datetime,
+) -> SecretVersion | None:
     """The newest staged version whose token is in the app with the wanted roles, newer than current, and
     neither expired nor already due (promoting it would only call for another mint)."""
     for pending in reversed(staged):
         token = state.token(pending.token_id) if pending.token_id else None
-        if (token is not None and token.roles == want and pending.token_id not in promoted
-                and (current is None or pending.created_on > current.created_on)
-                and renewal_reason(spec, token, pending, now) is None):
+        if (
+            token is not None
+            and token.roles == want
+            and pending.token_id not in promoted
+            and (current is None or pending.created_on > current.created_on)
+            and renewal_reason(spec, token, pending, now) is None
+        ):
             return pending
     return None
 
@@ -114,10 +152,11 @@ def _plan_stale_currents(spec: SlotSpec, slot: SlotState) -> list[RotateAction]:
     current = slot.current
     if current is None:
         return []
-    return [MarkSuperseded(spec.app, spec.slot, "older version still tagged current", v.version,
-                           current.created_on, v.tags)
-            for v in slot.versions
-            if v.stage == STAGE_CURRENT and v.enabled and v.version != current.version]
+    return [
+        MarkSuperseded(spec.app, spec.slot, "older version still tagged current", v.version, current.created_on, v.tags)
+        for v in slot.versions
+        if v.stage == STAGE_CURRENT and v.enabled and v.version != current.version
+    ]
 
 
 def _fail_closed(app: AppSpec, state: AppState | None, what: str) -> Blocked:
@@ -125,8 +164,9 @@ def _fail_closed(app: AppSpec, state: AppState | None, what: str) -> Blocked:
     return Blocked(app.name, None, f"{what}: {why}")
 
 
-def plan_rotation(apps: Sequence[AppSpec], observed: Mapping[str, AppState], now: datetime,
-                  forced: Iterable[tuple[str, str]] = ()) -> list[RotateAction]:
+def plan_rotation(
+    apps: Sequence[AppSpec], observed: Mapping[str, AppState], now: datetime, forced: Iterable[tuple[str, str]] = ()
+) -> list[RotateAction]:
     forced_slots = set(forced)
     actions: list[RotateAction] = []
     for app in apps:

@@ -22,8 +22,9 @@ class IoTCentralPort(Protocol):
         """Every token of the app (all pages) or `IncompleteListingError`."""
         ...
 
-    def create_token(self, token_id: str, roles: frozenset[RoleAssignment],
-                     expiry: datetime) -> tuple[AppToken, Secret]: ...
+    def create_token(
+        self, token_id: str, roles: frozenset[RoleAssignment], expiry: datetime
+    ) -> tuple[AppToken, Secret]: ...
 
     def delete_token(self, token_id: str) -> bool:
         """True when deleted, False when it was already gone (404 counts as done)."""
@@ -52,11 +53,13 @@ class VaultPort(Protocol):
 
     def get_value(self, name: str, version: str | None = None) -> Secret: ...
 
-    def set_value(self, name: str, value: Secret, *, tags: Mapping[str, str], expires_on: datetime | None,
-                  content_type: str) -> SecretVersion: ...
+    def set_value(
+        self, name: str, value: Secret, *, tags: Mapping[str, str], expires_on: datetime | None, content_type: str
+    ) -> SecretVersion: ...
 
-    def update(self, name: str, version: str, *, tags: Mapping[str, str] | None = None,
-               enabled: bool | None = None) -> SecretVersion: ...
+    def update(
+        self, name: str, version: str, *, tags: Mapping[str, str] | None = None, enabled: bool | None = None
+    ) -> SecretVersion: ...
 
 
 class IottlyPort(Protocol):
@@ -94,8 +97,9 @@ class AdminIoTCentral(Protocol):
 
     def get_user(self, user_id: str) -> dict[str, Any] | None: ...
 
-    def put_service_principal(self, user_id: str, *, object_id: str, tenant_id: str,
-                              roles: frozenset[RoleAssignment]) -> dict[str, Any]: ...
+    def put_service_principal(
+        self, user_id: str, *, object_id: str, tenant_id: str, roles: frozenset[RoleAssignment]
+    ) -> dict[str, Any]: ...
 
 
 class ConcurrencySettings(Protocol):

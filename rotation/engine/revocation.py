@@ -54,18 +54,24 @@ def slot_doubt(spec: SlotSpec, state: AppState) -> str | None:
     if current is not None and current.token_id is not None:
         if state.token(current.token_id) is not None:
             return None
-        return (f"current token {current.token_id}: got no such token in the app's listing, expected it listed; "
-                "nothing revoked for this slot until a rotation replaces it")
+        return (
+            f"current token {current.token_id}: got no such token in the app's listing, expected it listed; "
+            "nothing revoked for this slot until a rotation replaces it"
+        )
     if slot.versions:
-        return (f"secret {spec.secret}: got {len(slot.versions)} version(s) and none enabled and tagged current, "
-                "expected a current version; nothing revoked in this app (re-enable it, or run rotate)")
+        return (
+            f"secret {spec.secret}: got {len(slot.versions)} version(s) and none enabled and tagged current, "
+            "expected a current version; nothing revoked in this app (re-enable it, or run rotate)"
+        )
     mine = sorted(t.id for t in state.tokens or () if t.managed and slot_of(t.id, (spec,)) is not None)
     if not mine:
         return None
     what = "got no such secret" if not slot.found else "got no versions (deleted by hand, or never written)"
-    return (f"secret {spec.secret}: {what}, expected a current version while the app lists {len(mine)} managed "
-            f"token(s) of this slot ({', '.join(mine[:3])}{', ...' if len(mine) > 3 else ''}); nothing revoked "
-            "in this app (restore or recover the secret, or run rotate to make a new current token)")
+    return (
+        f"secret {spec.secret}: {what}, expected a current version while the app lists {len(mine)} managed "
+        f"token(s) of this slot ({', '.join(mine[:3])}{', ...' if len(mine) > 3 else ''}); nothing revoked "
+        "in this app (restore or recover the secret, or run rotate to make a new current token)"
+    )
 
 
 def sweep_allowed(app: AppSpec, state: AppState, blocked: Sequence[Blocked]) -> bool:
@@ -87,11 +93,18 @@ def slot_revocations(spec: SlotSpec, state: AppState, now: datetime) -> list[Rev
         if version.stage == STAGE_PREVIOUS and version.enabled:
             reason = revoke_reason(spec, state.token(version.token_id), superseded_since(version), now)
             if reason:
-                actions.append(Revoke(spec.app, spec.slot, reason, version.version, version.token_id,
-                                      version.tags, delete=listed))
+                actions.append(
+                    Revoke(spec.app, spec.slot, reason, version.version, version.token_id, version.tags, delete=listed)
+                )
         elif version.stage == STAGE_REVOKED and listed:
-            actions.append(DeleteToken(spec.app, f"its version {version.version[:8]} was revoked, yet the app "
-                                       "still lists it", version.token_id, "revoked"))
+            actions.append(
+                DeleteToken(
+                    spec.app,
+                    f"its version {version.version[:8]} was revoked, yet the app still lists it",
+                    version.token_id,
+                    "revoked",
+                )
+            )
     return actions
 
 
@@ -138,13 +151,17 @@ def sweep(app: AppSpec, state: AppState, now: datetime) -> list[RevokeAction]:
             continue
         if token.managed:
             if token.expiry is not None and token.expiry <= now:
-                actions.append(DeleteToken(app.name, f"managed token expired at {token.expiry:%Y-%m-%d %H:%M} UTC",
-                                           token.id, "expired"))
+                actions.append(
+                    DeleteToken(
+                        app.name, f"managed token expired at {token.expiry:%Y-%m-%d %H:%M} UTC", token.id, "expired"
+                    )
+                )
             elif token.id not in keep.referenced and (why := orphan_reason(app, state, token.id, now)):
                 actions.append(DeleteToken(app.name, why, token.id, "orphan"))
         elif app.remove_unmanaged and token.id not in allowed:
-            actions.append(DeleteToken(app.name, "unmanaged and not allowlisted (remove_unmanaged: true)",
-                                       token.id, "unmanaged"))
+            actions.append(
+                DeleteToken(app.name, "unmanaged and not allowlisted (remove_unmanaged: true)", token.id, "unmanaged")
+            )
     return actions
 
 

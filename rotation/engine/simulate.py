@@ -47,8 +47,9 @@ class SimApp:
         return observe_app(self.spec, self.iotc, self.vault)
 
     def run(self, actions: Sequence[Action]) -> list[Outcome]:
-        executor = AppExecutor(self.spec, self.iotc, self.vault, self.clock.now, self.rng,
-                               VerifyPolicy(attempts=1, sleep=_no_sleep))
+        executor = AppExecutor(
+            self.spec, self.iotc, self.vault, self.clock.now, self.rng, VerifyPolicy(attempts=1, sleep=_no_sleep)
+        )
         return executor.run(actions)
 
 
@@ -88,8 +89,15 @@ def _rotate(world: SimApp, report: SimReport) -> None:
         if outcome.action != ActionKind.MINT or outcome.status != "done" or outcome.slot is None:
             continue
         current = after.slots[outcome.slot].current
-        report.events.append(SimEvent(now, outcome.slot, "mint+promote",
-                                      current.token_id if current and current.token_id else "?", outcome.reason))
+        report.events.append(
+            SimEvent(
+                now,
+                outcome.slot,
+                "mint+promote",
+                current.token_id if current and current.token_id else "?",
+                outcome.reason,
+            )
+        )
         old = before[outcome.slot]
         old_token = tokens.get(old.token_id or "") if old else None
         if old_token is not None and old_token.expiry is not None:
@@ -116,8 +124,9 @@ def _record_gaps(world: SimApp, report: SimReport, step: timedelta) -> None:
             report.gaps[slot_spec.slot].append((now, now + step))
 
 
-def simulate(spec: AppSpec, start: datetime, days: int, step: timedelta = timedelta(hours=1),
-             roles: dict[str, str] | None = None) -> SimReport:
+def simulate(
+    spec: AppSpec, start: datetime, days: int, step: timedelta = timedelta(hours=1), roles: dict[str, str] | None = None
+) -> SimReport:
     """Run rotate then revoke every `step` for `days`, from an empty app; record what happens."""
     world = SimApp.new(spec, start, roles or {})
     report = SimReport([], {}, {s.slot: [] for s in spec.slots})

@@ -125,21 +125,29 @@ def _host_storage(env: Mapping[str, str]) -> dict[str, Any]:
     host = HostStorage.from_env(env)
     fanout = _choice(env, "ROTATION_FANOUT", "inline", ("inline", "queue"))
     if fanout == "queue" and (host is None or not host.has_queue):
-        raise ConfigError("ROTATION_FANOUT: got 'queue' without a queue endpoint, expected AzureWebJobsStorage "
-                          "or AzureWebJobsStorage__accountName / __queueServiceUri")
+        raise ConfigError(
+            "ROTATION_FANOUT: got 'queue' without a queue endpoint, expected AzureWebJobsStorage "
+            "or AzureWebJobsStorage__accountName / __queueServiceUri"
+        )
     # The host names the poison queue NAME-poison, which must itself be a valid name (at most 63).
-    return {"fanout": fanout, "host_storage": host,
-            "queue": _container(env.get("ROTATION_QUEUE") or "rotation-apps", "ROTATION_QUEUE", 56),
-            "lease_container": _container(env.get("ROTATION_LEASE_CONTAINER") or "rotation-leases",
-                                          "ROTATION_LEASE_CONTAINER")}
+    return {
+        "fanout": fanout,
+        "host_storage": host,
+        "queue": _container(env.get("ROTATION_QUEUE") or "rotation-apps", "ROTATION_QUEUE", 56),
+        "lease_container": _container(
+            env.get("ROTATION_LEASE_CONTAINER") or "rotation-leases", "ROTATION_LEASE_CONTAINER"
+        ),
+    }
 
 
 def _container(name: str, setting: str = "ROTATION_REPORTS_CONTAINER", longest: int = 63) -> str:
     """Blob container and queue names: 3-63 of [a-z0-9-], starting and ending with a letter or digit, no '--'."""
     if len(name) > longest or not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", name):
         kind = "queue" if "QUEUE" in setting else "blob container"
-        raise ConfigError(f"{setting}: got {name!r}, expected a {kind} name "
-                          f"(3-{longest} lowercase letters, digits and single hyphens)")
+        raise ConfigError(
+            f"{setting}: got {name!r}, expected a {kind} name "
+            f"(3-{longest} lowercase letters, digits and single hyphens)"
+        )
     return name
 
 

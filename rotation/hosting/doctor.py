@@ -76,10 +76,13 @@ class DoctorReport:
 
     def document(self) -> dict[str, Any]:
         """What `--json` prints and `--out` keeps: never a token value (none is ever held here)."""
-        return {"schema_version": SCHEMA_VERSION, "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "exit_code": self.exit_code,
-                "checks": [{"status": c.status, "check": c.name, "detail": c.detail} for c in self.checks],
-                "live": self.live}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "exit_code": self.exit_code,
+            "checks": [{"status": c.status, "check": c.name, "detail": c.detail} for c in self.checks],
+            "live": self.live,
+        }
 
 
 def throwaway_id() -> str:
@@ -88,8 +91,9 @@ def throwaway_id() -> str:
 
 
 # -- configuration ---------------------------------------------------------------------------------------
-def config_checks(report: DoctorReport, settings: Settings, names: Sequence[str] | None,
-                  env: Mapping[str, str]) -> tuple[list[AppSpec], list[IottlyAppSpec]] | None:
+def config_checks(
+    report: DoctorReport, settings: Settings, names: Sequence[str] | None, env: Mapping[str, str]
+) -> tuple[list[AppSpec], list[IottlyAppSpec]] | None:
     """The policies through the loader the service uses, and the timers' schedules. None: bad input."""
     try:
         specs, iottly = load_app_specs(settings, env)
@@ -101,8 +105,7 @@ def config_checks(report: DoctorReport, settings: Settings, names: Sequence[str]
     except UserError as exc:
         report.add(Check("FAIL", "apps", str(exc), bad_input=True))
         return None
-    report.add(Check("ok", "policies", f"{settings.policies}: {len(chosen)} IoT Central and {len(iottly)} iottly "
-                                       "apps"))
+    report.add(Check("ok", "policies", f"{settings.policies}: {len(chosen)} IoT Central and {len(iottly)} iottly apps"))
     try:
         found = schedules.expressions(env)
     except UserError as exc:
@@ -112,8 +115,9 @@ def config_checks(report: DoctorReport, settings: Settings, names: Sequence[str]
     return chosen, iottly
 
 
-def _selected(specs: list[AppSpec], iottly: list[IottlyAppSpec], names: Sequence[str] | None
-              ) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
+def _selected(
+    specs: list[AppSpec], iottly: list[IottlyAppSpec], names: Sequence[str] | None
+) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
     """`--app` may name IoT Central and iottly apps alike; an unknown name is a user error."""
     if not names:
         return specs, iottly
@@ -139,9 +143,15 @@ def identity_check(report: DoctorReport, runtime: Runtime, scopes: Sequence[str]
         try:
             token = runtime.credential_object().get_token(scope).token
         except AzureError as exc:
-            report.add(Check("FAIL", "identity", f"no access token for {scope}: got {type(exc).__name__}: is the "
-                             "managed identity enabled (AZURE_CLIENT_ID set to the user-assigned one), or, "
-                             "locally, are you signed in (az login)?"))
+            report.add(
+                Check(
+                    "FAIL",
+                    "identity",
+                    f"no access token for {scope}: got {type(exc).__name__}: is the "
+                    "managed identity enabled (AZURE_CLIENT_ID set to the user-assigned one), or, "
+                    "locally, are you signed in (az login)?",
+                )
+            )
             return None
         got[scope] = token_claims(token)
     claims: dict[str, Any] = got.get(IOTCENTRAL_SCOPE) or next(iter(got.values()), {})
@@ -159,8 +169,14 @@ def folder_check(report: DoctorReport, name: str, folder: Path) -> None:
         probe.write_text("doctor", encoding="utf-8")
         probe.unlink()
     except OSError as exc:
-        report.add(Check("FAIL", name, f"folder {folder} is not writable ({type(exc).__name__}: {exc.strerror}): "
-                                       "fix its permissions or point the setting elsewhere"))
+        report.add(
+            Check(
+                "FAIL",
+                name,
+                f"folder {folder} is not writable ({type(exc).__name__}: {exc.strerror}): "
+                "fix its permissions or point the setting elsewhere",
+            )
+        )
         return
     report.add(Check("ok", name, f"folder {folder} writable"))
 
@@ -169,8 +185,14 @@ def container_check(report: DoctorReport, name: str, container: Any, fix: str) -
     """A blob container: exists (or will be made on first use) and can be listed."""
     try:
         if not container.exists():
-            report.add(Check("ok", name, f"container {container.container_name} at {container.url} does not exist "
-                                         "yet: the first write creates it"))
+            report.add(
+                Check(
+                    "ok",
+                    name,
+                    f"container {container.container_name} at {container.url} does not exist "
+                    "yet: the first write creates it",
+                )
+            )
             return
         next(iter(container.list_blobs(results_per_page=1).by_page()), None)
     except (AzureError, RotationError) as exc:
@@ -185,13 +207,19 @@ def storage_checks(report: DoctorReport, runtime: Runtime) -> None:
     folder_check(report, "reports folder", settings.reports_dir)
     if settings.reports_account_url or settings.reports_connection_string:
         container = build_container_client(
-            settings.reports_container, account_url=settings.reports_account_url,
+            settings.reports_container,
+            account_url=settings.reports_account_url,
             connection_string=settings.reports_connection_string,
             credential=None if settings.reports_connection_string else runtime.credential_object(),
-            timeout=settings.http_timeout)
-        container_check(report, "reports storage", container,
-                        "is the reports storage (ROTATION_REPORTS_ACCOUNT_URL or _CONNECTION_STRING) right and "
-                        f"reachable, and does the identity have Storage Blob Data Contributor on it? ({PROPAGATION})")
+            timeout=settings.http_timeout,
+        )
+        container_check(
+            report,
+            "reports storage",
+            container,
+            "is the reports storage (ROTATION_REPORTS_ACCOUNT_URL or _CONNECTION_STRING) right and "
+            f"reachable, and does the identity have Storage Blob Data Contributor on it? ({PROPAGATION})",
+        )
     else:
         report.add(Check("skip", "reports storage", "ROTATION_REPORTS_ACCOUNT_URL unset: reports stay local"))
     host = settings.host_storage
@@ -201,8 +229,12 @@ def storage_checks(report: DoctorReport, runtime: Runtime) -> None:
         except UserError as exc:
             report.add(Check("FAIL", "lease storage", str(exc), bad_input=True))
             return
-        container_check(report, "lease storage", container,
-                        f"is AzureWebJobsStorage right and may the identity use it? ({PROPAGATION})")
+        container_check(
+            report,
+            "lease storage",
+            container,
+            f"is AzureWebJobsStorage right and may the identity use it? ({PROPAGATION})",
+        )
     else:
         folder_check(report, "lease storage", settings.state_dir / "locks")
 
@@ -215,8 +247,9 @@ class DoctorOptions:
     live_budget: float = 180.0  # seconds a new token may take to be accepted before the live check fails
 
 
-def run_doctor(options: DoctorOptions, on_check: Callable[[Check], None],
-               env: Mapping[str, str] | None = None) -> DoctorReport:
+def run_doctor(
+    options: DoctorOptions, on_check: Callable[[Check], None], env: Mapping[str, str] | None = None
+) -> DoctorReport:
     """Every check, in the order a deployment breaks: input, identity, apps, vaults, storage, then live."""
     from rotation.hosting import doctor_live, doctor_remote  # noqa: PLC0415 -- they import this module
 

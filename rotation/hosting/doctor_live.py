@@ -34,8 +34,9 @@ REFUSED = frozenset({400, 401, 403, 404, 422})
 """Answers to a create that prove no token was made (a 409, a 5xx or no answer may hide one)."""
 
 
-def accepted_after(client: IoTCentralClient, token: Secret, budget: float,
-                   sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def accepted_after(
+    client: IoTCentralClient, token: Secret, budget: float, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Any]:
     """Poll the cheap GET with the new token, backing off, until it is accepted or `budget` seconds pass."""
     start, wait, attempts = time.monotonic(), FIRST_WAIT, 0
     while True:
@@ -49,42 +50,63 @@ def accepted_after(client: IoTCentralClient, token: Secret, budget: float,
             sleep(wait)
             wait = min(LONGEST_WAIT, wait * 2)
             continue
-        return {"accepted": True, "accepted_after_s": round(time.monotonic() - start, 3), "attempts": attempts,
-                "budget_s": budget}
+        return {
+            "accepted": True,
+            "accepted_after_s": round(time.monotonic() - start, 3),
+            "attempts": attempts,
+            "budget_s": budget,
+        }
 
 
 def expiry_figures(requested: datetime, answered: datetime | None) -> dict[str, Any]:
     honoured = answered is not None and abs(answered - requested) <= EXPIRY_SLACK
-    return {"requested_expiry": requested.isoformat(), "answered_expiry": answered.isoformat() if answered else None,
-            "expiry_honoured": honoured}
+    return {
+        "requested_expiry": requested.isoformat(),
+        "answered_expiry": answered.isoformat() if answered else None,
+        "expiry_honoured": honoured,
+    }
 
 
 def listing_figures(runtime: Runtime, app: AppSpec, failures: list[BaseException]) -> dict[str, Any]:
     """The first page of the token listing, read raw: does its nextLink keep the api-version? 429s seen."""
     if app.api_token_slot is not None:
-        return {"next_link": None, "next_link_keeps_api_version": None, "throttled": 0, "retry_after_on_429": None,
-                "listing_note": "api_token_slot app: the raw listing is read with the identity only"}
+        return {
+            "next_link": None,
+            "next_link_keeps_api_version": None,
+            "throttled": 0,
+            "retry_after_on_429": None,
+            "listing_note": "api_token_slot app: the raw listing is read with the identity only",
+        }
     probe = Probe(runtime, app, failures)
     page = probe.token_page()
     keeps = None
     if page.next_link is not None:
         keeps = "api-version" in parse_qs(urlsplit(page.next_link).query)
     throttles = [f for f in probe.failures if isinstance(f, RetryableStatusError) and f.status == 429]
-    return {"next_link": page.next_link is not None, "next_link_keeps_api_version": keeps,
-            "throttled": len(throttles),
-            "retry_after_on_429": all(f.retry_after is not None for f in throttles) if throttles else None}
+    return {
+        "next_link": page.next_link is not None,
+        "next_link_keeps_api_version": keeps,
+        "throttled": len(throttles),
+        "retry_after_on_429": all(f.retry_after is not None for f in throttles) if throttles else None,
+    }
 
 
 def _summary(figures: dict[str, Any]) -> str:
-    accepted = (f"accepted after {figures['accepted_after_s']:.2f} s ({figures['attempts']} attempts)"
-                if figures.get("accepted") else "never accepted")
-    expiry = "expiry honoured" if figures.get("expiry_honoured") else (
-        f"expiry NOT honoured (asked {figures.get('requested_expiry')}, got {figures.get('answered_expiry')})")
-    keeps = {True: "nextLink keeps api-version", False: "nextLink DROPS api-version",
-             None: "no nextLink"}[figures.get("next_link_keeps_api_version")]
+    accepted = (
+        f"accepted after {figures['accepted_after_s']:.2f} s ({figures['attempts']} attempts)"
+        if figures.get("accepted")
+        else "never accepted"
+    )
+    expiry = (
+        "expiry honoured"
+        if figures.get("expiry_honoured")
+        else (f"expiry NOT honoured (asked {figures.get('requested_expiry')}, got {figures.get('answered_expiry')})")
+    )
+    keeps = {True: "nextLink keeps api-version", False: "nextLink DROPS api-version", None: "no nextLink"}[
+        figures.get("next_link_keeps_api_version")
+    ]
     throttled = figures.get("throttled", 0)
-    retry = ({True: "with Retry-After", False: "WITHOUT Retry-After"}[figures["retry_after_on_429"]]
-             if throttled else "")
+    retry = {True: "with Retry-After", False: "WITHOUT Retry-After"}[figures["retry_after_on_429"]] if throttled else ""
     seen = f"{throttled} 429s {retry}".strip() if throttled else "no 429"
     return f"{accepted}; {expiry}; {keeps}; {seen}; {figures.get('cleanup', '?')}"
 
@@ -108,8 +130,10 @@ def live_check(report: DoctorReport, runtime: Runtime, app: AppSpec, budget: flo
         figures.update(accepted_after(client, value, budget))
         figures.update(listing_figures(runtime, app, report.failures.setdefault(app.name, [])))
         if not figures["accepted"]:
-            failure = (f"token {token_id} was not accepted within {budget:g} s: retry later or raise the budget "
-                       "(--live-budget); the rotation verifies new tokens and would block")
+            failure = (
+                f"token {token_id} was not accepted within {budget:g} s: retry later or raise the budget "
+                "(--live-budget); the rotation verifies new tokens and would block"
+            )
     except RotationError as exc:
         failure = f"{exc}"
     finally:

@@ -47,8 +47,9 @@ class WireUserPage(Wire):
 class Probe:
     """GETs to one app with the identity's bearer, answers seen raw (nextLink, Retry-After)."""
 
-    def __init__(self, runtime: Runtime, app: AppSpec, failures: list[BaseException],
-                 retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, app: AppSpec, failures: list[BaseException], retry: RetryPolicy | None = None
+    ) -> None:
         self.base_url = app.base_url.rstrip("/")
         self._origin = Origin.of(self.base_url)
         self._http: httpx.Client = runtime.http()
@@ -58,6 +59,7 @@ class Probe:
 
     def get(self, url: str, what: str, *, first: bool = True) -> Answer:
         """`first`: add the api-version (a nextLink must carry its own)."""
+
         def build() -> httpx.Request:
             bearer = self._credential.get_token(IOTCENTRAL_SCOPE).token
             params = {"api-version": API_VERSION} if first else None
@@ -86,8 +88,10 @@ class Probe:
 
 def _not_a_user(app: AppSpec, error: RotationError) -> str:
     status = getattr(error, "status", None)
-    return (f"the identity is not a user of app {app.name}, or not with a role that may read users (HTTP {status}): "
-            f"add it as Administrator (`rotation bootstrap --app {app.name}`); {PROPAGATION}")
+    return (
+        f"the identity is not a user of app {app.name}, or not with a role that may read users (HTTP {status}): "
+        f"add it as Administrator (`rotation bootstrap --app {app.name}`); {PROPAGATION}"
+    )
 
 
 def app_check(report: DoctorReport, runtime: Runtime, app: AppSpec, claims: dict[str, Any]) -> None:
@@ -97,11 +101,21 @@ def app_check(report: DoctorReport, runtime: Runtime, app: AppSpec, claims: dict
         try:
             listed = len(runtime.iotcentral(app).list_tokens())
         except RotationError as exc:
-            report.add(Check("FAIL", name, f"{exc}: is the token of slot {app.api_token_slot} an Administrator "
-                                           f"token of {app.base_url}?"))
+            report.add(
+                Check(
+                    "FAIL",
+                    name,
+                    f"{exc}: is the token of slot {app.api_token_slot} an Administrator token of {app.base_url}?",
+                )
+            )
             return
-        report.add(Check("ok", name, f"the token of slot {app.api_token_slot} lists {listed} API tokens "
-                                     "(api_token_slot: no identity)"))
+        report.add(
+            Check(
+                "ok",
+                name,
+                f"the token of slot {app.api_token_slot} lists {listed} API tokens (api_token_slot: no identity)",
+            )
+        )
         return
     oid, tid = str(claims.get("oid", "")).lower(), str(claims.get("tid", "")).lower()
     probe = Probe(runtime, app, report.failures.setdefault(app.name, []))
@@ -109,24 +123,44 @@ def app_check(report: DoctorReport, runtime: Runtime, app: AppSpec, claims: dict
         users = [u for u in probe.users() if (u.object_id or "").lower() == oid and (u.tenant_id or "").lower() == tid]
         count: int | None = len(runtime.iotcentral(app).list_tokens()) if users else None
     except AuthError as exc:
-        detail = _not_a_user(app, exc) if exc.status == 403 else (
-            f"IoT Central refused the identity's token ({exc}): is the app in the identity's tenant?")
+        detail = (
+            _not_a_user(app, exc)
+            if exc.status == 403
+            else (f"IoT Central refused the identity's token ({exc}): is the app in the identity's tenant?")
+        )
         report.add(Check("FAIL", name, detail))
         return
     except (RotationError, AzureError) as exc:
-        report.add(Check("FAIL", name, f"cannot read app {app.name} ({exc}): is its base_url or subdomain right "
-                                       "and the app reachable?"))
+        report.add(
+            Check(
+                "FAIL",
+                name,
+                f"cannot read app {app.name} ({exc}): is its base_url or subdomain right and the app reachable?",
+            )
+        )
         return
     if not users:
-        report.add(Check("FAIL", name, f"the identity (object id {oid}) is not a user of app {app.name} (perhaps "
-                                       f"only through a group): add it as Administrator; {PROPAGATION}"))
+        report.add(
+            Check(
+                "FAIL",
+                name,
+                f"the identity (object id {oid}) is not a user of app {app.name} (perhaps "
+                f"only through a group): add it as Administrator; {PROPAGATION}",
+            )
+        )
         return
     roles = users[0].roles
     if not any(r.role == ADMINISTRATOR and r.organization is None for r in roles):
         shown = ", ".join(r.role + (f"@{r.organization}" if r.organization else "") for r in roles)
-        report.add(Check("FAIL", name, f"the identity is user {users[0].id} of app {app.name} with roles {shown}, "
-                                       "not Administrator at the root organization, so it cannot manage API "
-                                       f"tokens: give it Administrator without an organization; {PROPAGATION}"))
+        report.add(
+            Check(
+                "FAIL",
+                name,
+                f"the identity is user {users[0].id} of app {app.name} with roles {shown}, "
+                "not Administrator at the root organization, so it cannot manage API "
+                f"tokens: give it Administrator without an organization; {PROPAGATION}",
+            )
+        )
         return
     report.add(Check("ok", name, f"user {users[0].id} is Administrator; lists {count} API tokens"))
 
@@ -136,8 +170,10 @@ def _vault_problem(url: str, step: str, exc: BaseException) -> str:
     status = exc.status_code if isinstance(exc, HttpResponseError) else getattr(exc, "status", None)
     got = f"HTTP {status}" if status else type(exc).__name__
     if status == 403:
-        return (f"the identity may not {step} secrets in {url} ({got}): assign it Key Vault Secrets Officer on "
-                f"the vault (RBAC); {PROPAGATION}")
+        return (
+            f"the identity may not {step} secrets in {url} ({got}): assign it Key Vault Secrets Officer on "
+            f"the vault (RBAC); {PROPAGATION}"
+        )
     if status == 401:
         return f"the vault {url} refused the identity's token ({got}): is the vault in the identity's tenant?"
     return f"{step} a secret in {url}: got {got}: is the vault URL right and reachable (firewall, private endpoint)?"
@@ -146,8 +182,9 @@ def _vault_problem(url: str, step: str, exc: BaseException) -> str:
 def _round_trip(client: SecretClient, name: str, steps: list[str]) -> None:
     """Set, tag, read back; each step named in `steps` before it runs (a failure names the last one)."""
     steps.append("set")
-    version = client.set_secret(name, secrets.token_urlsafe(16), tags=dict(DOCTOR_TAG),
-                                content_type="text/plain").properties.version
+    version = client.set_secret(
+        name, secrets.token_urlsafe(16), tags=dict(DOCTOR_TAG), content_type="text/plain"
+    ).properties.version
     steps.append("tag")
     client.update_secret_properties(name, version, tags={**DOCTOR_TAG, "doctor": "tagged"})
     steps.append("read")
@@ -170,8 +207,9 @@ def _remove(client: SecretClient, name: str) -> str:
 def vault_check(report: DoctorReport, runtime: Runtime, url: str) -> None:
     name, secret = f"vault {url}", throwaway_id()
     settings = runtime.settings
-    client = build_secret_client(url, runtime.credential_object(), ca_bundle=settings.ca_bundle,
-                                 timeout=settings.http_timeout)
+    client = build_secret_client(
+        url, runtime.credential_object(), ca_bundle=settings.ca_bundle, timeout=settings.http_timeout
+    )
     steps: list[str] = []
     failure, removed, refused = "", "", False
     try:

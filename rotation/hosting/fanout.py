@@ -64,8 +64,6 @@ def poison_queue(settings_queue: str) -> str:
     return f"{settings_queue}-poison"
 
 
-
-
 def _ensure(queue: MessageQueue) -> None:
     with contextlib.suppress(ResourceExistsError):
         queue.create_queue()
@@ -83,8 +81,9 @@ def enqueue_apps(runtime: Runtime, job: Job) -> int:
         try:
             _ensure(queue)
             for app in runtime.apps:
-                queue.send_message(json.dumps({"job": job, "app": app.name, "enqueued_at": enqueued_at}),
-                                   time_to_live=MESSAGE_TTL)
+                queue.send_message(
+                    json.dumps({"job": job, "app": app.name, "enqueued_at": enqueued_at}), time_to_live=MESSAGE_TTL
+                )
                 sent += 1
         except AzureError as exc:
             what = f"enqueue {job} into queue {name} ({sent} of {len(runtime.apps)} apps sent)"
@@ -98,8 +97,9 @@ def parse_message(body: str) -> tuple[Job, str, str]:
     try:
         data = json.loads(body)
     except ValueError:
-        raise InvalidMessageError(f"queue message: got {len(body)} characters that are not JSON, expected "
-                                  '{"job", "app", "enqueued_at"}') from None
+        raise InvalidMessageError(
+            f'queue message: got {len(body)} characters that are not JSON, expected {{"job", "app", "enqueued_at"}}'
+        ) from None
     if not isinstance(data, dict):
         raise InvalidMessageError(f"queue message: got a JSON {type(data).__name__}, expected an object")
     job, app, enqueued_at = data.get("job"), data.get("app"), data.get("enqueued_at", "")
@@ -121,14 +121,19 @@ def handle_message(runtime: Runtime, body: str, dequeue_count: int) -> JobResult
         return JobResult("rotate", [], dropped=str(exc))
     app = next((spec for spec in runtime.apps if spec.name == app_name), None)
     if app is None:
-        reason = (f"queue message field app: got {app_name!r}, expected an app of the policies (removed since "
-                  f"it was enqueued at {enqueued_at}?); dropped")
+        reason = (
+            f"queue message field app: got {app_name!r}, expected an app of the policies (removed since "
+            f"it was enqueued at {enqueued_at}?); dropped"
+        )
         log.warning(reason)
         return JobResult(job, [], dropped=reason)
     result = run_job(runtime, job, apps=[app])
     if result.failed:
-        raise AppFailedError(f"{job} {app_name}: failed (attempt {dequeue_count}); the host retries the message, "
-                             f"then moves it to {poison_queue(runtime.settings.queue)}", result)
+        raise AppFailedError(
+            f"{job} {app_name}: failed (attempt {dequeue_count}); the host retries the message, "
+            f"then moves it to {poison_queue(runtime.settings.queue)}",
+            result,
+        )
     return result
 
 

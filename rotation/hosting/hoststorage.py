@@ -39,8 +39,10 @@ class HostStorage:
         queue = env.get(f"{PREFIX}__queueServiceUri") or None
         if connection:
             if "=" not in connection:
-                raise ConfigError(f"{PREFIX}: got a value without 'key=value' pairs, expected a storage "
-                                  "connection string (or use AzureWebJobsStorage__accountName)")
+                raise ConfigError(
+                    f"{PREFIX}: got a value without 'key=value' pairs, expected a storage "
+                    "connection string (or use AzureWebJobsStorage__accountName)"
+                )
             return cls(connection_string=connection)
         if not (account or blob or queue):
             return None
@@ -48,13 +50,17 @@ class HostStorage:
         if credential.lower() != "managedidentity":
             raise ConfigError(f"{PREFIX}__credential: got {credential!r}, expected managedidentity")
         if account and not account.isalnum():
-            raise ConfigError(f"{PREFIX}__accountName: got {account!r}, expected a storage account name "
-                              "(3-24 lowercase letters and digits)")
+            raise ConfigError(
+                f"{PREFIX}__accountName: got {account!r}, expected a storage account name "
+                "(3-24 lowercase letters and digits)"
+            )
         blob = blob or (f"https://{account}.blob.core.windows.net" if account else None)
         queue = queue or (f"https://{account}.queue.core.windows.net" if account else None)
-        return cls(blob_url=check_base_url(blob, f"{PREFIX}__blobServiceUri") if blob else None,
-                   queue_url=check_base_url(queue, f"{PREFIX}__queueServiceUri") if queue else None,
-                   client_id=env.get(f"{PREFIX}__clientId") or None)
+        return cls(
+            blob_url=check_base_url(blob, f"{PREFIX}__blobServiceUri") if blob else None,
+            queue_url=check_base_url(queue, f"{PREFIX}__queueServiceUri") if queue else None,
+            client_id=env.get(f"{PREFIX}__clientId") or None,
+        )
 
     @property
     def has_blob(self) -> bool:

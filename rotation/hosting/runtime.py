@@ -75,8 +75,10 @@ class Runtime:
             check_base_url(iottly.base_url, f"app {iottly.name} base URL")
             check_base_url(iottly.vault, f"app {iottly.name} vault")
         if self.settings.clock_offset and not all_loopback([*self.apps, *self.iottly_apps]):
-            raise ConfigError("ROTATION_CLOCK_OFFSET: got a clock offset with non-loopback endpoints, "
-                              "expected it only against the sandbox's loopback emulators")
+            raise ConfigError(
+                "ROTATION_CLOCK_OFFSET: got a clock offset with non-loopback endpoints, "
+                "expected it only against the sandbox's loopback emulators"
+            )
         self._limiter = RateLimiter(self.settings.rate_limit)
 
     def now(self) -> datetime:
@@ -101,9 +103,13 @@ class Runtime:
             if self.settings.ca_bundle:
                 verify = ssl.create_default_context(cafile=self.settings.ca_bundle)
             connect, read = timeouts(self.settings.http_timeout)
-            self._http = httpx.Client(verify=verify, timeout=httpx.Timeout(read, connect=connect),
-                                      limits=httpx.Limits(max_connections=32), trust_env=False,
-                                      follow_redirects=False)
+            self._http = httpx.Client(
+                verify=verify,
+                timeout=httpx.Timeout(read, connect=connect),
+                limits=httpx.Limits(max_connections=32),
+                trust_env=False,
+                follow_redirects=False,
+            )
         return self._http
 
     def iotcentral(self, app: AppSpec) -> IoTCentralClient:
@@ -117,8 +123,10 @@ class Runtime:
         vault = self.vault(app.vault)
         current = SlotState(tuple(vault.list_versions(slot.secret))).current
         if current is None:
-            raise ConfigError(f"api_token_slot {slot.slot!r} of {app.name}: got no current token in {slot.secret}, "
-                              f"expected one: run `rotation bootstrap --app {app.name} --api-token-slot {slot.slot}`")
+            raise ConfigError(
+                f"api_token_slot {slot.slot!r} of {app.name}: got no current token in {slot.secret}, "
+                f"expected one: run `rotation bootstrap --app {app.name} --api-token-slot {slot.slot}`"
+            )
         return vault.get_value(slot.secret, current.version)
 
     def report_store(self) -> BlobReportStore | None:
@@ -129,10 +137,13 @@ class Runtime:
         from rotation.audit.report.files import CONTENT_TYPES  # noqa: PLC0415 -- jinja2 only when the audit runs
 
         container = build_container_client(
-            settings.reports_container, account_url=settings.reports_account_url,
+            settings.reports_container,
+            account_url=settings.reports_account_url,
             connection_string=settings.reports_connection_string,
-            credential=None if settings.reports_connection_string else self._cred(), timeout=settings.http_timeout,
-            logging_enable=self.sdk_logging)
+            credential=None if settings.reports_connection_string else self._cred(),
+            timeout=settings.http_timeout,
+            logging_enable=self.sdk_logging,
+        )
         return BlobReportStore(container, CONTENT_TYPES)
 
     @property
@@ -168,31 +179,56 @@ class Runtime:
         host = self.settings.host_storage
         what = "host storage (AzureWebJobsStorage)"
         if host is not None and host.connection_string:
-            return build_blob_service(account_url=None, connection_string=host.connection_string, credential=None,
-                                      what=what, timeout=self.settings.http_timeout,
-            logging_enable=self.sdk_logging)
+            return build_blob_service(
+                account_url=None,
+                connection_string=host.connection_string,
+                credential=None,
+                what=what,
+                timeout=self.settings.http_timeout,
+                logging_enable=self.sdk_logging,
+            )
         if host is None or host.blob_url is None:
-            raise ConfigError("AzureWebJobsStorage: got no blob endpoint, expected a connection string or "
-                              "AzureWebJobsStorage__accountName / __blobServiceUri")
-        return build_blob_service(account_url=host.blob_url, connection_string=None,
-                                  credential=self._host_credential(), what=what, timeout=self.settings.http_timeout,
-            logging_enable=self.sdk_logging)
+            raise ConfigError(
+                "AzureWebJobsStorage: got no blob endpoint, expected a connection string or "
+                "AzureWebJobsStorage__accountName / __blobServiceUri"
+            )
+        return build_blob_service(
+            account_url=host.blob_url,
+            connection_string=None,
+            credential=self._host_credential(),
+            what=what,
+            timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging,
+        )
 
     def host_queue(self, name: str, *, decode: bool = True) -> MessageQueue:
         """A queue of the host storage, base64 text as the Functions queue trigger reads and writes it
         (`decode=False`: contents as stored, for reading messages that someone else may have written)."""
         host = self.settings.host_storage
         if host is not None and host.connection_string:
-            return build_queue_client(name, queue_url=None, connection_string=host.connection_string,
-                                      credential=None, decode=decode, timeout=self.settings.http_timeout,
-            logging_enable=self.sdk_logging)
+            return build_queue_client(
+                name,
+                queue_url=None,
+                connection_string=host.connection_string,
+                credential=None,
+                decode=decode,
+                timeout=self.settings.http_timeout,
+                logging_enable=self.sdk_logging,
+            )
         if host is None or host.queue_url is None:
-            raise ConfigError("AzureWebJobsStorage: got no queue endpoint, expected a connection string or "
-                              "AzureWebJobsStorage__accountName / __queueServiceUri")
-        return build_queue_client(name, queue_url=host.queue_url, connection_string=None,
-                                  credential=self._host_credential(), decode=decode,
-                                  timeout=self.settings.http_timeout,
-            logging_enable=self.sdk_logging)
+            raise ConfigError(
+                "AzureWebJobsStorage: got no queue endpoint, expected a connection string or "
+                "AzureWebJobsStorage__accountName / __queueServiceUri"
+            )
+        return build_queue_client(
+            name,
+            queue_url=host.queue_url,
+            connection_string=None,
+            credential=self._host_credential(),
+            decode=decode,
+            timeout=self.settings.http_timeout,
+            logging_enable=self.sdk_logging,
+        )
 
     def admin_iotcentral(self, base_url: str, token: Secret) -> IoTCentralClient:
         """An app called with a one-off admin token (bootstrap, store-api-token): `engine.ports.Connections`."""
@@ -213,9 +249,13 @@ class Runtime:
 
     def vault(self, url: str) -> KeyVaultSecrets:
         if url not in self._vaults:
-            client = build_secret_client(url, self._cred(), ca_bundle=self.settings.ca_bundle,
-                                         timeout=self.settings.http_timeout,
-            logging_enable=self.sdk_logging)
+            client = build_secret_client(
+                url,
+                self._cred(),
+                ca_bundle=self.settings.ca_bundle,
+                timeout=self.settings.http_timeout,
+                logging_enable=self.sdk_logging,
+            )
             self._vaults[url] = KeyVaultSecrets(client)
         return self._vaults[url]
 

@@ -49,12 +49,24 @@ class Schedule:
 
 
 SCHEDULES: tuple[Schedule, ...] = (
-    Schedule("rotate", "ROTATE_SCHEDULE", "0 5 * * * *",
-             "hourly: a due slot is renewed within the hour, far inside its renew_at margin"),
-    Schedule("revoke", "REVOKE_SCHEDULE", "0 35 * * * *",
-             "hourly, half an hour after rotate: superseded tokens go within an hour of their grace end"),
-    Schedule("audit", "AUDIT_SCHEDULE", "0 15 6 * * *",
-             "daily before working hours in Europe: one report a day, alerts when people can act"),
+    Schedule(
+        "rotate",
+        "ROTATE_SCHEDULE",
+        "0 5 * * * *",
+        "hourly: a due slot is renewed within the hour, far inside its renew_at margin",
+    ),
+    Schedule(
+        "revoke",
+        "REVOKE_SCHEDULE",
+        "0 35 * * * *",
+        "hourly, half an hour after rotate: superseded tokens go within an hour of their grace end",
+    ),
+    Schedule(
+        "audit",
+        "AUDIT_SCHEDULE",
+        "0 15 6 * * *",
+        "daily before working hours in Europe: one report a day, alerts when people can act",
+    ),
 )
 BY_JOB: dict[str, Schedule] = {s.job: s for s in SCHEDULES}
 FIELDS = ("second", "minute", "hour", "day", "month", "day_of_week")
@@ -70,8 +82,10 @@ _EXPANDED_ORDER = ("minute", "hour", "day", "month", "day_of_week", "second")
 def validate(expression: str, setting: str = "schedule") -> str:
     """The expression, whitespace normalised, or a ConfigError saying got/expected."""
     fields = expression.split()
-    expected = (f"expected a 6-field NCRONTAB expression (second minute hour day month day-of-week), "
-                f"e.g. '{BY_JOB['rotate'].default}'")
+    expected = (
+        f"expected a 6-field NCRONTAB expression (second minute hour day month day-of-week), "
+        f"e.g. '{BY_JOB['rotate'].default}'"
+    )
     if len(fields) != 6:
         raise ConfigError(f"{setting}: got {expression!r} ({len(fields)} fields), {expected}")
     names = {4: _MONTHS, 5: _WEEKDAYS}

@@ -62,18 +62,29 @@ class Server:
             jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{self.store}")},
             executors={"default": ThreadPoolExecutor(max_workers=len(schedules.SCHEDULES))},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self.misfire_grace},
-            timezone=UTC)
+            timezone=UTC,
+        )
         self.scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, JobSubmissionEvent) and event.code == EVENT_JOB_SUBMITTED:
             times = [t.astimezone(UTC) for t in event.scheduled_run_times]
             late = (datetime.now(UTC) - times[0]).total_seconds()
-            self.log.info("job_submitted", job=event.job_id, scheduled=[t.isoformat() for t in times],
-                          coalesced=len(times), past_due=late > PAST_DUE_AFTER, late_s=round(late, 3))
+            self.log.info(
+                "job_submitted",
+                job=event.job_id,
+                scheduled=[t.isoformat() for t in times],
+                coalesced=len(times),
+                past_due=late > PAST_DUE_AFTER,
+                late_s=round(late, 3),
+            )
         elif event.code == EVENT_JOB_MISSED:
-            self.log.warning("job_missed", job=event.job_id, scheduled=event.scheduled_run_time.isoformat(),
-                             detail=f"later than misfire_grace_time ({self.misfire_grace}s); the next one runs")
+            self.log.warning(
+                "job_missed",
+                job=event.job_id,
+                scheduled=event.scheduled_run_time.isoformat(),
+                detail=f"later than misfire_grace_time ({self.misfire_grace}s); the next one runs",
+            )
         else:
             self.log.info("job_still_running", job=event.job_id, detail="max_instances=1: this fire time is skipped")
 
@@ -87,10 +98,16 @@ class Server:
                 pending = stored.next_run_time.astimezone(UTC).isoformat() if stored.next_run_time else None
                 self.log.info("job_resumed", job=schedule.job, schedule=expression, next_run=pending)
                 continue
-            job = self.scheduler.add_job(fire, trigger=trigger, args=[schedule.job], id=schedule.job,
-                                         name=schedule.job, replace_existing=True)
-            self.log.info("job_scheduled", job=schedule.job, schedule=expression, replaced=stored is not None,
-                          next_run=job.next_run_time.astimezone(UTC).isoformat() if job.next_run_time else None)
+            job = self.scheduler.add_job(
+                fire, trigger=trigger, args=[schedule.job], id=schedule.job, name=schedule.job, replace_existing=True
+            )
+            self.log.info(
+                "job_scheduled",
+                job=schedule.job,
+                schedule=expression,
+                replaced=stored is not None,
+                next_run=job.next_run_time.astimezone(UTC).isoformat() if job.next_run_time else None,
+            )
 
     def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
         self.log.info("serve_stopping", signal=signal.Signals(signum).name)
@@ -104,8 +121,9 @@ class Server:
         self.scheduler.start(paused=True)
         self.sync_jobs()
         self.scheduler.resume()
-        self.log.info("serve_started", store=str(self.store), misfire_grace_s=self.misfire_grace,
-                      schedules=dict(self.expressions))
+        self.log.info(
+            "serve_started", store=str(self.store), misfire_grace_s=self.misfire_grace, schedules=dict(self.expressions)
+        )
         while not self.stop.wait(1.0):  # wakes on the signal; the timeout only keeps signals deliverable
             pass
         self.scheduler.shutdown(wait=True)

@@ -52,18 +52,36 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     # a JWT (an Azure AD access token): base64url('{"...') . base64url('{"...') . signature
     (re.compile(r"eyJ[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"), "<redacted jwt>"),
     # an IoT Central API token, also percent-encoded: SharedAccessSignature sr=..&sig=..&skn=..&se=..
-    (re.compile(rf"SharedAccessSignature(?:\s|%20|\+)+{_VALUE_END}?sig(?:=|%3D)[A-Za-z0-9%+/_-]{{8,}}{_VALUE_END}",
-                re.IGNORECASE), "<redacted api token>"),
+    (
+        re.compile(
+            rf"SharedAccessSignature(?:\s|%20|\+)+{_VALUE_END}?sig(?:=|%3D)[A-Za-z0-9%+/_-]{{8,}}{_VALUE_END}",
+            re.IGNORECASE,
+        ),
+        "<redacted api token>",
+    ),
     (re.compile(r"\b(sig(?:=|%3D))[A-Za-z0-9%+/_-]{8,}", re.IGNORECASE), r"\1<redacted>"),
     # header values (azure-core's network trace prints them as 'Name': 'value')
-    (re.compile(r"((?:authorization|authentication|x-identity-header|x-ms-authorization-auxiliary|proxy-authorization"
-                r"|cookie|set-cookie)['\"]?\s*:\s*['\"]?)[^'\"\r\n]+", re.IGNORECASE), r"\1<redacted>"),
+    (
+        re.compile(
+            r"((?:authorization|authentication|x-identity-header|x-ms-authorization-auxiliary|proxy-authorization"
+            r"|cookie|set-cookie)['\"]?\s*:\s*['\"]?)[^'\"\r\n]+",
+            re.IGNORECASE,
+        ),
+        r"\1<redacted>",
+    ),
     # a bearer credential (RFC 6750 b64token), not a challenge's `Bearer authorization="..."` parameter
-    (re.compile(r"\b(bearer(?:\s|%20)+)[A-Za-z0-9._~+/-]{8,}=*(?![\"A-Za-z0-9._~+/=-])", re.IGNORECASE),
-     r"\1<redacted>"),
+    (
+        re.compile(r"\b(bearer(?:\s|%20)+)[A-Za-z0-9._~+/-]{8,}=*(?![\"A-Za-z0-9._~+/=-])", re.IGNORECASE),
+        r"\1<redacted>",
+    ),
     # secret-bearing JSON fields of HTTP bodies: Key Vault's value, IoT Central's token, token responses
-    (re.compile(r"""(["'](?:value|token|access_token|refresh_token|id_token|client_secret|password)["']\s*:\s*)"""
-                r"""(["'])(?:(?!\2)[^\\]|\\.)*\2"""), r"\1\2<redacted>\2"),
+    (
+        re.compile(
+            r"""(["'](?:value|token|access_token|refresh_token|id_token|client_secret|password)["']\s*:\s*)"""
+            r"""(["'])(?:(?!\2)[^\\]|\\.)*\2"""
+        ),
+        r"\1\2<redacted>\2",
+    ),
 )
 
 
@@ -112,16 +130,26 @@ class JsonLines(logging.Formatter):
                 event = json.loads(message)
                 if isinstance(event, dict) and "event" in event:
                     return json.dumps({"logger": record.name, **event}, default=str)
-        line: dict[str, Any] = {"timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
-                                "level": record.levelname.lower(), "logger": record.name, "event": message}
+        line: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": message,
+        }
         line.update({k: getattr(record, k) for k in CONTEXT_KEYS if hasattr(record, k)})
         if record.exc_info:
             line["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
 
-def configure(*, stream: TextIO | None = None, level: int | None = None, env: Mapping[str, str] | None = None,
-              quiet_level: int = logging.WARNING, azure_monitor: bool = True) -> None:
+def configure(
+    *,
+    stream: TextIO | None = None,
+    level: int | None = None,
+    env: Mapping[str, str] | None = None,
+    quiet_level: int = logging.WARNING,
+    azure_monitor: bool = True,
+) -> None:
     """Idempotent: the redacting record factory, structlog, an optional JSON handler on `stream`, the
     levels, Azure Monitor (unless `azure_monitor=False`: the CLI never exports).
 
@@ -137,12 +165,17 @@ def configure(*, stream: TextIO | None = None, level: int | None = None, env: Ma
         if "logging" not in _configured:
             logging.setLogRecordFactory(_record_factory(logging.getLogRecordFactory()))
             structlog.configure(
-                processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-                            structlog.processors.TimeStamper(fmt="iso", utc=True),
-                            structlog.processors.format_exc_info, structlog.processors.JSONRenderer(default=str)],
+                processors=[
+                    structlog.contextvars.merge_contextvars,
+                    structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.format_exc_info,
+                    structlog.processors.JSONRenderer(default=str),
+                ],
                 logger_factory=structlog.stdlib.LoggerFactory(),
                 wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-                cache_logger_on_first_use=True)
+                cache_logger_on_first_use=True,
+            )
             _configured.add("logging")
         if stream is not None:
             if "handler" not in _configured:
@@ -166,8 +199,12 @@ def _azure_monitor(connection_string: str, *, in_functions: bool) -> None:
     from azure.monitor.opentelemetry import configure_azure_monitor  # noqa: PLC0415 -- only when configured
 
     off = {"enabled": False}
-    configure_azure_monitor(connection_string=connection_string, logger_name="rotation", disable_logging=in_functions,
-                            instrumentation_options={"django": off, "fastapi": off, "flask": off, "psycopg2": off})
+    configure_azure_monitor(
+        connection_string=connection_string,
+        logger_name="rotation",
+        disable_logging=in_functions,
+        instrumentation_options={"django": off, "fastapi": off, "flask": off, "psycopg2": off},
+    )
 
 
 def get_logger(name: str = "rotation") -> Any:
@@ -196,14 +233,18 @@ class Counters:
         self.minted = meter.create_counter("rotation.tokens.minted", description="tokens minted", **tokens)
         self.verified = meter.create_counter("rotation.tokens.verified", description="new tokens verified", **tokens)
         self.promoted = meter.create_counter("rotation.tokens.promoted", description="tokens made current", **tokens)
-        self.revoked = meter.create_counter("rotation.tokens.revoked", description="superseded/expired tokens "
-                                            "revoked", **tokens)
-        self.swept = meter.create_counter("rotation.tokens.swept", description="orphan or unmanaged tokens deleted",
-                                          **tokens)
-        self.failed = meter.create_counter("rotation.operations.failed", unit="{operation}",
-                                           description="actions that failed or were blocked")
-        self.findings = meter.create_counter("rotation.audit.findings", unit="{finding}",
-                                             description="open audit findings by severity")
+        self.revoked = meter.create_counter(
+            "rotation.tokens.revoked", description="superseded/expired tokens revoked", **tokens
+        )
+        self.swept = meter.create_counter(
+            "rotation.tokens.swept", description="orphan or unmanaged tokens deleted", **tokens
+        )
+        self.failed = meter.create_counter(
+            "rotation.operations.failed", unit="{operation}", description="actions that failed or were blocked"
+        )
+        self.findings = meter.create_counter(
+            "rotation.audit.findings", unit="{finding}", description="open audit findings by severity"
+        )
 
     def record_job(self, result: JobResult) -> None:
         for run in result.apps:

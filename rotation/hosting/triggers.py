@@ -105,12 +105,22 @@ def on_queue_message(body: str, dequeue_count: int, *, env: Mapping[str, str] | 
 
 def summarize(result: JobResult) -> list[dict[str, Any]]:
     """Per app: what was planned and what happened, with reasons (identifiers only, never values)."""
-    return [{"app": run.app, "failed": run.failed, "skipped": run.skipped, "planned": len(run.planned),
-             "outcomes": [{"slot": o.slot, "action": o.action, "status": o.status, "reason": o.reason,
-                           "detail": o.detail} for o in run.outcomes],
-             "blocked": [a.reason for a in run.planned if isinstance(a, Blocked)],
-             "errors": list(run.state.errors), "unmanaged": run.unmanaged}
-            for run in result.apps]
+    return [
+        {
+            "app": run.app,
+            "failed": run.failed,
+            "skipped": run.skipped,
+            "planned": len(run.planned),
+            "outcomes": [
+                {"slot": o.slot, "action": o.action, "status": o.status, "reason": o.reason, "detail": o.detail}
+                for o in run.outcomes
+            ],
+            "blocked": [a.reason for a in run.planned if isinstance(a, Blocked)],
+            "errors": list(run.state.errors),
+            "unmanaged": run.unmanaged,
+        }
+        for run in result.apps
+    ]
 
 
 def finish(result: JobResult, log: Any) -> None:
@@ -118,8 +128,10 @@ def finish(result: JobResult, log: Any) -> None:
     _report(result, log)
     if result.failed:
         failed_apps = [run.app for run in result.apps if run.failed]
-        raise JobFailedError(f"{result.job}: {len(failed_apps)} of {len(result.apps)} apps failed: "
-                             f"{', '.join(failed_apps)} (see the app_summary lines)")
+        raise JobFailedError(
+            f"{result.job}: {len(failed_apps)} of {len(result.apps)} apps failed: "
+            f"{', '.join(failed_apps)} (see the app_summary lines)"
+        )
 
 
 def _report(result: JobResult, log: Any) -> None:
@@ -127,9 +139,14 @@ def _report(result: JobResult, log: Any) -> None:
         (log.warning if line["failed"] else log.info)("app_summary", **line)
     outcomes = result.outcomes()
     failed_apps = [run.app for run in result.apps if run.failed]
-    log.info("job_summary", job=result.job, apps=len(result.apps), failed_apps=failed_apps,
-             done=sum(1 for o in outcomes if o.status == "done"),
-             failed=sum(1 for o in outcomes if o.status == "failed"))
+    log.info(
+        "job_summary",
+        job=result.job,
+        apps=len(result.apps),
+        failed_apps=failed_apps,
+        done=sum(1 for o in outcomes if o.status == "done"),
+        failed=sum(1 for o in outcomes if o.status == "failed"),
+    )
     telemetry.counters().record_job(result)
 
 
@@ -147,11 +164,19 @@ def _audit(env: Mapping[str, str], log: Any) -> None:
     finally:
         runtime.close()
     telemetry.counters().record_audit(run.counts)
-    log.info("audit_done", run_dir=str(run.run_dir), exit_code=run.exit_code, open_by_severity=run.counts,
-             fail_on=run.fail_on, published=len(run.published), upload_error=run.upload_error)
+    log.info(
+        "audit_done",
+        run_dir=str(run.run_dir),
+        exit_code=run.exit_code,
+        open_by_severity=run.counts,
+        fail_on=run.fail_on,
+        published=len(run.published),
+        upload_error=run.upload_error,
+    )
     if run.failed:
         raise JobFailedError(f"audit: incomplete or not uploaded (exit 3), local copy in {run.run_dir}")
     if run.exit_code:
-        raise JobFailedError(f"audit: {len(run.over_threshold)} open findings at or above {run.fail_on} "
-                               f"(see the audit_finding lines and {run.run_dir})")
-
+        raise JobFailedError(
+            f"audit: {len(run.over_threshold)} open findings at or above {run.fail_on} "
+            f"(see the audit_finding lines and {run.run_dir})"
+        )

@@ -61,8 +61,9 @@ def _line(tree: Any, loc: Sequence[str | int]) -> int:
     """1-based line of the deepest node of `loc` found in the YAML tree."""
     node, line = tree, 1
     for part in loc:
-        if ((isinstance(node, CommentedMap) and part in node)
-                or (isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node))):
+        if (isinstance(node, CommentedMap) and part in node) or (
+            isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node)
+        ):
             line = _at(node, part, line)
             node = node[part]
         elif isinstance(node, CommentedMap | CommentedSeq):
@@ -114,8 +115,9 @@ def _got(error: Mapping[str, Any]) -> str:
     return repr(value)
 
 
-def _expand(node: Any, env: Mapping[str, str], path: Path, problems: list[str], *, loc: list[str | int],
-            root: Any) -> Any:
+def _expand(
+    node: Any, env: Mapping[str, str], path: Path, problems: list[str], *, loc: list[str | int], root: Any
+) -> Any:
     if isinstance(node, CommentedMap):
         for key in list(node):
             node[key] = _expand(node[key], env, path, problems, loc=[*loc, key], root=root)
@@ -123,11 +125,14 @@ def _expand(node: Any, env: Mapping[str, str], path: Path, problems: list[str], 
         for index, item in enumerate(node):
             node[index] = _expand(item, env, path, problems, loc=[*loc, index], root=root)
     elif isinstance(node, str) and "${" in node:
+
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in env:
-                problems.append(f"{path}:{_line(root, loc)} {_path(loc)}: got ${{{name}}} unset, "
-                                f"expected environment variable {name} to be set")
+                problems.append(
+                    f"{path}:{_line(root, loc)} {_path(loc)}: got ${{{name}}} unset, "
+                    f"expected environment variable {name} to be set"
+                )
                 return match.group(0)
             return env[name]
 
@@ -181,18 +186,24 @@ def _check_rules(loaded: LoadedFile, problems: list[str]) -> None:
             renew_at = slot.renew_at or defaults.renew_at
             grace = slot.grace or defaults.grace
             if lifetime > defaults.max_lifetime:
-                problems.append(f"{loaded.path}:{_line(loaded.tree, [*loc, 'lifetime'])} {_path(loc)}.lifetime: got "
-                                f"{format_duration(lifetime)!r}, expected at most max_lifetime "
-                                f"{format_duration(defaults.max_lifetime)}")
+                problems.append(
+                    f"{loaded.path}:{_line(loaded.tree, [*loc, 'lifetime'])} {_path(loc)}.lifetime: got "
+                    f"{format_duration(lifetime)!r}, expected at most max_lifetime "
+                    f"{format_duration(defaults.max_lifetime)}"
+                )
             overlap = lifetime * (1 - renew_at)
             if grace > overlap:
-                problems.append(f"{where}.grace: got {format_duration(grace)!r}, expected at most (1 - renew_at) * "
-                                f"lifetime = {format_duration(_whole(overlap))} so the previous token stays valid "
-                                "through the grace period")
+                problems.append(
+                    f"{where}.grace: got {format_duration(grace)!r}, expected at most (1 - renew_at) * "
+                    f"lifetime = {format_duration(_whole(overlap))} so the previous token stays valid "
+                    "through the grace period"
+                )
             for r, role in enumerate(slot.roles):
                 if parse_role_ref(role.role).ref in forbidden and slot.slot != app.api_token_slot:
-                    problems.append(f"{loaded.path}:{_line(loaded.tree, [*loc, 'roles', r])} {_path(loc)}.roles[{r}]"
-                                    f".role: got {role.role!r}, expected a role not in forbid_roles")
+                    problems.append(
+                        f"{loaded.path}:{_line(loaded.tree, [*loc, 'roles', r])} {_path(loc)}.roles[{r}]"
+                        f".role: got {role.role!r}, expected a role not in forbid_roles"
+                    )
 
 
 def _whole(delta: timedelta) -> timedelta:
@@ -208,13 +219,18 @@ def _check_unique(policies: PolicySet, problems: list[str]) -> None:
             if app.name in names:
                 problems.append(f"{where}: got {app.name!r}, expected a name not already used at {names[app.name]}")
             names.setdefault(app.name, where.split(" ", maxsplit=1)[0])
-            pairs = ([(s.secret or f"iotc-{app.name}-{s.slot}", s.slot) for s in app.tokens]
-                     if isinstance(app, IoTCentralApp) else [(k.secret, k.slot) for k in app.keys])
+            pairs = (
+                [(s.secret or f"iotc-{app.name}-{s.slot}", s.slot) for s in app.tokens]
+                if isinstance(app, IoTCentralApp)
+                else [(k.secret, k.slot) for k in app.keys]
+            )
             for secret, slot in pairs:
                 key = (app.vault, secret.lower())
                 if key in secrets:
-                    problems.append(f"{where}: slot {slot} got secret {secret!r}, expected a secret no other slot "
-                                    f"uses in {app.vault} (also {secrets[key]})")
+                    problems.append(
+                        f"{where}: slot {slot} got secret {secret!r}, expected a secret no other slot "
+                        f"uses in {app.vault} (also {secrets[key]})"
+                    )
                 secrets.setdefault(key, f"{app.name}/{slot}")
 
 

@@ -45,9 +45,18 @@ def _checked(check: Any) -> Any:
     return BeforeValidator(run)
 
 
-Duration = Annotated[timedelta, _checked(parse_duration), PlainSerializer(format_duration, return_type=str),
-                     WithJsonSchema({"type": "string", "pattern": r"^P(?!$)(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$",
-                                     "description": "ISO 8601 duration (weeks, days, hours, minutes, seconds)"})]
+Duration = Annotated[
+    timedelta,
+    _checked(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^P(?!$)(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$",
+            "description": "ISO 8601 duration (weeks, days, hours, minutes, seconds)",
+        }
+    ),
+]
 Name = Annotated[str, _checked(check_name)]
 Subdomain = Annotated[str, _checked(check_subdomain)]
 BaseDomain = Annotated[str, _checked(check_base_domain)]
@@ -58,9 +67,13 @@ Organization = Annotated[str, _checked(check_organization)]
 RoleName = Annotated[str, _checked(lambda v: (parse_role_ref(v), v)[1])]
 # The schema's pattern is what an editor can check; `check_api_path` also refuses escaped dots and slashes.
 _SEGMENT = r"(?!\.\.?(?:/|$))(?:[A-Za-z0-9_.~:@-]|%[0-9A-Fa-f]{2})+"
-ApiPath = Annotated[str, _checked(check_api_path),
-                    WithJsonSchema({"type": "string", "maxLength": API_PATH_MAX,
-                                    "pattern": rf"^/api/(?:{_SEGMENT}(?:/{_SEGMENT})*/?)?$"})]
+ApiPath = Annotated[
+    str,
+    _checked(check_api_path),
+    WithJsonSchema(
+        {"type": "string", "maxLength": API_PATH_MAX, "pattern": rf"^/api/(?:{_SEGMENT}(?:/{_SEGMENT})*/?)?$"}
+    ),
+]
 
 
 VERIFY_BUDGET_MIN, VERIFY_BUDGET_MAX = timedelta(seconds=1), timedelta(minutes=10)
@@ -77,22 +90,31 @@ class Defaults(Strict):
     max_lifetime: Duration = Field(timedelta(days=90), description="No token may live longer (audited).")
     forbid_roles: list[RoleName] = Field(["administrator"], description="Roles no managed token may hold.")
     jitter: float = Field(0.05, ge=0, lt=0.5, description="Renew up to this fraction earlier, fixed per slot.")
-    orphan_safety_window: Duration = Field(timedelta(hours=1),
-                                           description="Managed tokens no version references are deleted after this.")
+    orphan_safety_window: Duration = Field(
+        timedelta(hours=1), description="Managed tokens no version references are deleted after this."
+    )
 
 
 class RoleEntry(Strict):
-    role: RoleName = Field(description="Built-in alias (administrator, builder, operator, org_admin, org_operator, "
-                                       "org_viewer), a role GUID, or a custom role's display name.")
+    role: RoleName = Field(
+        description="Built-in alias (administrator, builder, operator, org_admin, org_operator, "
+        "org_viewer), a role GUID, or a custom role's display name."
+    )
     organization: Organization | None = Field(None, description="Scope the role to this organization id.")
 
 
 class Verify(Strict):
     method: Literal["GET", "HEAD"] = "GET"
-    path: ApiPath | None = Field(None, description="A read under /api/ that the token's roles allow (default "
-                                                   "/api/devices): GET <base_url><path> with the new token.")
-    budget: Duration | None = Field(None, description="How long a new token may take to be accepted before "
-                                                      "the rotation gives up on it, PT1S to PT10M (default PT90S).")
+    path: ApiPath | None = Field(
+        None,
+        description="A read under /api/ that the token's roles allow (default "
+        "/api/devices): GET <base_url><path> with the new token.",
+    )
+    budget: Duration | None = Field(
+        None,
+        description="How long a new token may take to be accepted before "
+        "the rotation gives up on it, PT1S to PT10M (default PT90S).",
+    )
 
     @field_validator("budget")
     @classmethod
@@ -130,24 +152,34 @@ class IoTCentralApp(Strict):
     allow_unmanaged: list[Allowed] = Field(default_factory=list)
     remove_unmanaged: bool = Field(False, description="Delete unmanaged tokens not allowlisted (default: report).")
     api_token_slot: Name | None = Field(
-        None, description="For deployments without a managed identity: authenticate with this slot's current "
-                          "token (an admin API token stored by `rotation bootstrap --api-token-slot`); the slot "
-                          "rotates itself. It is exempt from forbid_roles.")
+        None,
+        description="For deployments without a managed identity: authenticate with this slot's current "
+        "token (an admin API token stored by `rotation bootstrap --api-token-slot`); the slot "
+        "rotates itself. It is exempt from forbid_roles.",
+    )
 
     @model_validator(mode="after")
     def _unique_slots(self) -> IoTCentralApp:
         """pydantic formats custom messages with str() only, and locates a model validator's error at the
         app: `at` (below the app) and `got` in the context let the loader point at the field itself."""
         if self.api_token_slot and self.api_token_slot not in {s.slot for s in self.tokens}:
-            raise PydanticCustomError("invalid_value", "one of this app's token slots ({slots})",
-                                      {"slots": ", ".join(s.slot for s in self.tokens) or "none declared",
-                                       "at": ("api_token_slot",), "got": self.api_token_slot})
+            raise PydanticCustomError(
+                "invalid_value",
+                "one of this app's token slots ({slots})",
+                {
+                    "slots": ", ".join(s.slot for s in self.tokens) or "none declared",
+                    "at": ("api_token_slot",),
+                    "got": self.api_token_slot,
+                },
+            )
         seen: dict[str, int] = {}
         for index, slot in enumerate(self.tokens):
             if slot.slot in seen:
-                raise PydanticCustomError("duplicate", "a slot name used once per app (also tokens[{first}])",
-                                          {"first": seen[slot.slot], "at": ("tokens", index, "slot"),
-                                           "got": slot.slot})
+                raise PydanticCustomError(
+                    "duplicate",
+                    "a slot name used once per app (also tokens[{first}])",
+                    {"first": seen[slot.slot], "at": ("tokens", index, "slot"), "got": slot.slot},
+                )
             seen[slot.slot] = index
         return self
 

@@ -19,24 +19,42 @@ from rotation.policy.models import Defaults, IoTCentralApp, IottlyApp
 def _iotcentral(app: IoTCentralApp, defaults: Defaults) -> AppSpec:
     base_url = app.base_url or f"https://{app.subdomain}.{app.base_domain}"
     slots = tuple(
-        SlotSpec(app=app.name, slot=slot.slot, secret=slot.secret or f"iotc-{app.name}-{slot.slot}",
-                 roles=tuple(SlotRole(parse_role_ref(r.role).ref, r.organization) for r in slot.roles),
-                 lifetime=slot.lifetime or defaults.lifetime, renew_at=slot.renew_at or defaults.renew_at,
-                 grace=slot.grace or defaults.grace, max_lifetime=defaults.max_lifetime, jitter=defaults.jitter,
-                 verify_method=slot.verify.method if slot.verify else "GET",
-                 verify_path=slot.verify.path if slot.verify else None,
-                 verify_budget=slot.verify.budget if slot.verify else None)
-        for slot in app.tokens)
-    return AppSpec(name=app.name, base_url=base_url, vault=app.vault, slots=slots,
-                   allow_unmanaged=tuple(AllowedToken(a.id, a.until, a.justification) for a in app.allow_unmanaged),
-                   remove_unmanaged=app.remove_unmanaged, orphan_safety_window=defaults.orphan_safety_window,
-                   forbid_roles=tuple(parse_role_ref(r).ref for r in defaults.forbid_roles),
-                   api_token_slot=app.api_token_slot)
+        SlotSpec(
+            app=app.name,
+            slot=slot.slot,
+            secret=slot.secret or f"iotc-{app.name}-{slot.slot}",
+            roles=tuple(SlotRole(parse_role_ref(r.role).ref, r.organization) for r in slot.roles),
+            lifetime=slot.lifetime or defaults.lifetime,
+            renew_at=slot.renew_at or defaults.renew_at,
+            grace=slot.grace or defaults.grace,
+            max_lifetime=defaults.max_lifetime,
+            jitter=defaults.jitter,
+            verify_method=slot.verify.method if slot.verify else "GET",
+            verify_path=slot.verify.path if slot.verify else None,
+            verify_budget=slot.verify.budget if slot.verify else None,
+        )
+        for slot in app.tokens
+    )
+    return AppSpec(
+        name=app.name,
+        base_url=base_url,
+        vault=app.vault,
+        slots=slots,
+        allow_unmanaged=tuple(AllowedToken(a.id, a.until, a.justification) for a in app.allow_unmanaged),
+        remove_unmanaged=app.remove_unmanaged,
+        orphan_safety_window=defaults.orphan_safety_window,
+        forbid_roles=tuple(parse_role_ref(r).ref for r in defaults.forbid_roles),
+        api_token_slot=app.api_token_slot,
+    )
 
 
 def _iottly(app: IottlyApp) -> IottlyAppSpec:
-    return IottlyAppSpec(name=app.name, base_url=app.base_url, vault=app.vault,
-                         keys=tuple(IottlyKeySpec(app.name, k.slot, k.secret, k.max_age) for k in app.keys))
+    return IottlyAppSpec(
+        name=app.name,
+        base_url=app.base_url,
+        vault=app.vault,
+        keys=tuple(IottlyKeySpec(app.name, k.slot, k.secret, k.max_age) for k in app.keys),
+    )
 
 
 def app_specs(policies: PolicySet) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
@@ -49,13 +67,17 @@ def app_specs(policies: PolicySet) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
             at = (path, loaded.line(["apps", a]))
             if isinstance(app, IoTCentralApp):
                 spec = _iotcentral(app, loaded.policy.defaults)
-                slots = tuple(replace(s, declared_at=(path, loaded.line(["apps", a, "tokens", t])))
-                              for t, s in enumerate(spec.slots))
+                slots = tuple(
+                    replace(s, declared_at=(path, loaded.line(["apps", a, "tokens", t])))
+                    for t, s in enumerate(spec.slots)
+                )
                 iotcentral.append(replace(spec, slots=slots, declared_at=at))
             else:
                 key_spec = _iottly(app)
-                keys = tuple(replace(k, declared_at=(path, loaded.line(["apps", a, "keys", k_index])))
-                             for k_index, k in enumerate(key_spec.keys))
+                keys = tuple(
+                    replace(k, declared_at=(path, loaded.line(["apps", a, "keys", k_index])))
+                    for k_index, k in enumerate(key_spec.keys)
+                )
                 iottly.append(replace(key_spec, keys=keys, declared_at=at))
     return iotcentral, iottly
 
@@ -67,8 +89,9 @@ class PolicySource(Protocol):
     def policies(self) -> Path: ...
 
 
-def load_app_specs(settings: PolicySource, env: Mapping[str, str] | None = None
-                   ) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
+def load_app_specs(
+    settings: PolicySource, env: Mapping[str, str] | None = None
+) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
     return app_specs(load_policies([settings.policies], os.environ if env is None else env))
 
 

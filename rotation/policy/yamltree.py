@@ -31,10 +31,16 @@ MAX_NODES = 100_000  # after alias expansion; the example policy has about 100
 MAX_DEPTH = 32  # a policy nests 6 levels deep
 
 _STANDARD = "tag:yaml.org,2002:"
-STANDARD_TAGS = frozenset(_STANDARD + t for t in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp",
-                                                  "merge"))
-_SCALAR_EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false", "null": "null",
-                    "timestamp": "a valid date YYYY-MM-DD"}
+STANDARD_TAGS = frozenset(
+    _STANDARD + t for t in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp", "merge")
+)
+_SCALAR_EXPECTED = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "null",
+    "timestamp": "a valid date YYYY-MM-DD",
+}
 # What constructing a standard scalar from bad text raises in ruamel (int('x'), bool_values['maybe'], ...)
 _CONSTRUCT_ERRORS = (YAMLError, ValueError, KeyError, TypeError, ArithmeticError)
 
@@ -57,8 +63,9 @@ def read_tree(path: Path) -> Any:
     except YAMLError as exc:
         raise PolicyError([_yaml_problem(path, text, exc)]) from None
     except RecursionError:
-        raise PolicyError([(f"{path}:1 <yaml>: got nesting too deep to read, expected at most {MAX_DEPTH} "
-                           "levels")]) from None
+        raise PolicyError(
+            [(f"{path}:1 <yaml>: got nesting too deep to read, expected at most {MAX_DEPTH} levels")]
+        ) from None
     if node is None:
         return None
     walk = _Walk(path, yaml.constructor)
@@ -92,8 +99,9 @@ def _decode(path: Path, data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise PolicyError([(f"{path}:{line} <file>: got bytes that are not UTF-8 (at byte {exc.start}), "
-                           "expected UTF-8 text")]) from None
+        raise PolicyError(
+            [(f"{path}:{line} <file>: got bytes that are not UTF-8 (at byte {exc.start}), expected UTF-8 text")]
+        ) from None
 
 
 def _yaml_problem(path: Path, text: str, exc: YAMLError) -> str:
@@ -104,8 +112,10 @@ def _yaml_problem(path: Path, text: str, exc: YAMLError) -> str:
         return f"{path}:{line} <yaml>: got {exc.problem or exc.context}, expected valid YAML"
     if isinstance(exc, ReaderError) and isinstance(exc.position, int) and isinstance(exc.character, int):
         line = text.count("\n", 0, exc.position) + 1
-        return (f"{path}:{line} <yaml>: got the character #x{exc.character:04x}, expected printable text "
-                "(YAML allows no control characters but tab and newlines)")
+        return (
+            f"{path}:{line} <yaml>: got the character #x{exc.character:04x}, expected printable text "
+            "(YAML allows no control characters but tab and newlines)"
+        )
     return f"{path}:1 <yaml>: got {type(exc).__name__}, expected valid YAML"
 
 
@@ -128,12 +138,24 @@ class _Walk:
             self.line = node.start_mark.line + 1
             self._check(node, loc)
         if self.visited > MAX_NODES:
-            raise PolicyError([(f"{self.path}:{self.line} <yaml>: got more than {MAX_NODES} nodes after alias "
-                               f"expansion, expected at most {MAX_NODES} (anchors and aliases that repeat a part "
-                               "of the document over and over)")])
+            raise PolicyError(
+                [
+                    (
+                        f"{self.path}:{self.line} <yaml>: got more than {MAX_NODES} nodes after alias "
+                        f"expansion, expected at most {MAX_NODES} (anchors and aliases that repeat a part "
+                        "of the document over and over)"
+                    )
+                ]
+            )
         if depth > MAX_DEPTH:
-            raise PolicyError([(f"{self.path}:{self.line} <yaml>: got more than {MAX_DEPTH} levels of nesting, "
-                               f"expected at most {MAX_DEPTH} levels")])
+            raise PolicyError(
+                [
+                    (
+                        f"{self.path}:{self.line} <yaml>: got more than {MAX_DEPTH} levels of nesting, "
+                        f"expected at most {MAX_DEPTH} levels"
+                    )
+                ]
+            )
         if isinstance(node, MappingNode):
             for key, value in node.value:
                 self.visit(key, loc, depth + 1)
@@ -146,9 +168,11 @@ class _Walk:
         tag = str(node.tag)
         if tag not in STANDARD_TAGS:
             shown = "!!" + tag.removeprefix(_STANDARD) if tag.startswith(_STANDARD) else tag
-            self.problems.append(f"{self.path}:{self.line} {dotted(loc)}: got the tag {shown[:60]!r}, expected "
-                                 "only standard YAML (no tags, or !!str, !!int, !!float, !!bool, !!null, "
-                                 "!!timestamp, !!map, !!seq)")
+            self.problems.append(
+                f"{self.path}:{self.line} {dotted(loc)}: got the tag {shown[:60]!r}, expected "
+                "only standard YAML (no tags, or !!str, !!int, !!float, !!bool, !!null, "
+                "!!timestamp, !!map, !!seq)"
+            )
             return
         kind = tag.removeprefix(_STANDARD)
         if isinstance(node, ScalarNode) and kind in _SCALAR_EXPECTED:
@@ -158,8 +182,9 @@ class _Walk:
                 expected = _SCALAR_EXPECTED[kind]
                 if kind == "timestamp" and len(str(node.value)) > len("YYYY-MM-DD"):
                     expected = "a valid date YYYY-MM-DD or timestamp YYYY-MM-DDTHH:MM:SSZ"
-                self.problems.append(f"{self.path}:{self.line} {dotted(loc)}: got {str(node.value)[:60]!r}, "
-                                     f"expected {expected}")
+                self.problems.append(
+                    f"{self.path}:{self.line} {dotted(loc)}: got {str(node.value)[:60]!r}, expected {expected}"
+                )
 
 
 def _key(node: Node) -> str:

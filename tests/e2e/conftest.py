@@ -16,13 +16,27 @@ def sandbox_env(world: RunningWorld, tmp_path: Path, monkeypatch: pytest.MonkeyP
     for key, value in world.settings().items():
         monkeypatch.setenv(key, value)
     reports = tmp_path / "reports"
-    settings = {"ROTATION_CA_BUNDLE": str(world.ca.pem_path), "ROTATION_POLICIES": str(SANDBOX_POLICIES),
-                "ROTATION_REPORTS_DIR": str(reports), "ROTATION_FANOUT": "inline"}
+    settings = {
+        "ROTATION_CA_BUNDLE": str(world.ca.pem_path),
+        "ROTATION_POLICIES": str(SANDBOX_POLICIES),
+        "ROTATION_REPORTS_DIR": str(reports),
+        "ROTATION_FANOUT": "inline",
+    }
     for key, value in settings.items():
         monkeypatch.setenv(key, value)
-    for key in ("AZURE_CLIENT_ID", "ROTATION_CLOCK_OFFSET", "ROTATION_REPORTS_ACCOUNT_URL",
-                "ROTATION_REPORTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_CONNECTION_STRING", "ROTATION_FAIL_ON",
-                "ROTATION_QUEUE", "ROTATION_LEASE_CONTAINER", "AzureWebJobsStorage", "AzureWebJobsStorage__accountName",
-                "AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__queueServiceUri"):
+    for key in (
+        "AZURE_CLIENT_ID",
+        "ROTATION_CLOCK_OFFSET",
+        "ROTATION_REPORTS_ACCOUNT_URL",
+        "ROTATION_REPORTS_CONNECTION_STRING",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "ROTATION_FAIL_ON",
+        "ROTATION_QUEUE",
+        "ROTATION_LEASE_CONTAINER",
+        "AzureWebJobsStorage",
+        "AzureWebJobsStorage__accountName",
+        "AzureWebJobsStorage__blobServiceUri",
+        "AzureWebJobsStorage__queueServiceUri",
+    ):
         monkeypatch.delenv(key, raising=False)
     return reports

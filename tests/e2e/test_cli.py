@@ -18,34 +18,54 @@ from emulators.sandbox.cycle import POLICIES, service_env
 
 
 def rotation(args: list[str], env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rotation", *args], capture_output=True, text=True,  # noqa: S603
-                          input=stdin, timeout=120, check=False, env=env or dict(os.environ))
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "rotation", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+        check=False,
+        env=env or dict(os.environ),
+    )
 
 
 def test_policies_check_reports_every_problem_on_its_own_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("version: 1\napps:\n  - name: X\n    provider: iotcentral\n    subdomain: ok\n"
-                   "    vault: http://kv.example.com\n    tokens: []\n", encoding="utf-8")
+    bad.write_text(
+        "version: 1\napps:\n  - name: X\n    provider: iotcentral\n    subdomain: ok\n"
+        "    vault: http://kv.example.com\n    tokens: []\n",
+        encoding="utf-8",
+    )
     done = rotation(["policies", "check", str(bad)])
     assert done.returncode == 2
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert lines == [
-        (f"{bad}:3 apps[0].name: got 'X', expected lowercase letters, digits and hyphens ([a-z0-9-]), 1-63 "
-         "characters, not starting or ending with a hyphen"),
-        (f"{bad}:6 apps[0].vault: got 'http://kv.example.com', expected an https:// URL (http:// only to loopback: "
-         "127.0.0.0/8, ::1, localhost)"),
+        (
+            f"{bad}:3 apps[0].name: got 'X', expected lowercase letters, digits and hyphens ([a-z0-9-]), 1-63 "
+            "characters, not starting or ending with a hyphen"
+        ),
+        (
+            f"{bad}:6 apps[0].vault: got 'http://kv.example.com', expected an https:// URL (http:// only to loopback: "
+            "127.0.0.0/8, ::1, localhost)"
+        ),
     ]
 
 
-@pytest.mark.parametrize("args", [
-    ["rotate", "--now"],
-    ["rotate", "--app", "nope"],
-    ["policies", "check", "/no/such/dir"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rotate", "--now"],
+        ["rotate", "--app", "nope"],
+        ["policies", "check", "/no/such/dir"],
+    ],
+)
 def test_user_errors_exit_2_without_a_traceback(args: list[str], tmp_path: Path) -> None:
-    env = {**os.environ, "ROTATION_POLICIES": str(Path(__file__).parents[2] / "docs" / "policy-example.yaml"),
-           "ROTATION_VAULT_URL": "https://kv.vault.azure.net"}
+    env = {
+        **os.environ,
+        "ROTATION_POLICIES": str(Path(__file__).parents[2] / "docs" / "policy-example.yaml"),
+        "ROTATION_VAULT_URL": "https://kv.vault.azure.net",
+    }
     done = rotation(args, env)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
@@ -99,8 +119,13 @@ def test_iottly_import_reads_the_key_from_stdin_and_checks_it(world: RunningWorl
 
 
 def test_simulate_a_year_of_the_sandbox_policy(tmp_path: Path) -> None:
-    env = {**os.environ, "ROTATION_POLICIES": str(POLICIES), "SANDBOX_IOTCENTRAL_BASE": "https://127.0.0.1:1",
-           "SANDBOX_VAULT_URL": "https://127.0.0.1:2", "SANDBOX_IOTTLY_URL": "https://127.0.0.1:3"}
+    env = {
+        **os.environ,
+        "ROTATION_POLICIES": str(POLICIES),
+        "SANDBOX_IOTCENTRAL_BASE": "https://127.0.0.1:1",
+        "SANDBOX_VAULT_URL": "https://127.0.0.1:2",
+        "SANDBOX_IOTTLY_URL": "https://127.0.0.1:3",
+    }
     done = rotation(["simulate", "--days", "365", "--json", "--app", "northwind-labs"], env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)["apps"]["northwind-labs"]
@@ -115,10 +140,12 @@ def test_bootstrap_from_a_workstation_names_the_service_identity(world: RunningW
     object_id, tenant_id = "0b5d7c1e-1111-4a2b-9c3d-4e5f6a7b8c9d", "72f988bf-86f1-41af-91ab-2d7cd011db47"
     refused = rotation(["bootstrap", "--app", "northwind-labs", "--object-id", object_id], env, stdin=token)
     assert refused.returncode == 2
-    assert refused.stderr.strip() == ("--tenant-id: got None, expected a GUID (--object-id and --tenant-id go "
-                                      "together)")
-    done = rotation(["bootstrap", "--app", "northwind-labs", "--object-id", object_id, "--tenant-id", tenant_id],
-                    env, stdin=token)
+    assert refused.stderr.strip() == (
+        "--tenant-id: got None, expected a GUID (--object-id and --tenant-id go together)"
+    )
+    done = rotation(
+        ["bootstrap", "--app", "northwind-labs", "--object-id", object_id, "--tenant-id", tenant_id], env, stdin=token
+    )
     assert done.returncode == 0, done.stderr
     assert f"registered identity {object_id}" in done.stdout
     assert token.strip() not in done.stdout + done.stderr

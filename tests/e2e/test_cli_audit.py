@@ -33,10 +33,12 @@ def test_audit_exit_codes_follow_the_threshold(world: RunningWorld, tmp_path: Pa
 
 def test_audit_user_errors_are_one_line_and_exit_2(world: RunningWorld, tmp_path: Path) -> None:
     env = service_env(world, tmp_path, timedelta(0))
-    for args, expected in ((["audit", "--fail-on", "severe"], "--fail-on: got 'severe'"),
-                           (["audit", "--format", "pdf"], "--format: got 'pdf'"),
-                           (["audit", "--app", "nope"], "--app: got 'nope'"),
-                           (["report", "diff", str(tmp_path / "a"), str(tmp_path / "b")], "OLD: got")):
+    for args, expected in (
+        (["audit", "--fail-on", "severe"], "--fail-on: got 'severe'"),
+        (["audit", "--format", "pdf"], "--format: got 'pdf'"),
+        (["audit", "--app", "nope"], "--app: got 'nope'"),
+        (["report", "diff", str(tmp_path / "a"), str(tmp_path / "b")], "OLD: got"),
+    ):
         done = rotation(args, env)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert done.stderr.count("\n") == 1, done.stderr
@@ -47,8 +49,11 @@ def test_audit_user_errors_are_one_line_and_exit_2(world: RunningWorld, tmp_path
 
 def test_an_invalid_policy_is_recorded_as_a_failed_audit(tmp_path: Path) -> None:
     policy = tmp_path / "bad.yaml"
-    policy.write_text("version: 1\napps:\n  - name: contoso\n    provider: iotcentral\n    subdomain: -bad-\n"
-                      "    vault: https://kv.vault.azure.net\n", encoding="utf-8")
+    policy.write_text(
+        "version: 1\napps:\n  - name: contoso\n    provider: iotcentral\n    subdomain: -bad-\n"
+        "    vault: https://kv.vault.azure.net\n",
+        encoding="utf-8",
+    )
     reports = tmp_path / "reports"
     done = rotation(["audit"], {**os.environ, "ROTATION_POLICIES": str(policy), "ROTATION_REPORTS_DIR": str(reports)})
     assert done.returncode == 2

@@ -53,8 +53,14 @@ def test_short_help_on_the_root_and_groups(group: str) -> None:
 def test_version_is_the_installed_distributions() -> None:
     expected = importlib.metadata.version("iotc-token-rotation")
     for args in (["--version"], ["version"]):
-        done = subprocess.run([sys.executable, "-m", "rotation", *args], capture_output=True, text=True,  # noqa: S603
-                              timeout=60, check=False, env=dict(os.environ))
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "rotation", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=dict(os.environ),
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == expected
 
@@ -63,7 +69,13 @@ def test_shell_completion_is_enabled() -> None:
     done = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert "--install-completion" in done.output
     assert "--show-completion" in done.output
-    script = subprocess.run([sys.executable, "-m", "rotation", "--show-completion", "bash"],
-                            capture_output=True, text=True, timeout=60, check=False, env=dict(os.environ))
+    script = subprocess.run(
+        [sys.executable, "-m", "rotation", "--show-completion", "bash"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=dict(os.environ),
+    )
     assert script.returncode == 0, script.stderr
     assert "complete " in script.stdout

@@ -31,8 +31,15 @@ INTERNAL = re.compile(r"^internal error: [A-Za-z_.]+: .* \(run with --debug for 
 
 
 def rotation(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rotation", *args], capture_output=True, text=True,  # noqa: S603
-                          input=stdin, timeout=300, check=False, env=env)
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "rotation", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=300,
+        check=False,
+        env=env,
+    )
 
 
 class _Garbage(BaseHTTPRequestHandler):
@@ -91,8 +98,7 @@ def test_a_non_json_answer_is_one_line_and_exit_4(world: RunningWorld, tmp_path:
 
 
 @pytest.mark.parametrize("identity", ["closed", "garbage"])
-def test_a_credential_failure_is_one_line(world: RunningWorld, tmp_path: Path, garbage_url: str,
-                                          identity: str) -> None:
+def test_a_credential_failure_is_one_line(world: RunningWorld, tmp_path: Path, garbage_url: str, identity: str) -> None:
     """The managed-identity endpoint refuses the connection or answers HTML: revoke-now says so in one line."""
     endpoint = f"http://127.0.0.1:{closed_port()}/msi/token" if identity == "closed" else f"{garbage_url}/msi/token"
     env = {**service_env(world, tmp_path, timedelta(0)), "IDENTITY_ENDPOINT": endpoint}
@@ -103,8 +109,7 @@ def test_a_credential_failure_is_one_line(world: RunningWorld, tmp_path: Path, g
     assert "ops-admin" in world.world.iotcentral.app("contoso-fleet").tokens  # nothing deleted
 
 
-def test_rotate_shows_why_an_app_failed_before_planning(world: RunningWorld, tmp_path: Path,
-                                                        garbage_url: str) -> None:
+def test_rotate_shows_why_an_app_failed_before_planning(world: RunningWorld, tmp_path: Path, garbage_url: str) -> None:
     """Before: exit 3, an empty table and nothing on stderr; the reason was only in --json."""
     env = {**service_env(world, tmp_path, timedelta(0)), "IDENTITY_ENDPOINT": f"{garbage_url}/msi/token"}
     done = rotation(["rotate", "--app", "contoso-fleet"], env)
@@ -127,7 +132,8 @@ def test_guarded_turns_an_unmapped_exception_into_exit_4(capsys: pytest.CaptureF
     assert int(Exit.INTERNAL) == 4
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "internal error: KeyError: 'no such thing' (run with --debug for the traceback)"]
+        "internal error: KeyError: 'no such thing' (run with --debug for the traceback)"
+    ]
 
 
 def test_guarded_leaves_typer_exits_alone() -> None:
@@ -144,8 +150,9 @@ def _json_lines(stderr: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
-def test_debug_prints_the_traceback_and_every_library_log(world: RunningWorld, tmp_path: Path,
-                                                          garbage_url: str) -> None:
+def test_debug_prints_the_traceback_and_every_library_log(
+    world: RunningWorld, tmp_path: Path, garbage_url: str
+) -> None:
     env = {**service_env(world, tmp_path, timedelta(0)), "SANDBOX_IOTTLY_URL": garbage_url}
     done = rotation(["--debug", "import", "--app", "greenhouse", "--slot", "ingest"], env, stdin="some-key\n")
     assert done.returncode in (Exit.FAILED, Exit.INTERNAL), done.stderr
@@ -159,8 +166,9 @@ def test_debug_prints_the_traceback_and_every_library_log(world: RunningWorld, t
 
 
 @pytest.mark.parametrize("how", ["--debug", "ROTATION_LOG_LEVEL"])
-def test_debug_turns_on_azure_core_identity_httpx_httpcore_urllib3(world: RunningWorld, tmp_path: Path,
-                                                                    how: str) -> None:
+def test_debug_turns_on_azure_core_identity_httpx_httpcore_urllib3(
+    world: RunningWorld, tmp_path: Path, how: str
+) -> None:
     env = service_env(world, tmp_path, timedelta(0))
     args = ["plan", "--app", "contoso-fleet"]
     if how == "--debug":
@@ -209,7 +217,8 @@ def test_the_log_level_in_the_function_app_never_silences_the_alerts_lines() -> 
         telemetry.configure(env={"ROTATION_LOG_LEVEL": "WARNING"}, azure_monitor=False)
         assert logging.getLogger("rotation").level == logging.NOTSET
         assert logging.getLogger("rotation.audit").isEnabledFor(logging.INFO) == logging.getLogger().isEnabledFor(
-            logging.INFO)
+            logging.INFO
+        )
         assert logging.getLogger("httpx").level == logging.WARNING
     finally:
         telemetry.configure(env={})

@@ -21,7 +21,8 @@ def _bootstrapped(world: RunningWorld) -> None:
     """What `rotation bootstrap --app northwind-labs` does (the sample world leaves it to the sandbox)."""
     service = world.world.service
     world.world.iotcentral.app("northwind-labs").add_service_principal(
-        "rotation-service", object_id=service.object_id, tenant_id=service.tenant_id, roles=[{"role": ADMINISTRATOR}])
+        "rotation-service", object_id=service.object_id, tenant_id=service.tenant_id, roles=[{"role": ADMINISTRATOR}]
+    )
 
 
 def _lines(stdout: str, status: str) -> list[str]:
@@ -30,8 +31,9 @@ def _lines(stdout: str, status: str) -> list[str]:
 
 def _values(world: RunningWorld) -> set[str]:
     values = {v.value for name in world.world.vault.secret_names() for v in world.world.vault.versions(name)}
-    return {v for v in values if v} | ({world.bootstrap_token_file.read_text(encoding="utf-8").strip()}
-                                      if world.bootstrap_token_file else set())
+    return {v for v in values if v} | (
+        {world.bootstrap_token_file.read_text(encoding="utf-8").strip()} if world.bootstrap_token_file else set()
+    )
 
 
 def _no_value_in(world: RunningWorld, *texts: str) -> None:
@@ -71,8 +73,9 @@ def test_the_sample_world_passes_with_live_figures(world: RunningWorld, tmp_path
 def test_an_ignored_expiry_and_a_429_are_measured(world: RunningWorld, tmp_path: Path) -> None:
     world.world.iotcentral.expiry_policy = "ignore"
     world.world.iotcentral.faults.add(Fault("throttle", route="Users_List", times=1, retry_after=1))
-    done = rotation(["doctor", "--live", "--json", "--app", "contoso-fleet"],
-                    service_env(world, tmp_path / "reports", timedelta(0)))
+    done = rotation(
+        ["doctor", "--live", "--json", "--app", "contoso-fleet"], service_env(world, tmp_path / "reports", timedelta(0))
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads(done.stdout)["live"]["contoso-fleet"]
     assert figures["expiry_honoured"] is False
@@ -118,7 +121,8 @@ def test_storage_down_is_named(world: RunningWorld, tmp_path: Path) -> None:
     key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
     env["ROTATION_REPORTS_CONNECTION_STRING"] = (
         f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={key};"
-        f"BlobEndpoint=http://127.0.0.1:{_closed_port()}/devstoreaccount1;")
+        f"BlobEndpoint=http://127.0.0.1:{_closed_port()}/devstoreaccount1;"
+    )
     done = rotation(["doctor", "--app", "contoso-fleet"], env)
     assert done.returncode == 3, done.stdout + done.stderr
     [failed] = _lines(done.stdout, "FAIL")

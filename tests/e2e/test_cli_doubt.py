@@ -18,14 +18,18 @@ SECRETS = ("iotc-contoso-fleet-dashboard-reader", "iotc-contoso-fleet-auditor", 
 
 
 def _authenticates(world: RunningWorld, value: str) -> bool:
-    response = httpx.get(f"{world.app_url('contoso-fleet')}/api/devices", params={"api-version": "2022-07-31"},
-                         headers={"Authorization": value},
-                         verify=ssl.create_default_context(cafile=str(world.ca.pem_path)))
+    response = httpx.get(
+        f"{world.app_url('contoso-fleet')}/api/devices",
+        params={"api-version": "2022-07-31"},
+        headers={"Authorization": value},
+        verify=ssl.create_default_context(cafile=str(world.ca.pem_path)),
+    )
     return response.status_code == 200
 
 
-def test_revoke_after_a_secret_was_deleted_by_hand_exits_3_and_breaks_no_consumer(world: RunningWorld,
-                                                                                   tmp_path: Path) -> None:
+def test_revoke_after_a_secret_was_deleted_by_hand_exits_3_and_breaks_no_consumer(
+    world: RunningWorld, tmp_path: Path
+) -> None:
     env = service_env(world, tmp_path, timedelta(0))
     assert rotation(["rotate", "--app", "contoso-fleet"], env).returncode == 0  # every slot healthy first
     currents = {name: world.world.vault.versions(name)[-1] for name in SECRETS}

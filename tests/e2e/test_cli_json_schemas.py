@@ -39,8 +39,11 @@ def test_plan_names_the_action_of_every_planned_item(world: RunningWorld, tmp_pa
     env = service_env(world, tmp_path, timedelta(0))  # northwind-labs not registered yet: its items are Blocked
     done = rotation(["plan", "--json"], env)
     document = _valid("plan", done.stdout)
-    planned = {(job["job"], app["app"]): [p["action"] for p in app["planned"]]
-               for job in document["jobs"] for app in job["apps"]}
+    planned = {
+        (job["job"], app["app"]): [p["action"] for p in app["planned"]]
+        for job in document["jobs"]
+        for app in job["apps"]
+    }
     assert planned[("rotate", "northwind-labs")] == ["Blocked"]
     assert "Mint" in planned[("rotate", "contoso-fleet")]
     assert {"Revoke", "DeleteToken"} <= set(planned[("revoke", "contoso-fleet")])

@@ -26,19 +26,29 @@ ROTATE = ["rotate", "--app", "contoso-fleet", "--slot", "dashboard-reader", "--n
 
 def _rotate_from(folder: Path, env: dict[str, str]) -> dict[str, object]:
     folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([sys.executable, "-m", "rotation", *ROTATE], cwd=folder, env=env,  # noqa: S603
-                          capture_output=True, text=True, timeout=WAIT, check=False)
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "rotation", *ROTATE],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout)
     return result
 
 
 def test_a_run_from_another_folder_skips_the_app_whose_lock_is_held(
-        world: RunningWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    env = {**service_env(world, tmp_path / "reports", timedelta(0)),
-           "ROTATION_REPORTS_DIR": "reports",  # relative: where the locks used to be
-           "XDG_STATE_HOME": str(tmp_path / "xdg-state"),  # this test's per-user state folder
-           "PYTHONPATH": str(REPO)}  # the code under test, whatever the subprocess's working directory
+    world: RunningWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        **service_env(world, tmp_path / "reports", timedelta(0)),
+        "ROTATION_REPORTS_DIR": "reports",  # relative: where the locks used to be
+        "XDG_STATE_HOME": str(tmp_path / "xdg-state"),  # this test's per-user state folder
+        "PYTHONPATH": str(REPO),
+    }  # the code under test, whatever the subprocess's working directory
     monkeypatch.setenv("XDG_STATE_HOME", env["XDG_STATE_HOME"])
     (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "here")
@@ -54,7 +64,8 @@ def test_a_run_from_another_folder_skips_the_app_whose_lock_is_held(
         runtime.close()
     apps: list[dict[str, list[dict[str, str]]]] = skipped["apps"]  # type: ignore[assignment]
     assert [(o["action"], o["status"], o["reason"]) for a in apps for o in a["outcomes"]] == [
-        ("Lease", "skipped", HELD_ELSEWHERE)]
+        ("Lease", "skipped", HELD_ELSEWHERE)
+    ]
     assert set(world.world.iotcentral.app("contoso-fleet").tokens) == before
 
     rotated = _rotate_from(tmp_path / "elsewhere", env)

@@ -17,8 +17,14 @@ WAIT = 120  # seconds: only a bound on a run that would otherwise never end (the
 
 
 def check(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rotation", "policies", "check", str(path)],  # noqa: S603
-                          capture_output=True, text=True, timeout=WAIT, check=False, env=dict(os.environ))
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "rotation", "policies", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+        env=dict(os.environ),
+    )
 
 
 def _one_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -37,11 +43,16 @@ def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     assert line.startswith(f"{bomb}:6 <yaml>: got more than 100000 nodes after alias expansion, expected at most")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("version: 1\napps: !!python/object/apply:os.system ['echo owned']\n",
-     ":2 apps: got the tag '!!python/object/apply:os.system', expected only standard YAML"),
-    ("version: 1\napps: !custom []\n", ":2 apps: got the tag '!custom', expected only standard YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "version: 1\napps: !!python/object/apply:os.system ['echo owned']\n",
+            ":2 apps: got the tag '!!python/object/apply:os.system', expected only standard YAML",
+        ),
+        ("version: 1\napps: !custom []\n", ":2 apps: got the tag '!custom', expected only standard YAML"),
+    ],
+)
 def test_tags_other_than_the_standard_ones(tmp_path: Path, text: str, expected: str) -> None:
     policy = tmp_path / "tagged.yaml"
     policy.write_text(text, encoding="utf-8")
@@ -51,16 +62,18 @@ def test_tags_other_than_the_standard_ones(tmp_path: Path, text: str, expected: 
 def test_bytes_that_are_not_utf8(tmp_path: Path) -> None:
     policy = tmp_path / "latin1.yaml"
     policy.write_bytes("version: 1\napps: []\n# café\n".encode("latin-1"))
-    assert _one_line(check(policy)) == (f"{policy}:3 <file>: got bytes that are not UTF-8 (at byte 25), "
-                                        "expected UTF-8 text")
+    assert _one_line(check(policy)) == (
+        f"{policy}:3 <file>: got bytes that are not UTF-8 (at byte 25), expected UTF-8 text"
+    )
 
 
 def test_a_date_that_does_not_exist(tmp_path: Path) -> None:
     policy = tmp_path / "date.yaml"
     allowed = "    allow_unmanaged:\n      - {id: ops-admin, until: 2026-02-30, justification: legacy}\n"
     policy.write_text(GOOD + allowed, encoding="utf-8")
-    assert _one_line(check(policy)) == (f"{policy}:11 apps[0].allow_unmanaged[0].until: got '2026-02-30', "
-                                        "expected a valid date YYYY-MM-DD")
+    assert _one_line(check(policy)) == (
+        f"{policy}:11 apps[0].allow_unmanaged[0].until: got '2026-02-30', expected a valid date YYYY-MM-DD"
+    )
 
 
 @pytest.mark.parametrize("path", ["/api/../apps/other", "/api/./devices", "/api//devices", "/api/%2E%2e/x"])

@@ -17,10 +17,13 @@ from tests.e2e.test_cli import rotation
 CAUSE = re.compile(r"certificate verify failed for host 127\.0\.0\.1:\d+: set ROTATION_CA_BUNDLE to the CA file\?")
 
 
-@pytest.mark.parametrize("args", [
-    ["rotate", "--app", "contoso-fleet"],
-    ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rotate", "--app", "contoso-fleet"],
+        ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"],
+    ],
+)
 def test_an_untrusted_certificate_is_named_once(world: RunningWorld, tmp_path: Path, args: list[str]) -> None:
     env = service_env(world, tmp_path, timedelta(0))
     del env["ROTATION_CA_BUNDLE"]

@@ -55,18 +55,27 @@ def test_every_schedule_setting_resolves_to_a_valid_ncrontab_with_the_declared_d
 
 
 def test_importing_the_app_builds_no_sdk_client() -> None:
-    probe = ("import json, sys, function_app; "
-             "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('azure', 'httpx', 'httpcore', "
-             "'aiohttp', 'requests', 'opentelemetry', 'rotation', 'msal', 'structlog', 'pydantic')))))")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,  # noqa: S603
-                          check=True, timeout=120)
+    probe = (
+        "import json, sys, function_app; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('azure', 'httpx', 'httpcore', "
+        "'aiohttp', 'requests', 'opentelemetry', 'rotation', 'msal', 'structlog', 'pydantic')))))"
+    )
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     loaded = json.loads(done.stdout)
     assert loaded, done.stderr
     assert all(m == "azure" or m.startswith("azure.functions") for m in loaded), loaded
 
 
-def test_rotate_then_revoke_timers_act_on_the_sandbox(world: RunningWorld, sandbox_env: Path,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_rotate_then_revoke_timers_act_on_the_sandbox(
+    world: RunningWorld, sandbox_env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     bootstrap_northwind(world)
     contoso = world.world.iotcentral.app("contoso-fleet")
     before = set(contoso.tokens)
@@ -106,8 +115,9 @@ def test_rotate_then_revoke_timers_act_on_the_sandbox(world: RunningWorld, sandb
         assert value not in text
 
 
-def test_a_failed_app_fails_the_invocation_after_the_summary_is_logged(world: RunningWorld, sandbox_env: Path,
-                                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failed_app_fails_the_invocation_after_the_summary_is_logged(
+    world: RunningWorld, sandbox_env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     contoso = world.world.iotcentral.app("contoso-fleet")
     before = set(contoso.tokens)
     with caplog.at_level(logging.INFO), pytest.raises(JobFailedError) as raised:
@@ -124,7 +134,8 @@ def test_a_failed_app_fails_the_invocation_after_the_summary_is_logged(world: Ru
 
 
 def test_the_audit_timer_writes_a_run_and_fails_on_findings_at_the_threshold(
-        world: RunningWorld, sandbox_env: Path, caplog: pytest.LogCaptureFixture) -> None:
+    world: RunningWorld, sandbox_env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO), pytest.raises(JobFailedError, match=r"incomplete or not uploaded \(exit 3\)"):
         call_timer("audit")  # northwind-labs cannot be read yet: fail closed
     bootstrap_northwind(world)
@@ -137,15 +148,17 @@ def test_the_audit_timer_writes_a_run_and_fails_on_findings_at_the_threshold(
     assert done["exit_code"] == 1
     assert done["run_dir"] == str(runs[-1])
     assert done["open_by_severity"]["high"] >= 1  # the sample world's seeded violations
-    assert any(r.getMessage().startswith("audit_finding control=") and getattr(r, "run_id", None) == done["run_id"]
-               for r in caplog.records)  # the audit's own lines carry the run id as a record attribute
+    assert any(
+        r.getMessage().startswith("audit_finding control=") and getattr(r, "run_id", None) == done["run_id"]
+        for r in caplog.records
+    )  # the audit's own lines carry the run id as a record attribute
     for value in vault_values(world):
         assert value not in caplog.text
 
 
 def test_an_invalid_setting_fails_the_invocation_with_one_clear_line(
-        world: RunningWorld, sandbox_env: Path, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    world: RunningWorld, sandbox_env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("ROTATION_FANOUT", "sideways")
     with caplog.at_level(logging.INFO), pytest.raises(Exception, match="ROTATION_FANOUT: got 'sideways'"):
         call_timer("revoke")
@@ -156,12 +169,21 @@ def test_an_invalid_setting_fails_the_invocation_with_one_clear_line(
 def test_local_settings_example_declares_every_setting_the_app_reads() -> None:
     values = json.loads((ROOT / "local.settings.json.example").read_text(encoding="utf-8"))["Values"]
     sources = [*(ROOT / "rotation").rglob("*.py"), ROOT / "function_app.py"]
-    read = {m for path in sources for m in re.findall(r"[\"'%]((?:ROTATION|ROTATE|REVOKE|AUDIT)_[A-Z_]+)[\"'%]",
-                                                      path.read_text(encoding="utf-8"))}
+    read = {
+        m
+        for path in sources
+        for m in re.findall(r"[\"'%]((?:ROTATION|ROTATE|REVOKE|AUDIT)_[A-Z_]+)[\"'%]", path.read_text(encoding="utf-8"))
+    }
     policies = [*(ROOT / "policies").rglob("*.yaml"), ROOT / "docs" / "policy-example.yaml"]
     read |= {m for path in policies for m in re.findall(r"\$\{([A-Za-z_]+)\}", path.read_text(encoding="utf-8"))}
-    read |= {"AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING", "AzureWebJobsStorage",
-             "FUNCTIONS_WORKER_RUNTIME", "ROTATION_QUEUE", "ROTATION_LEASE_CONTAINER"}
+    read |= {
+        "AZURE_CLIENT_ID",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "AzureWebJobsStorage",
+        "FUNCTIONS_WORKER_RUNTIME",
+        "ROTATION_QUEUE",
+        "ROTATION_LEASE_CONTAINER",
+    }
     assert read <= set(values), sorted(read - set(values))
     settings = Settings.from_env(values)  # the example itself is valid
     assert settings.fail_on == "high"

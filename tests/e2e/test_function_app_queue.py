@@ -39,16 +39,24 @@ def queue_env(sandbox_env: Path, azurite: AzuriteEndpoints, monkeypatch: pytest.
 
 def _queue(azurite: AzuriteEndpoints, name: str) -> QueueClient:
     """The host's view of the queue: base64 text (host.json messageEncoding)."""
-    return QueueClient.from_connection_string(azurite.connection_string, name,
-                                              message_encode_policy=TextBase64EncodePolicy(),
-                                              message_decode_policy=TextBase64DecodePolicy())
+    return QueueClient.from_connection_string(
+        azurite.connection_string,
+        name,
+        message_encode_policy=TextBase64EncodePolicy(),
+        message_decode_policy=TextBase64DecodePolicy(),
+    )
 
 
 def _invoke(message: QueueMessage) -> None:
     user_code: Any = indexed_functions()["rotate_app"].get_user_function()
-    user_code(FunctionQueueMessage(  # type: ignore[no-untyped-call]  # untyped in azure-functions
-        id=message.id, body=message.content.encode("utf-8"), dequeue_count=message.dequeue_count,
-        pop_receipt=message.pop_receipt))
+    user_code(
+        FunctionQueueMessage(  # type: ignore[no-untyped-call]  # untyped in azure-functions
+            id=message.id,
+            body=message.content.encode("utf-8"),
+            dequeue_count=message.dequeue_count,
+            pop_receipt=message.pop_receipt,
+        )
+    )
 
 
 def _host_delivers(queue: QueueClient, poison: QueueClient, message: QueueMessage) -> tuple[str, int]:
@@ -70,8 +78,8 @@ def _host_delivers(queue: QueueClient, poison: QueueClient, message: QueueMessag
 
 
 def test_queue_fanout_rotates_each_app_and_the_audit_reports_the_poisoned_one(
-        world: RunningWorld, azurite: AzuriteEndpoints, queue_env: str, sandbox_env: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+    world: RunningWorld, azurite: AzuriteEndpoints, queue_env: str, sandbox_env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     contoso = world.world.iotcentral.app("contoso-fleet")
     before = set(contoso.tokens)
     with caplog.at_level(logging.INFO):
@@ -87,8 +95,11 @@ def test_queue_fanout_rotates_each_app_and_the_audit_reports_the_poisoned_one(
     caplog.clear()
     with caplog.at_level(logging.INFO):
         outcomes = {app: _host_delivers(queue, poison, message) for app, message in bodies.items()}
-    assert outcomes == {"contoso-fleet": ("done", 1), "fabrikam-stores": ("done", 1),
-                        "northwind-labs": ("poisoned", MAX_DEQUEUE_COUNT)}  # not a user there yet
+    assert outcomes == {
+        "contoso-fleet": ("done", 1),
+        "fabrikam-stores": ("done", 1),
+        "northwind-labs": ("poisoned", MAX_DEQUEUE_COUNT),
+    }  # not a user there yet
     assert any(t.startswith("rot-auditor-") for t in set(contoso.tokens) - before)
     assert world.world.vault.versions("iotc-contoso-fleet-auditor")[-1].tags["stage"] == "current"
     events = log_events(caplog)
@@ -113,8 +124,9 @@ def test_queue_fanout_rotates_each_app_and_the_audit_reports_the_poisoned_one(
         assert value not in caplog.text
 
 
-def test_an_unreadable_message_is_dropped_not_retried(world: RunningWorld, azurite: AzuriteEndpoints,
-                                                      queue_env: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unreadable_message_is_dropped_not_retried(
+    world: RunningWorld, azurite: AzuriteEndpoints, queue_env: str, caplog: pytest.LogCaptureFixture
+) -> None:
     queue, poison = _queue(azurite, queue_env), _queue(azurite, f"{queue_env}-poison")
     queue.create_queue()
     queue.send_message("not json")

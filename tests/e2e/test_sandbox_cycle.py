@@ -10,7 +10,12 @@ from pathlib import Path
 def _sandbox(tmp: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 -- our own module, fixed arguments
         [sys.executable, "-m", "emulators.sandbox", "--dir", str(tmp / "sandbox"), "--reports", str(tmp / "reports")],
-        capture_output=True, text=True, timeout=600, check=False, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp)})
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp)},
+    )
 
 
 def test_the_sandbox_cycle_rotates_revokes_and_prints_no_token(tmp_path: Path) -> None:

@@ -59,8 +59,11 @@ class Canary:
 
     def _observe(self, emulator: str, route: str, request: Request, response: Response) -> None:
         """Token values as they left (IoT Central, identity) or reached (Key Vault) an emulator."""
-        fields = {"ApiTokens_Create": ("response", "token"), "msi.token": ("response", "access_token"),
-                  "SetSecret": ("request", "value")}.get(route)
+        fields = {
+            "ApiTokens_Create": ("response", "token"),
+            "msi.token": ("response", "access_token"),
+            "SetSecret": ("request", "value"),
+        }.get(route)
         if fields is None:
             return
         raw = response.get_data(as_text=True) if fields[0] == "response" else request.get_data(as_text=True)
@@ -73,8 +76,15 @@ class Canary:
                 self.values.add(value)
 
     def cli(self, name: str, args: list[str], env: dict[str, str], stdin: str = "") -> int:
-        done = subprocess.run([sys.executable, "-m", "rotation", "--debug", *args], capture_output=True,  # noqa: S603
-                              text=True, input=stdin, timeout=300, check=False, env=env)
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "rotation", "--debug", *args],
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=300,
+            check=False,
+            env=env,
+        )
         self.texts[f"{name} stdout"] = done.stdout
         self.texts[f"{name} stderr"] = done.stderr
         self.exit_codes[name] = done.returncode
@@ -146,17 +156,24 @@ def _full_cycle(canary: Canary, world: RunningWorld, reports: Path) -> None:
     assert "Revoke" in canary.texts["run stdout"]  # past the grace period: superseded tokens revoked
 
 
-def _failure_paths(canary: Canary, world: RunningWorld, reports: Path, garbage_url: str,
-                   policies: Path) -> None:
+def _failure_paths(canary: Canary, world: RunningWorld, reports: Path, garbage_url: str, policies: Path) -> None:
     env = service_env(world, reports, ADVANCE)
     iotc, vault = world.world.iotcentral.faults, world.world.vault.faults
     provoked = [
         ("401", iotc, Fault("error", route="ApiTokens_List", status=401), ["rotate", "--app", "contoso-fleet"]),
         ("403", vault, Fault("error", route="GetSecretVersions", status=403), ["revoke", "--app", "fabrikam-stores"]),
-        ("500", iotc, Fault("error", route="ApiTokens_Create", status=500),
-         ["rotate", "--app", "northwind-labs", "--slot", "telemetry-reader", "--now"]),
-        ("drop", iotc, Fault("drop", route="ApiTokens_Remove"),
-         ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"]),
+        (
+            "500",
+            iotc,
+            Fault("error", route="ApiTokens_Create", status=500),
+            ["rotate", "--app", "northwind-labs", "--slot", "telemetry-reader", "--now"],
+        ),
+        (
+            "drop",
+            iotc,
+            Fault("drop", route="ApiTokens_Remove"),
+            ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"],
+        ),
     ]
     for name, faults, fault, args in provoked:
         faults.add(fault)
@@ -170,15 +187,21 @@ def _failure_paths(canary: Canary, world: RunningWorld, reports: Path, garbage_u
     wrong_header = {**env, "IDENTITY_HEADER": "not-the-header"}
     assert canary.cli("identity-401", ["rotate", "--app", "contoso-fleet"], wrong_header) == 3
     garbage_identity = {**env, "IDENTITY_ENDPOINT": f"{garbage_url}/msi/token"}
-    assert canary.cli("foreign-identity", ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"],
-                      garbage_identity) in (3, 4)
+    assert canary.cli(
+        "foreign-identity", ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"], garbage_identity
+    ) in (3, 4)
     no_offset = service_env(world, reports, timedelta(0))  # `import` builds a runtime without apps: no offset
-    assert canary.cli("foreign-iottly", ["import", "--app", "greenhouse", "--slot", "ingest"],
-                      {**no_offset, "SANDBOX_IOTTLY_URL": garbage_url}, stdin="a-key-nobody-checks\n") in (3, 4)
+    assert canary.cli(
+        "foreign-iottly",
+        ["import", "--app", "greenhouse", "--slot", "ingest"],
+        {**no_offset, "SANDBOX_IOTTLY_URL": garbage_url},
+        stdin="a-key-nobody-checks\n",
+    ) in (3, 4)
 
 
-def _verification_failure_in_process(canary: Canary, world: RunningWorld, reports: Path,
-                                     caplog: pytest.LogCaptureFixture) -> None:
+def _verification_failure_in_process(
+    canary: Canary, world: RunningWorld, reports: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A freshly minted token that never verifies (401 on its check): every log record at DEBUG and the
     outcome's exception text, in this process."""
     settings = Settings.from_env({"ROTATION_CA_BUNDLE": str(world.ca.pem_path), "ROTATION_REPORTS_DIR": str(reports)})
@@ -187,8 +210,13 @@ def _verification_failure_in_process(canary: Canary, world: RunningWorld, report
     telemetry.configure(env={}, level=logging.DEBUG, azure_monitor=False)
     try:
         with caplog.at_level(logging.DEBUG):
-            result = run_job(runtime, "rotate", apps=[runtime.apps[0]], forced=[("contoso-fleet", "dashboard-reader")],
-                             verify_policy=VerifyPolicy(attempts=2, sleep=lambda _: None))
+            result = run_job(
+                runtime,
+                "rotate",
+                apps=[runtime.apps[0]],
+                forced=[("contoso-fleet", "dashboard-reader")],
+                verify_policy=VerifyPolicy(attempts=2, sleep=lambda _: None),
+            )
     finally:
         world.world.iotcentral.faults.clear()
         telemetry.configure(env={})
@@ -197,14 +225,15 @@ def _verification_failure_in_process(canary: Canary, world: RunningWorld, report
     assert mint.status == "failed"
     assert "failed verification" in mint.detail
     canary.texts["verification records"] = "\n".join(
-        f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+        f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records
+    )
     canary.texts["verification result"] = repr(result) + " ".join(f"{o.reason} {o.detail}" for o in result.outcomes())
     assert any(r.name.startswith("httpx") for r in caplog.records)
 
 
-def test_no_credential_in_any_output_log_report_or_exception(world: RunningWorld, tmp_path: Path,
-                                                             garbage_url: str,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_no_credential_in_any_output_log_report_or_exception(
+    world: RunningWorld, tmp_path: Path, garbage_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     canary = Canary()
     canary.watch(world)
     reports = tmp_path / "reports"

@@ -35,8 +35,12 @@ class Serve:
 
     def __init__(self, env: dict[str, str], store: Path, *extra: str) -> None:
         self.process = subprocess.Popen(  # noqa: S603 -- our own CLI, fixed arguments
-            [sys.executable, "-m", "rotation", "serve", "--store", str(store), *extra], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "rotation", "serve", "--store", str(store), *extra],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.events: list[Event] = []
         self.lines: list[str] = []
         self._queue: queue.Queue[Event | None] = queue.Queue()
@@ -88,8 +92,7 @@ def serving(env: dict[str, str], store: Path, *extra: str) -> Iterator[Serve]:
 
 def _finished(job: str) -> Callable[[list[Event]], bool]:
     """A run of `job` that got to its end (summary logged), whatever it found."""
-    return lambda events: any(e.get("job") == job and e.get("event") in ("job_summary", "audit_done")
-                              for e in events)
+    return lambda events: any(e.get("job") == job and e.get("event") in ("job_summary", "audit_done") for e in events)
 
 
 def _all_finished(events: list[Event]) -> bool:
@@ -106,9 +109,13 @@ def _submitted(events: list[Event]) -> dict[str, list[str]]:
 
 def _env(world: RunningWorld, tmp_path: Path, **schedules: str) -> dict[str, str]:
     env = service_env(world, tmp_path / "reports", timedelta(0))
-    env.update({"ROTATE_SCHEDULE": schedules.get("rotate", EVERY_SECOND),
-                "REVOKE_SCHEDULE": schedules.get("revoke", EVERY_SECOND),
-                "AUDIT_SCHEDULE": schedules.get("audit", EVERY_SECOND)})
+    env.update(
+        {
+            "ROTATE_SCHEDULE": schedules.get("rotate", EVERY_SECOND),
+            "REVOKE_SCHEDULE": schedules.get("revoke", EVERY_SECOND),
+            "AUDIT_SCHEDULE": schedules.get("audit", EVERY_SECOND),
+        }
+    )
     return env
 
 
@@ -140,7 +147,10 @@ def test_serve_fires_every_job_and_a_restart_runs_no_fire_time_twice(world: Runn
         first.wait_for(_all_finished, "a finished rotate, revoke and audit")
         assert first.stop(signal.SIGTERM) == 0
     assert [e["event"] for e in first.events if e["event"].startswith("serve_")] == [
-        "serve_started", "serve_stopping", "serve_stopped"]
+        "serve_started",
+        "serve_stopping",
+        "serve_stopped",
+    ]
     assert {e["job"] for e in first.events if e["event"] == "job_scheduled"} == {"rotate", "revoke", "audit"}
     assert all(e.get("run_id") for e in first.events if e["event"] in ("job_started", "app_summary", "job_summary"))
     pending = _stored_next_runs(store)
@@ -181,8 +191,7 @@ def test_a_fire_time_missed_while_stopped_runs_once_after_the_restart(world: Run
         second.wait_for(_finished("audit"), "the missed audit")
         assert second.stop() == 0
     submitted = [e for e in second.events if e["event"] == "job_submitted"]
-    assert [(e["job"], e["scheduled"], e["past_due"]) for e in submitted] == [
-        ("audit", [midnight.isoformat()], True)]
+    assert [(e["job"], e["scheduled"], e["past_due"]) for e in submitted] == [("audit", [midnight.isoformat()], True)]
     assert _stored_next_runs(store)["audit"] == midnight + timedelta(days=1)
     reports = [p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(reports) == 1
@@ -190,13 +199,25 @@ def test_a_fire_time_missed_while_stopped_runs_once_after_the_restart(world: Run
 
 def test_bad_settings_stop_serve_with_one_line_and_exit_2(tmp_path: Path) -> None:
     base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1", "ROTATION_POLICIES": str(tmp_path)}
-    cases = [({"AUDIT_SCHEDULE": "0 0 6 * *"}, ("AUDIT_SCHEDULE: got '0 0 6 * *' (5 fields), expected a 6-field "
-                                                "NCRONTAB expression")),
-             ({"ROTATION_FANOUT": "queue", "AzureWebJobsStorage": "UseDevelopmentStorage=true"},
-              "ROTATION_FANOUT: got 'queue', expected inline for rotation serve")]
+    cases = [
+        (
+            {"AUDIT_SCHEDULE": "0 0 6 * *"},
+            ("AUDIT_SCHEDULE: got '0 0 6 * *' (5 fields), expected a 6-field NCRONTAB expression"),
+        ),
+        (
+            {"ROTATION_FANOUT": "queue", "AzureWebJobsStorage": "UseDevelopmentStorage=true"},
+            "ROTATION_FANOUT: got 'queue', expected inline for rotation serve",
+        ),
+    ]
     for extra, expected in cases:
-        done = subprocess.run([sys.executable, "-m", "rotation", "serve", "--store", str(tmp_path / "s.sqlite")],  # noqa: S603
-                              env={**base, **extra}, capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "rotation", "serve", "--store", str(tmp_path / "s.sqlite")],
+            env={**base, **extra},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 2, done.stderr
         assert done.stderr.strip().splitlines()[0].startswith(expected), done.stderr
         assert len(done.stderr.strip().splitlines()) == 1

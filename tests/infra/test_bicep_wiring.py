@@ -32,18 +32,39 @@ QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 # the settings table the Function app and the Bicep share (names are fixed)
 REQUIRED_SETTINGS = {
-    "ROTATION_POLICIES", "ROTATION_REPORTS_DIR", "AZURE_CLIENT_ID", "ROTATION_MAX_CONCURRENCY",
-    "ROTATION_RATE_LIMIT", "ROTATION_FAIL_ON", "ROTATION_REPORTS_ACCOUNT_URL", "ROTATION_REPORTS_CONTAINER",
-    "ROTATION_REPORTS_CONNECTION_STRING", "ROTATE_SCHEDULE", "REVOKE_SCHEDULE", "AUDIT_SCHEDULE",
-    "ROTATION_FANOUT", "ROTATION_QUEUE", "ROTATION_LEASE_CONTAINER", "AzureWebJobsStorage__accountName",
-    "AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__queueServiceUri",
-    "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId", "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "ROTATION_POLICIES",
+    "ROTATION_REPORTS_DIR",
+    "AZURE_CLIENT_ID",
+    "ROTATION_MAX_CONCURRENCY",
+    "ROTATION_RATE_LIMIT",
+    "ROTATION_FAIL_ON",
+    "ROTATION_REPORTS_ACCOUNT_URL",
+    "ROTATION_REPORTS_CONTAINER",
+    "ROTATION_REPORTS_CONNECTION_STRING",
+    "ROTATE_SCHEDULE",
+    "REVOKE_SCHEDULE",
+    "AUDIT_SCHEDULE",
+    "ROTATION_FANOUT",
+    "ROTATION_QUEUE",
+    "ROTATION_LEASE_CONTAINER",
+    "AzureWebJobsStorage__accountName",
+    "AzureWebJobsStorage__blobServiceUri",
+    "AzureWebJobsStorage__queueServiceUri",
+    "AzureWebJobsStorage__credential",
+    "AzureWebJobsStorage__clientId",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
 }
 
 
 def test_every_template_parses_and_declares_something() -> None:
-    assert set(templates()) >= {"main.bicep", "modules/functionapp.bicep", "modules/storage.bicep",
-                                "modules/keyvault.bicep", "modules/monitoring.bicep", "modules/alerts.bicep"}
+    assert set(templates()) >= {
+        "main.bicep",
+        "modules/functionapp.bicep",
+        "modules/storage.bicep",
+        "modules/keyvault.bicep",
+        "modules/monitoring.bicep",
+        "modules/alerts.bicep",
+    }
     for file, tree in templates().items():
         assert tree.get("resources") or tree.get("modules"), file
 
@@ -92,8 +113,11 @@ def test_storage_accepts_only_entra_id_over_tls12_https_without_public_blobs() -
 
 def test_reports_container_is_versioned_and_immutable() -> None:
     assert one("Microsoft.Storage/storageAccounts/blobServices").properties["isVersioningEnabled"] is True
-    reports = next(c for c in resources("Microsoft.Storage/storageAccounts/blobServices/containers")
-                   if c.config["name"] == "reportsContainerName")
+    reports = next(
+        c
+        for c in resources("Microsoft.Storage/storageAccounts/blobServices/containers")
+        if c.config["name"] == "reportsContainerName"
+    )
     assert reports.properties["immutableStorageWithVersioning"] == {"enabled": True}
     policy = one("Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies")
     assert policy.config["parent"] == reports.symbol
@@ -112,7 +136,10 @@ def test_queue_poison_queue_and_lease_container_carry_the_names_the_app_reads() 
     assert queues == {"queueName", "poisonQueueName"}
     settings = module("functionApp")["config"]["params"]["settings"]
     assert (settings["queue"], settings["leaseContainer"], settings["reportsContainer"]) == (
-        params["queueName"], params["leaseContainerName"], params["reportsContainerName"])
+        params["queueName"],
+        params["leaseContainerName"],
+        params["reportsContainerName"],
+    )
 
 
 def _settings_the_app_reads() -> set[str]:
@@ -129,8 +156,12 @@ def test_every_setting_the_app_reads_is_an_app_setting() -> None:
     assert names >= REQUIRED_SETTINGS, REQUIRED_SETTINGS - names
     assert _settings_the_app_reads() <= names, _settings_the_app_reads() - names
     # no key-bearing connection string, nothing Flex Consumption rejects
-    assert not names & {"AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION",
-                        "WEBSITE_RUN_FROM_PACKAGE"}
+    assert not names & {
+        "AzureWebJobsStorage",
+        "FUNCTIONS_WORKER_RUNTIME",
+        "FUNCTIONS_EXTENSION_VERSION",
+        "WEBSITE_RUN_FROM_PACKAGE",
+    }
     values = app_settings()
     assert values["AzureWebJobsStorage__credential"] == "managedidentity"
     assert values["AzureWebJobsStorage__clientId"] == values["AZURE_CLIENT_ID"] == "identityClientId"
@@ -146,15 +177,19 @@ def test_setting_values_passed_by_main_exist_and_schedules_default_to_rotation_s
     used = set(re.findall(r"\bsettings\.(\w+)", (INFRA / "modules/functionapp.bicep").read_text(encoding="utf-8")))
     assert used <= set(module("functionApp")["config"]["params"]["settings"])
     for setting, default in schedules.app_settings().items():
-        param = {"ROTATE_SCHEDULE": "rotateSchedule", "REVOKE_SCHEDULE": "revokeSchedule",
-                 "AUDIT_SCHEDULE": "auditSchedule"}[setting]
+        param = {
+            "ROTATE_SCHEDULE": "rotateSchedule",
+            "REVOKE_SCHEDULE": "revokeSchedule",
+            "AUDIT_SCHEDULE": "auditSchedule",
+        }[setting]
         assert parameter_default("main.bicep", param) == default
 
 
 @pytest.mark.parametrize("name", ["monitoring", "storage", "keyvault", "functionapp", "alerts"])
 def test_module_parameters_match_the_module(name: str) -> None:
-    call = next(m for m in templates()["main.bicep"]["modules"].values()
-                if m["detail"]["path"] == f"modules/{name}.bicep")
+    call = next(
+        m for m in templates()["main.bicep"]["modules"].values() if m["detail"]["path"] == f"modules/{name}.bicep"
+    )
     declared = templates()[f"modules/{name}.bicep"]["parameters"]
     passed = set(call["config"]["params"])
     assert passed <= set(declared), passed - set(declared)
@@ -213,8 +248,16 @@ def test_outputs_name_the_app_the_identity_and_the_vault() -> None:
 
 
 SECRET_PATTERNS = [
-    r"AccountKey=", r"SharedAccessKey", r"[?&]sig=", r"InstrumentationKey=", r"DefaultEndpointsProtocol",
-    r"listKeys\(", r"listSecrets\(", r"-----BEGIN", r"(?i)password\s*[:=]", r"(?i)client_?secret",
+    r"AccountKey=",
+    r"SharedAccessKey",
+    r"[?&]sig=",
+    r"InstrumentationKey=",
+    r"DefaultEndpointsProtocol",
+    r"listKeys\(",
+    r"listSecrets\(",
+    r"-----BEGIN",
+    r"(?i)password\s*[:=]",
+    r"(?i)client_?secret",
 ]
 KEY_LIKE = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")  # a long base64 run: a storage key or a SAS signature
 
@@ -222,8 +265,9 @@ KEY_LIKE = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")  # a long base64 run: a stora
 def _key_like(text: str) -> list[str]:
     """Long base64 runs, less resource type paths (`Microsoft.Web/sites/basicPublishingCredentialsPolicies`
     matches the character class but its segments are plain words; a key has digits or '+')."""
-    return [run for run in KEY_LIKE.findall(text)
-            if not all(segment.isalpha() for segment in run.rstrip("=").split("/"))]
+    return [
+        run for run in KEY_LIKE.findall(text) if not all(segment.isalpha() for segment in run.rstrip("=").split("/"))
+    ]
 
 
 def test_no_secret_literal_in_templates_or_parameters() -> None:

@@ -16,14 +16,22 @@ def register_northwind(world: RunningWorld) -> None:
     """What `rotation bootstrap` does for northwind-labs (tested elsewhere), done directly."""
     service = world.world.service
     world.world.iotcentral.app("northwind-labs").add_service_principal(
-        "rotation-service", object_id=service.object_id, tenant_id=service.tenant_id,
-        roles=[{"role": "ca310b8d-2f4a-44e0-a36e-957c202cd8d4"}])
+        "rotation-service",
+        object_id=service.object_id,
+        tenant_id=service.tenant_id,
+        roles=[{"role": "ca310b8d-2f4a-44e0-a36e-957c202cd8d4"}],
+    )
 
 
-def audit_runtime(world: RunningWorld, reports: Path, offset: timedelta = timedelta(0),
-                  extra: dict[str, str] | None = None) -> Runtime:
-    env = {"ROTATION_CA_BUNDLE": str(world.ca.pem_path), "ROTATION_POLICIES": str(POLICIES),
-           "ROTATION_REPORTS_DIR": str(reports), **(extra or {})}
+def audit_runtime(
+    world: RunningWorld, reports: Path, offset: timedelta = timedelta(0), extra: dict[str, str] | None = None
+) -> Runtime:
+    env = {
+        "ROTATION_CA_BUNDLE": str(world.ca.pem_path),
+        "ROTATION_POLICIES": str(POLICIES),
+        "ROTATION_REPORTS_DIR": str(reports),
+        **(extra or {}),
+    }
     if offset:
         env["ROTATION_CLOCK_OFFSET"] = f"PT{int(offset.total_seconds())}S"
     settings = Settings.from_env(env)

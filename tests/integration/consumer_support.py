@@ -35,8 +35,11 @@ def service_runtime(world: RunningWorld, offset: timedelta) -> Runtime:
     other slots' tokens become undeclared managed tokens, which the sweep treats as orphans)."""
     settings = Settings.from_env({"ROTATION_CA_BUNDLE": str(world.ca.pem_path)})
     settings = Settings(**{**settings.__dict__, "clock_offset": offset})
-    apps = [replace(app, slots=tuple(s for s in app.slots if s.slot == SLOT))
-            for app in sample_specs(world) if app.name == APP]
+    apps = [
+        replace(app, slots=tuple(s for s in app.slots if s.slot == SLOT))
+        for app in sample_specs(world)
+        if app.name == APP
+    ]
     return Runtime(settings, apps)
 
 
@@ -75,8 +78,13 @@ class Consumer:
 
 
 @contextmanager
-def consumer(world: RunningWorld, *, secret: str = SECRET, max_age: timedelta = timedelta(hours=6),
-             grace: timedelta = timedelta(hours=24)) -> Iterator[Consumer]:
+def consumer(
+    world: RunningWorld,
+    *,
+    secret: str = SECRET,
+    max_age: timedelta = timedelta(hours=6),
+    grace: timedelta = timedelta(hours=24),
+) -> Iterator[Consumer]:
     identity = world.world.identity.add_user_assigned(ManagedIdentity("store-app"))
     world.world.vault.grant(identity.object_id, "user")
     reads = VaultReads(identity.object_id, secret)

@@ -56,8 +56,12 @@ class ForeignServer(EmulatorApp):
         with self._lock:
             self._seen.append(seen)
         if "Authorization" not in request.headers:
-            return Response(json.dumps({"error": {"code": "Unauthorized", "message": "no token"}}), status=401,
-                            mimetype="application/json", headers={"WWW-Authenticate": self.challenge})
+            return Response(
+                json.dumps({"error": {"code": "Unauthorized", "message": "no token"}}),
+                status=401,
+                mimetype="application/json",
+                headers={"WWW-Authenticate": self.challenge},
+            )
         return Response(json.dumps(self.answer), status=self.status, mimetype="application/json")
 
     @property

@@ -28,11 +28,23 @@ from emulators.iotcentral import IoTCentralApp, IoTCentralEmulator
 from tests.conftest import attach_conformance
 
 API = {"api-version": "2022-07-31"}
-ALL_OPERATIONS = frozenset({
-    "ApiTokens_List", "ApiTokens_Get", "ApiTokens_Create", "ApiTokens_Remove", "Roles_List", "Roles_Get",
-    "Users_List", "Users_Get", "Users_Create", "Users_Remove", "Organizations_List", "Organizations_Get",
-    "Devices_List",
-})
+ALL_OPERATIONS = frozenset(
+    {
+        "ApiTokens_List",
+        "ApiTokens_Get",
+        "ApiTokens_Create",
+        "ApiTokens_Remove",
+        "Roles_List",
+        "Roles_Get",
+        "Users_List",
+        "Users_Get",
+        "Users_Create",
+        "Users_Remove",
+        "Organizations_List",
+        "Organizations_Get",
+        "Devices_List",
+    }
+)
 
 
 @dataclass
@@ -48,16 +60,22 @@ class Iotc:
     def client(self, authorization: str | None = None, *, subdomain: str | None = None) -> httpx.Client:
         headers = {"Authorization": authorization} if authorization is not None else {}
         app_url = self.emulator.app_url(self.base_url, subdomain or self.app.subdomain)
-        return httpx.Client(base_url=app_url + "/api",
-                            verify=self.ca.client_context(), headers=headers, timeout=10)
+        return httpx.Client(base_url=app_url + "/api", verify=self.ca.client_context(), headers=headers, timeout=10)
 
     def admin(self) -> httpx.Client:
         return self.client(self.admin_token)
 
-    def bearer(self, *, oid: str, tid: str, audience: str = "https://apps.azureiotcentral.com",
-               authority: SandboxAuthority | None = None) -> str:
-        token, _ = (authority or self.authority).issue(audience=audience, oid=oid, tid=tid, appid="test-client",
-                                                       now=self.emulator.clock.now())
+    def bearer(
+        self,
+        *,
+        oid: str,
+        tid: str,
+        audience: str = "https://apps.azureiotcentral.com",
+        authority: SandboxAuthority | None = None,
+    ) -> str:
+        token, _ = (authority or self.authority).issue(
+            audience=audience, oid=oid, tid=tid, appid="test-client", now=self.emulator.clock.now()
+        )
         return f"Bearer {token}"
 
 
@@ -96,8 +114,9 @@ class IotcServer:
 
 
 @contextmanager
-def serving(authority: SandboxAuthority, ca: SandboxCA, conformance: dict[str, SpecConformance],
-            **knobs: Any) -> Iterator[IotcServer]:
+def serving(
+    authority: SandboxAuthority, ca: SandboxCA, conformance: dict[str, SpecConformance], **knobs: Any
+) -> Iterator[IotcServer]:
     knobs.setdefault("rate_limit", None)
     emulator = IoTCentralEmulator(authority, **knobs)
     attach_conformance(emulator, conformance)
@@ -106,8 +125,9 @@ def serving(authority: SandboxAuthority, ca: SandboxCA, conformance: dict[str, S
 
 
 @contextmanager
-def running_iotc(authority: SandboxAuthority, ca: SandboxCA, conformance: dict[str, SpecConformance],
-                 **knobs: Any) -> Iterator[Iotc]:
+def running_iotc(
+    authority: SandboxAuthority, ca: SandboxCA, conformance: dict[str, SpecConformance], **knobs: Any
+) -> Iterator[Iotc]:
     """A server of its own, for tests that need constructor-only knobs (the monotonic time source)."""
     with serving(authority, ca, conformance, **knobs) as server:
         iotc = server.fresh()

@@ -31,13 +31,23 @@ class Vault:
 
     def client(self, credential: Any = None, **kwargs: Any) -> SecretClient:
         """The real sync client, configured as the service configures it for a loopback vault."""
-        return SecretClient(self.url, credential or ManagedIdentityCredential(), verify_challenge_resource=False,
-                            connection_verify=str(self.ca.pem_path), **kwargs)
+        return SecretClient(
+            self.url,
+            credential or ManagedIdentityCredential(),
+            verify_challenge_resource=False,
+            connection_verify=str(self.ca.pem_path),
+            **kwargs,
+        )
 
 
 @contextmanager
-def running_vault(authority: SandboxAuthority, ca: SandboxCA, conformance: dict[str, SpecConformance],
-                  officer: ManagedIdentity, **options: Any) -> Iterator[Vault]:
+def running_vault(
+    authority: SandboxAuthority,
+    ca: SandboxCA,
+    conformance: dict[str, SpecConformance],
+    officer: ManagedIdentity,
+    **options: Any,
+) -> Iterator[Vault]:
     emulator = KeyVaultEmulator(authority, tenant_id=officer.tenant_id, clock=Clock(frozen_at=NOW), **options)
     attach_conformance(emulator, conformance)
     emulator.grant(officer.object_id, "officer")

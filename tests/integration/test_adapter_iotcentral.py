@@ -37,8 +37,13 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def client(world: RunningWorld, http: httpx.Client, sleeps: list[float]) -> IoTCentralClient:
-    return IoTCentralClient(world.app_url("contoso-fleet"), http, credential=ManagedIdentityCredential(),
-                            limiter=RateLimiter(15), retry=RetryPolicy(sleep=sleeps.append))
+    return IoTCentralClient(
+        world.app_url("contoso-fleet"),
+        http,
+        credential=ManagedIdentityCredential(),
+        limiter=RateLimiter(15),
+        retry=RetryPolicy(sleep=sleeps.append),
+    )
 
 
 def test_listing_follows_next_link_to_the_end(world: RunningWorld, client: IoTCentralClient) -> None:
@@ -49,7 +54,8 @@ def test_listing_follows_next_link_to_the_end(world: RunningWorld, client: IoTCe
 
 
 def test_create_returns_the_value_only_as_a_secret_and_delete_is_idempotent(
-        world: RunningWorld, client: IoTCentralClient) -> None:
+    world: RunningWorld, client: IoTCentralClient
+) -> None:
     expiry = world.world.clock.now() + timedelta(days=7)
     token, value = client.create_token("rot-test-20261123000000-abcd", frozenset({OPERATOR}), expiry)
     assert isinstance(value, Secret)
@@ -63,15 +69,17 @@ def test_create_returns_the_value_only_as_a_secret_and_delete_is_idempotent(
     assert client.delete_token(token.id) is False
 
 
-def test_throttling_is_retried_honouring_retry_after(world: RunningWorld, client: IoTCentralClient,
-                                                    sleeps: list[float]) -> None:
+def test_throttling_is_retried_honouring_retry_after(
+    world: RunningWorld, client: IoTCentralClient, sleeps: list[float]
+) -> None:
     world.world.iotcentral.faults.add(Fault("throttle", route="Roles_List", times=2, retry_after=3))
     assert "Fleet Auditor" in client.list_roles().values()
     assert sleeps == [3.0, 3.0]
 
 
 def test_one_503_then_success_logs_exactly_one_retry_line(
-        world: RunningWorld, client: IoTCentralClient, sleeps: list[float], caplog: pytest.LogCaptureFixture) -> None:
+    world: RunningWorld, client: IoTCentralClient, sleeps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
     world.world.iotcentral.faults.add(Fault("error", route="Roles_List", status=503, times=1))
     with caplog.at_level(logging.INFO, logger="rotation.http"):
         assert "Fleet Auditor" in client.list_roles().values()
@@ -84,12 +92,14 @@ def test_one_503_then_success_logs_exactly_one_retry_line(
 
 
 def test_a_dropped_connection_is_retried_and_a_create_with_the_same_id(
-        world: RunningWorld, client: IoTCentralClient) -> None:
+    world: RunningWorld, client: IoTCentralClient
+) -> None:
     world.world.iotcentral.faults.add(Fault("drop", route="ApiTokens_List", times=1))
     assert client.list_tokens()
     world.world.iotcentral.faults.add(Fault("drop", route="ApiTokens_Create", times=1))
-    token, value = client.create_token("rot-test-20261123000000-zzzz", frozenset({OPERATOR}),
-                                       world.world.clock.now() + timedelta(days=1))
+    token, value = client.create_token(
+        "rot-test-20261123000000-zzzz", frozenset({OPERATOR}), world.world.clock.now() + timedelta(days=1)
+    )
     assert token.id == "rot-test-20261123000000-zzzz"
     assert value.reveal()
     assert world.world.iotcentral.counters.get("ApiTokens_Create") == 2  # the drop, then the retry (same id)
@@ -113,8 +123,9 @@ def test_token_ids_are_checked_before_they_reach_a_url(client: IoTCentralClient,
 
 
 @pytest.mark.parametrize("token_id", ["..", ".", "rot-a\n"])
-def test_delete_refuses_ids_only_the_old_weak_check_accepted(world: RunningWorld, client: IoTCentralClient,
-                                                             token_id: str) -> None:
+def test_delete_refuses_ids_only_the_old_weak_check_accepted(
+    world: RunningWorld, client: IoTCentralClient, token_id: str
+) -> None:
     """The DELETE path uses the one strict check (rotation.domain.ids): a dot segment would be normalised
     to another resource, and `$` without fullmatch let a trailing newline through."""
     before = len(client.list_tokens())
@@ -124,8 +135,12 @@ def test_delete_refuses_ids_only_the_old_weak_check_accepted(world: RunningWorld
 
 
 def test_an_unregistered_identity_is_refused(world: RunningWorld, http: httpx.Client) -> None:
-    northwind = IoTCentralClient(world.app_url("northwind-labs"), http, credential=ManagedIdentityCredential(),
-                                 retry=RetryPolicy(sleep=lambda _: None))
+    northwind = IoTCentralClient(
+        world.app_url("northwind-labs"),
+        http,
+        credential=ManagedIdentityCredential(),
+        retry=RetryPolicy(sleep=lambda _: None),
+    )
     with pytest.raises(IncompleteListingError, match="403"):
         northwind.list_tokens()
 

@@ -19,8 +19,9 @@ from tests.live.bodies import Names
 
 @pytest.fixture
 def vault(world: RunningWorld) -> KeyVaultSecrets:
-    return KeyVaultSecrets(build_secret_client(world.vault_url, ManagedIdentityCredential(),
-                                               ca_bundle=str(world.ca.pem_path)))
+    return KeyVaultSecrets(
+        build_secret_client(world.vault_url, ManagedIdentityCredential(), ca_bundle=str(world.ca.pem_path))
+    )
 
 
 def test_versions_are_listed_oldest_first_with_tags(vault: KeyVaultSecrets) -> None:
@@ -32,8 +33,13 @@ def test_versions_are_listed_oldest_first_with_tags(vault: KeyVaultSecrets) -> N
 
 def test_set_get_update_round_trip(world: RunningWorld, vault: KeyVaultSecrets) -> None:
     expires = world.world.clock.now() + timedelta(days=3)
-    version = vault.set_value("iotc-test-slot", Secret("canary-value"), tags={"stage": "pending"},
-                              expires_on=expires, content_type="application/vnd.iotcentral.apitoken")
+    version = vault.set_value(
+        "iotc-test-slot",
+        Secret("canary-value"),
+        tags={"stage": "pending"},
+        expires_on=expires,
+        content_type="application/vnd.iotcentral.apitoken",
+    )
     assert vault.get_value("iotc-test-slot", version.version).reveal() == "canary-value"
     updated = vault.update("iotc-test-slot", version.version, tags={"stage": "abandoned"}, enabled=False)
     assert updated.tags == {"stage": "abandoned"}
@@ -60,8 +66,9 @@ def test_vault_urls_must_be_https_except_loopback() -> None:
         build_secret_client("http://kv-contoso.vault.azure.net", ManagedIdentityCredential())
 
 
-def test_an_sdk_retry_logs_one_retry_line(world: RunningWorld, vault: KeyVaultSecrets,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_an_sdk_retry_logs_one_retry_line(
+    world: RunningWorld, vault: KeyVaultSecrets, caplog: pytest.LogCaptureFixture
+) -> None:
     """azure-core retries inside its pipeline; RetryLogPolicy makes each of those retries one line, as ours."""
     world.world.vault.faults.add(Fault("error", route="GetSecretVersions", status=503, times=1))
     with caplog.at_level(logging.INFO, logger="rotation.http"):

@@ -21,11 +21,23 @@ ADMINISTRATOR = "ca310b8d-2f4a-44e0-a36e-957c202cd8d4"
 
 
 def _spec(world: RunningWorld) -> AppSpec:
-    slot = SlotSpec(app="selfauth", slot="admin", secret="iotc-selfauth-admin", roles=(SlotRole(ADMINISTRATOR),),
-                    lifetime=timedelta(days=30), renew_at=0.67, grace=timedelta(hours=24),
-                    max_lifetime=timedelta(days=90))
-    return AppSpec(name="selfauth", base_url=world.app_url("selfauth"), vault=world.vault_url, slots=(slot,),
-                   api_token_slot="admin")
+    slot = SlotSpec(
+        app="selfauth",
+        slot="admin",
+        secret="iotc-selfauth-admin",
+        roles=(SlotRole(ADMINISTRATOR),),
+        lifetime=timedelta(days=30),
+        renew_at=0.67,
+        grace=timedelta(hours=24),
+        max_lifetime=timedelta(days=90),
+    )
+    return AppSpec(
+        name="selfauth",
+        base_url=world.app_url("selfauth"),
+        vault=world.vault_url,
+        slots=(slot,),
+        api_token_slot="admin",
+    )
 
 
 def _runtime(world: RunningWorld, spec: AppSpec, offset: timedelta = timedelta(0)) -> Runtime:
@@ -36,8 +48,9 @@ def _runtime(world: RunningWorld, spec: AppSpec, offset: timedelta = timedelta(0
 def test_the_admin_token_rotates_itself(world: RunningWorld) -> None:
     app = world.world.iotcentral.add_app("selfauth")  # the service's identity is NOT a user here
     app.add_device("d1")
-    value = app.create_token("bootstrap-admin", [{"role": "administrator"}],
-                             expiry=world.world.clock.now() + timedelta(days=365))
+    value = app.create_token(
+        "bootstrap-admin", [{"role": "administrator"}], expiry=world.world.clock.now() + timedelta(days=365)
+    )
     spec = _spec(world)
     runtime = _runtime(world, spec)
     with pytest.raises(ConfigError, match="run `rotation bootstrap --app selfauth --api-token-slot admin`"):

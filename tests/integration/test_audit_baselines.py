@@ -19,11 +19,19 @@ from tests.integration.audit_support import audit_runtime, register_northwind
 SCOPE = "contoso-fleet"
 
 
-def _audit(world: RunningWorld, reports: Path, *, only: str | None = None,
-           extra: dict[str, str] | None = None) -> AuditRun:
+def _audit(
+    world: RunningWorld, reports: Path, *, only: str | None = None, extra: dict[str, str] | None = None
+) -> AuditRun:
     full = audit_runtime(world, reports, extra=extra)
-    runtime = full if only is None else Runtime(full.settings, [a for a in full.apps if a.name == only],
-                                                iottly_apps=[a for a in full.iottly_apps if a.name == only])
+    runtime = (
+        full
+        if only is None
+        else Runtime(
+            full.settings,
+            [a for a in full.apps if a.name == only],
+            iottly_apps=[a for a in full.iottly_apps if a.name == only],
+        )
+    )
     try:
         return run_audit(runtime, scoped=only is not None)
     finally:
@@ -64,19 +72,25 @@ def test_scoped_audits_after_a_full_one_show_no_false_changes(world: RunningWorl
     assert after.report.diff.baselines[SCOPE] == scoped[-1].report.run_id
     assert set(after.report.diff.baselines.values()) == {first.report.run_id, scoped[-1].report.run_id}
     assert f"{SCOPE} → <code>{scoped[-1].report.run_id}</code>" in (after.run_dir / "audit.html").read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
     assert (tmp_path / "latest").resolve() == after.run_dir.resolve()
 
 
 @pytest.mark.azurite
-def test_scoped_audits_read_per_app_baselines_from_blob(world: RunningWorld, azurite: AzuriteEndpoints,
-                                                        tmp_path: Path) -> None:
+def test_scoped_audits_read_per_app_baselines_from_blob(
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
     register_northwind(world)
-    extra = {"ROTATION_REPORTS_CONNECTION_STRING": azurite.connection_string,
-             "ROTATION_REPORTS_CONTAINER": f"reports-{uuid.uuid4().hex[:12]}"}
+    extra = {
+        "ROTATION_REPORTS_CONNECTION_STRING": azurite.connection_string,
+        "ROTATION_REPORTS_CONTAINER": f"reports-{uuid.uuid4().hex[:12]}",
+    }
     first = _audit(world, tmp_path / "a", extra=extra)
     assert first.upload_error is None
     assert any(name.endswith("/run.json") for name in first.published)
-    scoped = [_audit(world, tmp_path / "b", only=SCOPE, extra=extra),
-              _audit(world, tmp_path / "c", only=SCOPE, extra=extra)]
+    scoped = [
+        _audit(world, tmp_path / "b", only=SCOPE, extra=extra),
+        _audit(world, tmp_path / "c", only=SCOPE, extra=extra),
+    ]
     _assert_scoped_runs_are_quiet(first, scoped)

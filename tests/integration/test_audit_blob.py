@@ -26,11 +26,14 @@ def _container() -> str:
 
 
 def test_runs_are_published_write_once_and_the_diff_reads_the_previous_run_from_blob(
-        world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path) -> None:
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
     register_northwind(world)
     container = _container()
-    settings = {"ROTATION_REPORTS_CONNECTION_STRING": azurite.connection_string,
-                "ROTATION_REPORTS_CONTAINER": container}
+    settings = {
+        "ROTATION_REPORTS_CONNECTION_STRING": azurite.connection_string,
+        "ROTATION_REPORTS_CONTAINER": container,
+    }
     first_runtime = audit_runtime(world, tmp_path / "first", extra=settings)
     first = run_audit(first_runtime)
     assert first.upload_error is None

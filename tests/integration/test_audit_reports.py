@@ -62,7 +62,6 @@ def test_sarif_validates_against_the_2_1_0_schema(world: RunningWorld, tmp_path:
     assert all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in results)
 
 
-
 def test_sarif_results_point_at_the_policy_line_that_declares_them(world: RunningWorld, tmp_path: Path) -> None:
     run = _audit(world, tmp_path)
     document = json.loads((run.run_dir / "audit.sarif").read_text(encoding="utf-8"))
@@ -82,8 +81,11 @@ def test_sarif_results_point_at_the_policy_line_that_declares_them(world: Runnin
     assert unmanaged  # no declaration of their own: the app's line
     for result in unmanaged:
         physical = result["locations"][0]["physicalLocation"]
-        line = (root / physical["artifactLocation"]["uri"]).read_text(encoding="utf-8").splitlines()[
-            physical["region"]["startLine"] - 1]
+        line = (
+            (root / physical["artifactLocation"]["uri"])
+            .read_text(encoding="utf-8")
+            .splitlines()[physical["region"]["startLine"] - 1]
+        )
         assert result["properties"]["app"] in line, line
 
 
@@ -100,8 +102,11 @@ def test_ocsf_events_carry_every_required_attribute(world: RunningWorld, tmp_pat
     run = _audit(world, tmp_path)
     events = json.loads((run.run_dir / "audit.ocsf.json").read_text(encoding="utf-8"))
     assert len(events) == len(run.findings)  # one object per finding, PASS included
-    required = _required(_definition("events/base_event.json"), _definition("events/findings/finding.json"),
-                         _definition("events/findings/compliance_finding.json"))
+    required = _required(
+        _definition("events/base_event.json"),
+        _definition("events/findings/finding.json"),
+        _definition("events/findings/compliance_finding.json"),
+    )
     assert required >= {"class_uid", "finding_info", "compliance", "metadata", "time"}
     severity_ids = {int(k) for k in _definition("dictionary.json")["attributes"]["severity_id"]["enum"]}
     status_ids = {int(k) for k in _definition("events/findings/finding.json")["attributes"]["status_id"]["enum"]}
@@ -149,15 +154,15 @@ def test_csv_and_markdown(world: RunningWorld, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("formats", [["html"], ["csv", "md"]])
-def test_formats_can_be_chosen_and_ocsf_and_the_manifest_are_always_written(world: RunningWorld, tmp_path: Path,
-                                                          formats: list[str]) -> None:
+def test_formats_can_be_chosen_and_ocsf_and_the_manifest_are_always_written(
+    world: RunningWorld, tmp_path: Path, formats: list[str]
+) -> None:
     register_northwind(world)
     runtime = audit_runtime(world, tmp_path)
     run = run_audit(runtime, formats=formats)
     runtime.close()
     names = {"html": "audit.html", "csv": "audit.csv", "md": "summary.md"}
-    assert {p.name for p in run.run_dir.iterdir()} == {"audit.ocsf.json", "run.json",
-                                                      *(names[f] for f in formats)}
+    assert {p.name for p in run.run_dir.iterdir()} == {"audit.ocsf.json", "run.json", *(names[f] for f in formats)}
 
 
 def test_the_audit_guide_lists_every_control() -> None:
@@ -184,9 +189,9 @@ def test_framework_references_reach_ocsf_sarif_and_html(world: RunningWorld, tmp
         assert set(control.requirements) <= set(rule["properties"]["tags"])
         assert rule["properties"]["frameworks"] == {k: list(v) for k, v in control.frameworks.items()}
     html = (run.run_dir / "audit.html").read_text(encoding="utf-8")
-    controls_table = html[html.index("<h2>Controls</h2>"):]
+    controls_table = html[html.index("<h2>Controls</h2>") :]
     for control in CATALOG:
-        row = controls_table[controls_table.index(f"<code>{control.id}</code>"):]
-        row = row[:row.index("</tr>")]
+        row = controls_table[controls_table.index(f"<code>{control.id}</code>") :]
+        row = row[: row.index("</tr>")]
         for name, ids in control.frameworks.items():
             assert f"{name}</span> {', '.join(ids)}" in row, control.id

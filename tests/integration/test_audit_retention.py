@@ -56,8 +56,9 @@ def _fake_run(root: Path, moment: datetime, scope: str = "full") -> str:
     run_id = f"{moment:%Y%m%dT%H%M%S.%fZ}"
     (root / run_id).mkdir(parents=True)
     (root / run_id / OCSF_FILE).write_text("[]", encoding="utf-8")
-    (root / run_id / "run.json").write_text(json.dumps({"run_id": run_id, "scope": scope, "apps": ["-", "a"]}),
-                                            encoding="utf-8")
+    (root / run_id / "run.json").write_text(
+        json.dumps({"run_id": run_id, "scope": scope, "apps": ["-", "a"]}), encoding="utf-8"
+    )
     return run_id
 
 
@@ -75,8 +76,7 @@ def test_keep_by_age_spares_the_run_written_and_non_run_folders(tmp_path: Path) 
     lone = tmp_path / "lone"
     full = _fake_run(lone, NOW - timedelta(days=50))
     scoped = _fake_run(lone, NOW, scope="apps")
-    assert prune(LocalRuns(lone, OCSF_FILE, lambda p: load_entries(p, "run")[1]), Retention(days=30), NOW,
-                 scoped) == []
+    assert prune(LocalRuns(lone, OCSF_FILE, lambda p: load_entries(p, "run")[1]), Retention(days=30), NOW, scoped) == []
     assert _runs(lone) == [full, scoped]
 
 

@@ -20,8 +20,9 @@ CONTROLS_ON_EVERY_TOKEN = ("IOTC-001", "IOTC-002", "IOTC-003", "IOTC-004", "IOTC
 CONTROLS_ON_EVERY_SLOT = ("IOTC-006", "IOTC-007", "IOTC-008", "IOTC-012", "IOTC-013")
 
 
-def test_every_seeded_violation_fails_and_compliant_tokens_pass(world: RunningWorld, tmp_path: Path,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_every_seeded_violation_fails_and_compliant_tokens_pass(
+    world: RunningWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     register_northwind(world)
     runtime = audit_runtime(world, tmp_path)
@@ -30,10 +31,14 @@ def test_every_seeded_violation_fails_and_compliant_tokens_pass(world: RunningWo
     assert run.exit_code == 1  # open findings at or above high
 
     for control, pattern in AUDIT_VIOLATIONS.items():
-        glob = pattern.replace("{exporter}", "rot-exporter-*").replace("{orphan}", "*-zz99").replace(
-            "{previous}", "*-a1b2")
-        matching = [f for f in run.findings
-                    if f.control_id == control and fnmatch.fnmatch(f"{f.app}/{f.resource}", glob)]
+        glob = (
+            pattern.replace("{exporter}", "rot-exporter-*")
+            .replace("{orphan}", "*-zz99")
+            .replace("{previous}", "*-a1b2")
+        )
+        matching = [
+            f for f in run.findings if f.control_id == control and fnmatch.fnmatch(f"{f.app}/{f.resource}", glob)
+        ]
         expected = "MANUAL" if control == "IOTY-002" else "FAIL"
         assert [f.status for f in matching] == [expected], (control, glob, matching)
 
@@ -62,9 +67,13 @@ def test_after_a_cycle_the_diff_shows_what_was_resolved(world: RunningWorld, tmp
     diff = after.report.diff
     assert diff.previous_run == before.report.run_id
     resolved = {e.uid for e in diff.resolved}
-    for uid in ("IOTC-006:contoso-fleet/slots/auditor", "IOTC-013:northwind-labs/slots/telemetry-reader",
-                "IOTC-007:fabrikam-stores/slots/alerts", "IOTC-008:fabrikam-stores/slots/reporting",
-                "IOTC-012:contoso-fleet/slots/maintenance"):  # rotate repairs a current token that fails
+    for uid in (
+        "IOTC-006:contoso-fleet/slots/auditor",
+        "IOTC-013:northwind-labs/slots/telemetry-reader",
+        "IOTC-007:fabrikam-stores/slots/alerts",
+        "IOTC-008:fabrikam-stores/slots/reporting",
+        "IOTC-012:contoso-fleet/slots/maintenance",
+    ):  # rotate repairs a current token that fails
         assert uid in resolved, uid
     assert any(u.startswith("IOTC-009:contoso-fleet/tokens/") and u.endswith("-zz99") for u in resolved)
     assert any(u.startswith("IOTC-005:fabrikam-stores/tokens/rot-exporter-") for u in resolved)

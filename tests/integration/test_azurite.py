@@ -92,20 +92,30 @@ def test_queue_send_and_receive(azurite: AzuriteEndpoints) -> None:
 
 def test_missing_node_gives_the_install_hint(tmp_path: Path) -> None:
     """In a separate interpreter whose PATH has no `node`, so nothing of ours is patched."""
-    code = ("from pathlib import Path; from emulators.azurite import run_azurite\n"
-            f"with run_azurite(Path({str(tmp_path / 'work')!r})): pass\n")
+    code = (
+        "from pathlib import Path; from emulators.azurite import run_azurite\n"
+        f"with run_azurite(Path({str(tmp_path / 'work')!r})): pass\n"
+    )
     env = {**os.environ, "PATH": str(tmp_path), "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO,  # noqa: S603 -- our own code
-                            capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(  # noqa: S603 -- our own code
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line == f"emulators.azurite.AzuriteUnavailableError: {NODE_MISSING}"
 
 
 def test_missing_install_gives_the_npm_ci_hint(tmp_path: Path) -> None:
-    with (pytest.raises(AzuriteUnavailableError, match="run: npm ci --prefix tools/azurite") as missing,
-          run_azurite(tmp_path / "work", azurite_dir=tmp_path / "empty")):
+    with (
+        pytest.raises(AzuriteUnavailableError, match="run: npm ci --prefix tools/azurite") as missing,
+        run_azurite(tmp_path / "work", azurite_dir=tmp_path / "empty"),
+    ):
         pass
     assert str(missing.value).startswith(NOT_INSTALLED)
 
@@ -123,10 +133,20 @@ def test_a_run_uses_its_workdir_and_leaves_nothing_listening(tmp_path: Path) -> 
 
 
 def test_stop_kills_a_process_group_that_ignores_sigterm() -> None:
-    code = "\n".join(["import signal, time", "signal.signal(signal.SIGTERM, signal.SIG_IGN)",
-                      "print('ready', flush=True)", "time.sleep(60)"])
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,  # noqa: S603
-                               start_new_session=True)
+    code = "\n".join(
+        [
+            "import signal, time",
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)",
+            "print('ready', flush=True)",
+            "time.sleep(60)",
+        ]
+    )
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     assert process.stdout is not None
     assert process.stdout.readline() == "ready\n"
     stop(process, grace=0.3)

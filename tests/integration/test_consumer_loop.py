@@ -47,8 +47,9 @@ class ConsumerLoop:
         """Until `n` more calls ended: the last of them started after this was called."""
         with self._done:
             target = self.calls + n
-            assert self._done.wait_for(lambda: self.calls >= target or self._stop.is_set(), timeout=60), \
+            assert self._done.wait_for(lambda: self.calls >= target or self._stop.is_set(), timeout=60), (
                 "the consumer made no progress"
+            )
 
     def stop(self) -> None:
         self._stop.set()
@@ -114,5 +115,7 @@ def test_a_consumer_never_fails_through_21_rotations_and_revocations(world: Runn
     versions = world.world.vault.versions(SECRET)
     assert sum(v.tags.get("stage") == "revoked" for v in versions) == CYCLES + 1
     assert client.cache.version == versions[-1].version  # the consumer ended on the current version
-    print(f"\nconsumer calls {loop.calls} (during jobs {during}), vault reads {client.cache.reads}, "
-          f"rotations {rotations}, revocations {revocations}")
+    print(
+        f"\nconsumer calls {loop.calls} (during jobs {during}), vault reads {client.cache.reads}, "
+        f"rotations {rotations}, revocations {revocations}"
+    )

@@ -16,13 +16,14 @@ from emulators.iotcentral import IoTCentralEmulator
 @pytest.fixture
 def served(sandbox_ca: SandboxCA) -> Iterator[tuple[IoTCentralEmulator, httpx.Client, str]]:
     emulator = IoTCentralEmulator(SandboxAuthority())
-    with emulator.serve(sandbox_ca) as base_url, \
-            httpx.Client(verify=sandbox_ca.client_context(), trust_env=False) as client:
+    with (
+        emulator.serve(sandbox_ca) as base_url,
+        httpx.Client(verify=sandbox_ca.client_context(), trust_env=False) as client,
+    ):
         yield emulator, client, base_url
 
 
-def test_three_requests_on_one_client_use_one_connection(
-        served: tuple[IoTCentralEmulator, httpx.Client, str]) -> None:
+def test_three_requests_on_one_client_use_one_connection(served: tuple[IoTCentralEmulator, httpx.Client, str]) -> None:
     emulator, client, base_url = served
     assert client.get(f"{base_url}/_emulator/counters").status_code == 200
     assert client.post(f"{base_url}/_emulator/clock", json={"advance_seconds": 1}).status_code == 200
@@ -33,7 +34,8 @@ def test_three_requests_on_one_client_use_one_connection(
 
 
 def test_an_unread_request_body_does_not_break_the_next_request(
-        served: tuple[IoTCentralEmulator, httpx.Client, str]) -> None:
+    served: tuple[IoTCentralEmulator, httpx.Client, str],
+) -> None:
     emulator, client, base_url = served
     refused = client.put(f"{base_url}/_emulator/counters", content=b'{"x": "' + b"y" * 50_000 + b'"}')
     assert refused.status_code == 405

@@ -20,8 +20,9 @@ def test_managed_identity_credential_gets_a_jwt_for_the_system_identity(
     managed_identity_env: ManagedIdentity, authority: SandboxAuthority, identity_endpoint: IdentityEndpoint
 ) -> None:
     token = ManagedIdentityCredential().get_token(IOTC_SCOPE)
-    claims = authority.verify(token.token, audience="https://apps.azureiotcentral.com",
-                              now=identity_endpoint.emulator.clock.now())
+    claims = authority.verify(
+        token.token, audience="https://apps.azureiotcentral.com", now=identity_endpoint.emulator.clock.now()
+    )
     assert claims.oid == managed_identity_env.object_id
     assert claims.tid == managed_identity_env.tenant_id
 
@@ -30,10 +31,10 @@ def test_user_assigned_identity_is_selected_by_client_id(
     managed_identity_env: ManagedIdentity, authority: SandboxAuthority, identity_endpoint: IdentityEndpoint
 ) -> None:
     user_assigned = identity_endpoint.emulator.add_user_assigned(ManagedIdentity("func-identity"))
-    token = ManagedIdentityCredential(client_id=user_assigned.client_id).get_token(
-        "https://vault.azure.net/.default")
-    claims = authority.verify(token.token, audience="https://vault.azure.net",
-                              now=identity_endpoint.emulator.clock.now())
+    token = ManagedIdentityCredential(client_id=user_assigned.client_id).get_token("https://vault.azure.net/.default")
+    claims = authority.verify(
+        token.token, audience="https://vault.azure.net", now=identity_endpoint.emulator.clock.now()
+    )
     assert claims.oid == user_assigned.object_id
     assert claims.appid == user_assigned.client_id
 

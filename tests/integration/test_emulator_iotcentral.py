@@ -28,8 +28,9 @@ NOW = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def iotc_server(authority: SandboxAuthority, sandbox_ca: SandboxCA,
-                conformance: dict[str, SpecConformance]) -> Iterator[IotcServer]:
+def iotc_server(
+    authority: SandboxAuthority, sandbox_ca: SandboxCA, conformance: dict[str, SpecConformance]
+) -> Iterator[IotcServer]:
     with serving(authority, sandbox_ca, conformance) as server:
         yield server
 
@@ -135,8 +136,12 @@ def test_a_deleted_token_is_gone_and_its_value_is_refused(iotc: Iotc) -> None:
 
 def test_users_of_every_type_are_created_read_listed_and_removed(iotc: Iotc) -> None:
     users = {
-        "sp-1": {"type": "servicePrincipal", "tenantId": "t-1", "objectId": "o-1",
-                 "roles": [{"role": ORG_ADMIN, "organization": "eu"}]},
+        "sp-1": {
+            "type": "servicePrincipal",
+            "tenantId": "t-1",
+            "objectId": "o-1",
+            "roles": [{"role": ORG_ADMIN, "organization": "eu"}],
+        },
         "mail-1": {"type": "email", "email": "bo@contoso.com", "roles": [{"role": BUILDER}]},
         "group-1": {"type": "adGroup", "tenantId": "t-1", "objectId": "g-1", "roles": [{"role": ORG_VIEWER}]},
     }
@@ -164,17 +169,29 @@ def test_roles_and_organizations_are_listed_and_read(iotc: Iotc) -> None:
     auditor = iotc.app.add_role("Fleet Auditor", {"devices.read"})
     with iotc.admin() as c:
         roles = c.get("/roles", params=API).json()["value"]
-        assert roles[:3] == [{"id": ADMINISTRATOR, "displayName": "Administrator"},
-                             {"id": BUILDER, "displayName": "Builder"},
-                             {"id": OPERATOR, "displayName": "Operator"}]
-        assert {r["id"] for r in roles} == {ADMINISTRATOR, BUILDER, OPERATOR, ORG_ADMIN, ORG_OPERATOR, ORG_VIEWER,
-                                            auditor.id}
+        assert roles[:3] == [
+            {"id": ADMINISTRATOR, "displayName": "Administrator"},
+            {"id": BUILDER, "displayName": "Builder"},
+            {"id": OPERATOR, "displayName": "Operator"},
+        ]
+        assert {r["id"] for r in roles} == {
+            ADMINISTRATOR,
+            BUILDER,
+            OPERATOR,
+            ORG_ADMIN,
+            ORG_OPERATOR,
+            ORG_VIEWER,
+            auditor.id,
+        }
         assert c.get(f"/roles/{auditor.id}", params=API).json() == {"id": auditor.id, "displayName": "Fleet Auditor"}
         assert c.get(f"/roles/{ORG_VIEWER}", params=API).json()["displayName"] == "Org Viewer"
         orgs = c.get("/organizations", params=API).json()["value"]
         assert [o["id"] for o in orgs] == ["eu", "eu-north", "us"]
         assert c.get("/organizations/eu-north", params=API).json() == {
-            "id": "eu-north", "displayName": "Northern Europe", "parent": "eu"}
+            "id": "eu-north",
+            "displayName": "Northern Europe",
+            "parent": "eu",
+        }
 
 
 def test_devices_are_limited_to_the_organization_subtree_of_scoped_roles(iotc: Iotc) -> None:
@@ -183,8 +200,10 @@ def test_devices_are_limited_to_the_organization_subtree_of_scoped_roles(iotc: I
         "eu-viewer": ([{"role": ORG_VIEWER, "organization": "eu"}], ["d-eu", "d-eu-north"]),
         "north-op": ([{"role": ORG_OPERATOR, "organization": "eu-north"}], ["d-eu-north"]),
         "us-auditor": ([{"role": auditor.id, "organization": "us"}], ["d-us"]),
-        "two-orgs": ([{"role": ORG_VIEWER, "organization": "eu-north"}, {"role": ORG_VIEWER, "organization": "us"}],
-                     ["d-eu-north", "d-us"]),
+        "two-orgs": (
+            [{"role": ORG_VIEWER, "organization": "eu-north"}, {"role": ORG_VIEWER, "organization": "us"}],
+            ["d-eu-north", "d-us"],
+        ),
         "operator": ([{"role": OPERATOR}], ["d-eu", "d-eu-north", "d-us", "d-none"]),
     }
     for token_id, (roles, expected) in scoped.items():
@@ -194,8 +213,14 @@ def test_devices_are_limited_to_the_organization_subtree_of_scoped_roles(iotc: I
         assert [d["id"] for d in devices] == expected, token_id
     with iotc.admin() as c:
         every = {d["id"]: d for d in c.get("/devices", params=API).json()["value"]}
-    assert every["d-us"] == {"id": "d-us", "displayName": "d-us", "enabled": False, "provisioned": True,
-                             "simulated": False, "organizations": ["us"]}
+    assert every["d-us"] == {
+        "id": "d-us",
+        "displayName": "d-us",
+        "enabled": False,
+        "provisioned": True,
+        "simulated": False,
+        "organizations": ["us"],
+    }
     assert every["d-none"]["organizations"] == []
     assert every["d-eu-north"]["simulated"] is True
 
@@ -208,8 +233,10 @@ def test_lists_page_with_absolute_next_links_that_keep_the_api_version(iotc: Iot
         tokens, links = _collect(c, "/apiTokens")
         assert [t["id"] for t in tokens] == ["admin", "t0", "t1", "t2", "t3"]
         assert len(links) == 2
-        assert all(link.startswith(f"{iotc.base_url}/apps/{iotc.app.subdomain}/api/apiTokens?api-version=2022-07-31&")
-                   for link in links)
+        assert all(
+            link.startswith(f"{iotc.base_url}/apps/{iotc.app.subdomain}/api/apiTokens?api-version=2022-07-31&")
+            for link in links
+        )
         assert len(_collect(c, "/roles")[0]) == 6
         assert [d["id"] for d in _collect(c, "/devices")[0]] == ["d-eu", "d-eu-north", "d-us", "d-none"]
         assert len(_collect(c, "/organizations")[1]) == 1
@@ -262,8 +289,12 @@ def test_the_real_managed_identity_credential_works_once_registered_as_administr
     token = ManagedIdentityCredential().get_token("https://apps.azureiotcentral.com/.default").token
     with iotc.client(f"Bearer {token}") as c:
         assert error_of(c.get("/apiTokens", params=API))["code"] == "Forbidden"
-        iotc.app.add_service_principal("rotation-service", object_id=managed_identity_env.object_id,
-                                       tenant_id=managed_identity_env.tenant_id, roles=["administrator"])
+        iotc.app.add_service_principal(
+            "rotation-service",
+            object_id=managed_identity_env.object_id,
+            tenant_id=managed_identity_env.tenant_id,
+            roles=["administrator"],
+        )
         listed = c.get("/apiTokens", params=API)
         created = c.put("/apiTokens/rot-1", params=API, json={"roles": [{"role": OPERATOR}]})
     assert listed.status_code == 200
@@ -274,15 +305,20 @@ def test_python_dash_m_runs_a_demo_app(tmp_path: Path) -> None:
     env_file = tmp_path / "iotc.env"
     process = subprocess.Popen(  # noqa: S603 -- our own module, fixed arguments
         [sys.executable, "-m", "emulators.iotcentral", "--dir", str(tmp_path), "--env-file", str(env_file)],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2], env=dict(os.environ))
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env=dict(os.environ),
+    )
     try:
         assert process.stdout is not None
         settings = dict(process.stdout.readline().strip().partition("=")[::2] for _ in range(4))
         token = Path(settings["SANDBOX_IOTCENTRAL_TOKEN_FILE"]).read_text(encoding="utf-8")
         assert Path(settings["SANDBOX_CA_BUNDLE"]).is_file()
         with httpx.Client(verify=ssl.create_default_context(cafile=settings["SANDBOX_CA_BUNDLE"]), timeout=10) as c:
-            response = c.get(settings["SANDBOX_IOTCENTRAL_URL"] + "/api/devices", params=API,
-                             headers={"Authorization": token})
+            response = c.get(
+                settings["SANDBOX_IOTCENTRAL_URL"] + "/api/devices", params=API, headers={"Authorization": token}
+            )
         assert [d["id"] for d in response.json()["value"]] == ["demo-device-1", "demo-device-2"]
         assert token not in env_file.read_text(encoding="utf-8")
     finally:

@@ -16,8 +16,9 @@ from tests.integration.iotcentral_world import API, Iotc, IotcServer, error_of, 
 
 
 @pytest.fixture(scope="module")
-def iotc_server(authority: SandboxAuthority, sandbox_ca: SandboxCA,
-                conformance: dict[str, SpecConformance]) -> Iterator[IotcServer]:
+def iotc_server(
+    authority: SandboxAuthority, sandbox_ca: SandboxCA, conformance: dict[str, SpecConformance]
+) -> Iterator[IotcServer]:
     with serving(authority, sandbox_ca, conformance) as server:
         yield server
 

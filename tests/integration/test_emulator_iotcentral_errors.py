@@ -20,8 +20,9 @@ from tests.integration.iotcentral_world import API, Iotc, IotcServer, error_of, 
 
 
 @pytest.fixture(scope="module")
-def iotc_server(authority: SandboxAuthority, sandbox_ca: SandboxCA,
-                conformance: dict[str, SpecConformance]) -> Iterator[IotcServer]:
+def iotc_server(
+    authority: SandboxAuthority, sandbox_ca: SandboxCA, conformance: dict[str, SpecConformance]
+) -> Iterator[IotcServer]:
     with serving(authority, sandbox_ca, conformance) as server:
         yield server
 
@@ -39,8 +40,7 @@ class FakeMonotonic:
         return self.now
 
 
-@pytest.mark.parametrize("params", [{}, {"api-version": ""}, {"api-version": "2099-01-01"},
-                                    {"api-version": "7.4"}])
+@pytest.mark.parametrize("params", [{}, {"api-version": ""}, {"api-version": "2099-01-01"}, {"api-version": "7.4"}])
 def test_a_missing_or_unknown_api_version_is_400(iotc: Iotc, params: dict[str, str]) -> None:
     with iotc.admin() as c:
         response = c.get("/apiTokens", params=params)
@@ -148,12 +148,19 @@ def test_duplicate_email_or_principal_is_409(iotc: Iotc) -> None:
     iotc.app.add_email_user("ana", email="Ana@contoso.com", roles=["operator"])
     iotc.app.add_service_principal("svc", object_id="o", tenant_id="t", roles=["operator"])
     with iotc.admin() as c:
-        email = c.put("/users/ana2", params=API,
-                      json={"type": "email", "email": "ana@contoso.com", "roles": [{"role": OPERATOR}]})
-        principal = c.put("/users/svc2", params=API, json={"type": "servicePrincipal", "objectId": "o",
-                                                           "tenantId": "t", "roles": [{"role": OPERATOR}]})
-        other_tenant = c.put("/users/svc3", params=API, json={"type": "servicePrincipal", "objectId": "o",
-                                                              "tenantId": "t2", "roles": [{"role": OPERATOR}]})
+        email = c.put(
+            "/users/ana2", params=API, json={"type": "email", "email": "ana@contoso.com", "roles": [{"role": OPERATOR}]}
+        )
+        principal = c.put(
+            "/users/svc2",
+            params=API,
+            json={"type": "servicePrincipal", "objectId": "o", "tenantId": "t", "roles": [{"role": OPERATOR}]},
+        )
+        other_tenant = c.put(
+            "/users/svc3",
+            params=API,
+            json={"type": "servicePrincipal", "objectId": "o", "tenantId": "t2", "roles": [{"role": OPERATOR}]},
+        )
     assert (email.status_code, principal.status_code, other_tenant.status_code) == (409, 409, 200)
     assert error_of(principal)["code"] == "Conflict"
 

@@ -36,11 +36,17 @@ def app(emulator: IoTCentralEmulator) -> IoTCentralApp:
 def test_roles_are_given_by_alias_id_display_name_or_with_an_organization(app: IoTCentralApp) -> None:
     app.add_organization("eu", "Europe")
     auditor = app.add_role("Fleet Auditor", {"devices.read"})
-    user = app.add_email_user("ana", email="ana@contoso.com",
-                              roles=["Administrator", BUILDER, "fleet auditor", {"role": "org_viewer",
-                                                                                 "organization": "eu"}])
-    assert user.roles == (RoleAssignment(ADMINISTRATOR), RoleAssignment(BUILDER), RoleAssignment(auditor.id),
-                          RoleAssignment(ORG_VIEWER, "eu"))
+    user = app.add_email_user(
+        "ana",
+        email="ana@contoso.com",
+        roles=["Administrator", BUILDER, "fleet auditor", {"role": "org_viewer", "organization": "eu"}],
+    )
+    assert user.roles == (
+        RoleAssignment(ADMINISTRATOR),
+        RoleAssignment(BUILDER),
+        RoleAssignment(auditor.id),
+        RoleAssignment(ORG_VIEWER, "eu"),
+    )
     with pytest.raises(ValueError, match="role: got 'owner'"):
         app.add_email_user("bo", email="bo@contoso.com", roles=["owner"])
     with pytest.raises(ValueError, match="organization: got 'mars'"):
@@ -66,8 +72,9 @@ def test_seeding_may_create_expired_tokens_and_tokens_beyond_a_year(app: IoTCent
     assert app.tokens["expired"].expiry < NOW < app.tokens["decade"].expiry - timedelta(days=3000)
 
 
-def test_seeded_tokens_work_at_once_whatever_the_propagation_delay(emulator: IoTCentralEmulator,
-                                                                    app: IoTCentralApp) -> None:
+def test_seeded_tokens_work_at_once_whatever_the_propagation_delay(
+    emulator: IoTCentralEmulator, app: IoTCentralApp
+) -> None:
     emulator.propagation_delay = timedelta(minutes=5)
     app.create_token("fresh", ["operator"])
     app.create_token("old", ["operator"], created=NOW - timedelta(days=1))

@@ -36,9 +36,10 @@ def iottly(conformance: dict[str, SpecConformance]) -> IottlyEmulator:
 
 @pytest.fixture
 def client(iottly: IottlyEmulator, sandbox_ca: SandboxCA) -> Iterator[httpx.Client]:
-    with iottly.serve(sandbox_ca) as base_url, httpx.Client(
-        base_url=base_url, verify=sandbox_ca.client_context(), timeout=5
-    ) as http:
+    with (
+        iottly.serve(sandbox_ca) as base_url,
+        httpx.Client(base_url=base_url, verify=sandbox_ca.client_context(), timeout=5) as http,
+    ):
         yield http
 
 
@@ -130,15 +131,18 @@ def test_the_ui_stand_in_rejects_unknown_projects_and_keys(iottly: IottlyEmulato
 def test_admin_routes_drive_the_panel_from_another_process(client: httpx.Client) -> None:
     assert client.post("/_emulator/iottly/projects", json={"name": "orchard"}).status_code == 201
     assert client.get("/_emulator/iottly/projects").json() == {"projects": ["greenhouse", "orchard"]}
-    made = client.post("/_emulator/iottly/projects/orchard/keys",
-                       json={"description": "legacy", "created_at": "2025-11-01T00:00:00+00:00"})
+    made = client.post(
+        "/_emulator/iottly/projects/orchard/keys",
+        json={"description": "legacy", "created_at": "2025-11-01T00:00:00+00:00"},
+    )
     assert made.status_code == 201
     key = made.json()
     assert set(key) == {"id", "project", "description", "created_at", "value"}
     assert ping(client, f"bearer {key['value']}").status_code == 200
     listed = client.get("/_emulator/iottly/projects/orchard/keys").json()["keys"]
-    assert listed == [{"id": key["id"], "project": "orchard", "description": "legacy",
-                       "created_at": "2025-11-01T00:00:00+00:00"}]
+    assert listed == [
+        {"id": key["id"], "project": "orchard", "description": "legacy", "created_at": "2025-11-01T00:00:00+00:00"}
+    ]
     assert client.delete(f"/_emulator/iottly/projects/orchard/keys/{key['id']}").status_code == 204
     assert ping(client, f"bearer {key['value']}").status_code == 401
     assert client.delete(f"/_emulator/iottly/projects/orchard/keys/{key['id']}").status_code == 404
@@ -205,15 +209,18 @@ def _read_settings(proc: subprocess.Popen[bytes], count: int, deadline: float) -
 
 def test_standalone_module_serves_a_demo_key_until_sigterm() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "emulators.iottly", "--project", "orchard"], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulators.iottly", "--project", "orchard"], cwd=REPO, env=env, stdout=subprocess.PIPE
+    )
     try:
         settings = _read_settings(proc, 4, time.monotonic() + 20)
         assert settings["IOTTLY_PROJECT"] == "orchard"
         ca = ssl.create_default_context(cafile=settings["IOTTLY_CA_BUNDLE"])
         with httpx.Client(verify=ca, timeout=5) as http:
-            response = http.get(settings["IOTTLY_BASE_URL"] + "/v1.0/project/ping",
-                                headers={"Authentication": f"bearer {settings['IOTTLY_API_KEY']}"})
+            response = http.get(
+                settings["IOTTLY_BASE_URL"] + "/v1.0/project/ping",
+                headers={"Authentication": f"bearer {settings['IOTTLY_API_KEY']}"},
+            )
         assert response.json() == {"status": "pong"}
     finally:
         proc.send_signal(signal.SIGTERM)

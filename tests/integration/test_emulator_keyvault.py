@@ -18,8 +18,12 @@ from tests.integration.keyvault_support import NOW, Vault, running_vault
 
 
 @pytest.fixture
-def vault(authority: SandboxAuthority, sandbox_ca: SandboxCA, conformance: dict[str, SpecConformance],
-          managed_identity_env: ManagedIdentity) -> Iterator[Vault]:
+def vault(
+    authority: SandboxAuthority,
+    sandbox_ca: SandboxCA,
+    conformance: dict[str, SpecConformance],
+    managed_identity_env: ManagedIdentity,
+) -> Iterator[Vault]:
     with running_vault(authority, sandbox_ca, conformance, managed_identity_env, page_size=2) as running:
         yield running
 
@@ -29,10 +33,16 @@ def client(vault: Vault) -> Iterator[SecretClient]:
     with vault.client() as secret_client:
         yield secret_client
 
+
 def test_set_then_get_latest_and_a_given_version(vault: Vault, client: SecretClient) -> None:
     expiry = NOW + timedelta(days=30)
-    first = client.set_secret("iotc-app-slot", "token-1", tags={"stage": "current"}, expires_on=expiry,
-                              content_type="application/vnd.iotcentral.apitoken")
+    first = client.set_secret(
+        "iotc-app-slot",
+        "token-1",
+        tags={"stage": "current"},
+        expires_on=expiry,
+        content_type="application/vnd.iotcentral.apitoken",
+    )
     second = client.set_secret("iotc-app-slot", "token-2")
 
     assert first.id == f"{vault.url}/secrets/iotc-app-slot/{first.properties.version}"
@@ -81,8 +91,9 @@ def test_update_properties_of_a_version_and_of_the_latest(vault: Vault, client: 
     vault.emulator.clock.advance(timedelta(hours=1))
     new_expiry = NOW + timedelta(days=7)
 
-    updated = client.update_secret_properties("slot", old, enabled=False, expires_on=new_expiry,
-                                              tags={"stage": "revoked"}, content_type="text/plain")
+    updated = client.update_secret_properties(
+        "slot", old, enabled=False, expires_on=new_expiry, tags={"stage": "revoked"}, content_type="text/plain"
+    )
     latest = client.update_secret_properties("slot", tags={"stage": "current", "superseded-at": "never"})
 
     assert updated.enabled is False
@@ -157,10 +168,14 @@ def test_purge_protection_refuses_purges(vault: Vault, client: SecretClient) -> 
 
 def test_unknown_secrets_and_versions_are_404_secret_not_found(client: SecretClient) -> None:
     client.set_secret("known", "value")
-    for call in (lambda: client.get_secret("missing"), lambda: client.get_secret("known", "0" * 32),
-                 lambda: client.begin_delete_secret("missing"), lambda: client.get_deleted_secret("known"),
-                 lambda: client.update_secret_properties("missing", enabled=False),
-                 lambda: client.begin_recover_deleted_secret("missing")):
+    for call in (
+        lambda: client.get_secret("missing"),
+        lambda: client.get_secret("known", "0" * 32),
+        lambda: client.begin_delete_secret("missing"),
+        lambda: client.get_deleted_secret("known"),
+        lambda: client.update_secret_properties("missing", enabled=False),
+        lambda: client.begin_recover_deleted_secret("missing"),
+    ):
         with pytest.raises(ResourceNotFoundError) as caught:
             call()
         assert caught.value.error is not None

@@ -24,8 +24,12 @@ from tests.integration.keyvault_support import Vault, running_vault
 
 
 @pytest.fixture
-def vault(authority: SandboxAuthority, sandbox_ca: SandboxCA, conformance: dict[str, SpecConformance],
-          managed_identity_env: ManagedIdentity) -> Iterator[Vault]:
+def vault(
+    authority: SandboxAuthority,
+    sandbox_ca: SandboxCA,
+    conformance: dict[str, SpecConformance],
+    managed_identity_env: ManagedIdentity,
+) -> Iterator[Vault]:
     with running_vault(authority, sandbox_ca, conformance, managed_identity_env, page_size=2) as running:
         yield running
 
@@ -35,6 +39,7 @@ def client(vault: Vault) -> Iterator[SecretClient]:
     with vault.client() as secret_client:
         yield secret_client
 
+
 def test_secrets_user_reads_but_cannot_write(vault: Vault, identity_endpoint: IdentityEndpoint) -> None:
     reader = identity_endpoint.emulator.add_user_assigned(ManagedIdentity("consumer"))
     vault.emulator.grant(reader.object_id, "user")
@@ -43,8 +48,11 @@ def test_secrets_user_reads_but_cannot_write(vault: Vault, identity_endpoint: Id
     with vault.client(ManagedIdentityCredential(client_id=reader.client_id)) as client:
         assert client.get_secret("slot").value == "value"
         assert [p.name for p in client.list_properties_of_secrets()] == ["slot"]
-        writes = (lambda: client.set_secret("slot", "x"), lambda: client.begin_delete_secret("slot"),
-                  lambda: client.update_secret_properties("slot", enabled=False))
+        writes = (
+            lambda: client.set_secret("slot", "x"),
+            lambda: client.begin_delete_secret("slot"),
+            lambda: client.update_secret_properties("slot", enabled=False),
+        )
         for write in writes:
             with pytest.raises(HttpResponseError) as caught:
                 write()
@@ -78,9 +86,13 @@ class ForeignCredential:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         self.calls += 1
-        token, _ = SandboxAuthority().issue(audience="https://vault.azure.net", oid=self.identity.object_id,
-                                            tid=self.identity.tenant_id, appid=self.identity.client_id,
-                                            now=datetime.now(UTC))
+        token, _ = SandboxAuthority().issue(
+            audience="https://vault.azure.net",
+            oid=self.identity.object_id,
+            tid=self.identity.tenant_id,
+            appid=self.identity.client_id,
+            now=datetime.now(UTC),
+        )
         return AccessToken(token, int(datetime.now(UTC).timestamp()) + 3600)
 
 

@@ -23,10 +23,12 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest.fixture
-def emulator(authority: SandboxAuthority, conformance: dict[str, SpecConformance],
-             managed_identity_env: ManagedIdentity) -> KeyVaultEmulator:
-    vault = KeyVaultEmulator(authority, tenant_id=managed_identity_env.tenant_id, clock=Clock(frozen_at=NOW),
-                             page_size=2)
+def emulator(
+    authority: SandboxAuthority, conformance: dict[str, SpecConformance], managed_identity_env: ManagedIdentity
+) -> KeyVaultEmulator:
+    vault = KeyVaultEmulator(
+        authority, tenant_id=managed_identity_env.tenant_id, clock=Clock(frozen_at=NOW), page_size=2
+    )
     attach_conformance(vault, conformance)
     vault.grant(managed_identity_env.object_id, "officer")
     return vault
@@ -48,8 +50,9 @@ async def client(vault_url: str, sandbox_ca: SandboxCA) -> AsyncIterator[SecretC
         yield secrets
 
 
-async def test_async_round_trip_of_every_operation(emulator: KeyVaultEmulator, client: SecretClient,
-                                                   vault_url: str) -> None:
+async def test_async_round_trip_of_every_operation(
+    emulator: KeyVaultEmulator, client: SecretClient, vault_url: str
+) -> None:
     first = await client.set_secret("slot", "token-1", tags={"stage": "current"}, content_type="text/plain")
     await client.set_secret("slot", "token-2", expires_on=NOW + timedelta(days=30))
     await client.set_secret("other", "x")
@@ -62,8 +65,9 @@ async def test_async_round_trip_of_every_operation(emulator: KeyVaultEmulator, c
     versions = [p.version async for p in client.list_properties_of_secret_versions("slot")]
     assert sorted(map(str, versions)) == sorted(v.version for v in emulator.versions("slot"))
 
-    updated = await client.update_secret_properties("slot", first.properties.version, enabled=False,
-                                                    tags={"stage": "previous"})
+    updated = await client.update_secret_properties(
+        "slot", first.properties.version, enabled=False, tags={"stage": "previous"}
+    )
     assert updated.enabled is False
     assert emulator.versions("slot")[0].tags == {"stage": "previous"}
     with pytest.raises(HttpResponseError) as caught:
@@ -101,13 +105,16 @@ async def test_async_throttle_and_5xx_are_retried(emulator: KeyVaultEmulator, cl
     assert emulator.counters.get("GetSecrets", 200) == 1
 
 
-async def test_async_secrets_user_cannot_write(emulator: KeyVaultEmulator, vault_url: str, sandbox_ca: SandboxCA,
-                                               identity_endpoint: IdentityEndpoint) -> None:
+async def test_async_secrets_user_cannot_write(
+    emulator: KeyVaultEmulator, vault_url: str, sandbox_ca: SandboxCA, identity_endpoint: IdentityEndpoint
+) -> None:
     reader = identity_endpoint.emulator.add_user_assigned(ManagedIdentity("async-consumer"))
     emulator.grant(reader.object_id, "user")
     emulator.seed_secret("slot", "value")
-    async with (ManagedIdentityCredential(client_id=reader.client_id) as credential,
-                _client(vault_url, sandbox_ca, credential) as client):
+    async with (
+        ManagedIdentityCredential(client_id=reader.client_id) as credential,
+        _client(vault_url, sandbox_ca, credential) as client,
+    ):
         assert (await client.get_secret("slot")).value == "value"
         with pytest.raises(HttpResponseError) as caught:
             await client.set_secret("slot", "overwritten")

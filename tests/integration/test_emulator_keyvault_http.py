@@ -34,20 +34,20 @@ class Wire:
     authority: SandboxAuthority
 
     def token(self, *, oid: str = OFFICER, tid: str = TENANT, audience: str = "https://vault.azure.net") -> str:
-        token, _ = self.authority.issue(audience=audience, oid=oid, tid=tid, appid="app",
-                                        now=self.emulator.clock.now())
+        token, _ = self.authority.issue(audience=audience, oid=oid, tid=tid, appid="app", now=self.emulator.clock.now())
         return token
 
-    def call(self, method: str, path: str, *, params: dict[str, str] | None = None, token: str | None = None,
-             **kwargs: Any) -> httpx.Response:
+    def call(
+        self, method: str, path: str, *, params: dict[str, str] | None = None, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token or self.token()}"}
-        return self.http.request(method, self.url + path, params=V if params is None else params,
-                                 headers=headers, **kwargs)
+        return self.http.request(
+            method, self.url + path, params=V if params is None else params, headers=headers, **kwargs
+        )
 
 
 @pytest.fixture
-def wire(authority: SandboxAuthority, sandbox_ca: SandboxCA,
-         conformance: dict[str, SpecConformance]) -> Iterator[Wire]:
+def wire(authority: SandboxAuthority, sandbox_ca: SandboxCA, conformance: dict[str, SpecConformance]) -> Iterator[Wire]:
     emulator = KeyVaultEmulator(authority, vault_name="kv-wire", tenant_id=TENANT, page_size=25)
     attach_conformance(emulator, conformance)
     emulator.grant(OFFICER, "officer")
@@ -66,7 +66,8 @@ def test_an_anonymous_request_gets_the_bearer_challenge(wire: Wire) -> None:
     response = wire.http.put(wire.url + "/secrets/slot", params=V, headers={"Content-Length": "0"})
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == (
-        f'Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://vault.azure.net"')
+        f'Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://vault.azure.net"'
+    )
     assert _error(response)["code"] == "Unauthorized"
 
 
@@ -81,8 +82,10 @@ def test_tokens_for_another_audience_or_tenant_are_401(wire: Wire, claims: dict[
     assert "WWW-Authenticate" in response.headers
 
 
-@pytest.mark.parametrize(("params", "status"), [({}, 400), ({"api-version": "9.9"}, 400),
-                                                ({"api-version": "2026-04-01"}, 200), ({"api-version": "7.3"}, 200)])
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [({}, 400), ({"api-version": "9.9"}, 400), ({"api-version": "2026-04-01"}, 200), ({"api-version": "7.3"}, 200)],
+)
 def test_the_api_version_is_required_and_checked(wire: Wire, params: dict[str, str], status: int) -> None:
     response = wire.call("GET", "/secrets", params=params)
     assert response.status_code == status
@@ -92,11 +95,15 @@ def test_the_api_version_is_required_and_checked(wire: Wire, params: dict[str, s
 
 @pytest.mark.parametrize(
     ("method", "path", "status", "code"),
-    [("GET", "/nothing-here", 404, "NotFound"), ("POST", "/secrets", 405, "MethodNotAllowed"),
-     ("GET", "/secrets/a/b/c", 404, "NotFound")],
+    [
+        ("GET", "/nothing-here", 404, "NotFound"),
+        ("POST", "/secrets", 405, "MethodNotAllowed"),
+        ("GET", "/secrets/a/b/c", 404, "NotFound"),
+    ],
 )
-def test_unknown_routes_answer_in_the_key_vault_error_shape(wire: Wire, method: str, path: str, status: int,
-                                                            code: str) -> None:
+def test_unknown_routes_answer_in_the_key_vault_error_shape(
+    wire: Wire, method: str, path: str, status: int, code: str
+) -> None:
     response = wire.call(method, path)
     assert response.status_code == status
     assert _error(response)["code"] == code
@@ -107,16 +114,26 @@ def test_injected_faults_answer_in_the_key_vault_error_shape(wire: Wire) -> None
     wire.emulator.faults.add(Fault("error", route="GetSecrets", status=500, times=1))
     throttled = wire.call("GET", "/secrets")
     failed = wire.call("GET", "/secrets")
-    assert (throttled.status_code, throttled.headers["Retry-After"], _error(throttled)["code"]) == (429, "7",
-                                                                                                  "Throttled")
+    assert (throttled.status_code, throttled.headers["Retry-After"], _error(throttled)["code"]) == (
+        429,
+        "7",
+        "Throttled",
+    )
     assert (failed.status_code, _error(failed)["code"]) == (500, "InternalServerError")
     assert wire.call("GET", "/secrets").status_code == 200
 
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"tags": {}}', b'{"value": 5}', b'{"value": "v", "attributes": {"exp": "soon"}}',
-     b'{"value": "v", "attributes": {"enabled": "yes"}}', b'{"value": "v", "tags": {"a": 1}}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"tags": {}}',
+        b'{"value": 5}',
+        b'{"value": "v", "attributes": {"exp": "soon"}}',
+        b'{"value": "v", "attributes": {"enabled": "yes"}}',
+        b'{"value": "v", "tags": {"a": 1}}',
+    ],
 )
 def test_malformed_set_bodies_are_400(wire: Wire, body: bytes) -> None:
     response = wire.call("PUT", "/secrets/slot", content=body)
@@ -172,15 +189,18 @@ def test_seeding_applies_the_api_limits_and_the_deleted_state(authority: Sandbox
     clock = Clock(frozen_at=datetime(2026, 1, 1, tzinfo=UTC))
     vault = KeyVaultEmulator(authority, clock=clock, retention_days=7)
     created = datetime(2025, 12, 1, tzinfo=UTC)
-    version = vault.seed_secret("slot", "v", created_on=created, expires_on=created + timedelta(days=30),
-                                tags={"stage": "current"})
+    version = vault.seed_secret(
+        "slot", "v", created_on=created, expires_on=created + timedelta(days=30), tags={"stage": "current"}
+    )
     [record] = vault.versions("slot")
     assert (record.version, record.created_on, record.updated_on) == (version, created, created)
     naive = datetime(2025, 1, 1)  # noqa: DTZ001 -- the naive datetime is the point
-    refused: list[tuple[Callable[[], str], str]] = [(lambda: vault.seed_secret("no_underscores", "v"), "invalid name"),
-               (lambda: vault.seed_secret("slot", "x" * 25_601), "too large"),
-               (lambda: vault.seed_secret("slot", "v", tags={str(i): "" for i in range(16)}), "Too many tags"),
-               (lambda: vault.seed_secret("slot", "v", created_on=naive), "naive")]
+    refused: list[tuple[Callable[[], str], str]] = [
+        (lambda: vault.seed_secret("no_underscores", "v"), "invalid name"),
+        (lambda: vault.seed_secret("slot", "x" * 25_601), "too large"),
+        (lambda: vault.seed_secret("slot", "v", tags={str(i): "" for i in range(16)}), "Too many tags"),
+        (lambda: vault.seed_secret("slot", "v", created_on=naive), "naive"),
+    ]
     for seed, reason in refused:
         with pytest.raises(ValueError, match=reason):
             seed()
@@ -199,9 +219,13 @@ def test_seeding_applies_the_api_limits_and_the_deleted_state(authority: Sandbox
 
 
 def test_python_m_emulators_keyvault_serves_a_vault_the_sdk_can_use(
-        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "emulators.keyvault", "--dir", str(tmp_path)],  # noqa: S603
-                               stdout=subprocess.PIPE, text=True)
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "emulators.keyvault", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         settings: dict[str, str] = {}
@@ -210,8 +234,12 @@ def test_python_m_emulators_keyvault_serves_a_vault_the_sdk_can_use(
             settings[key] = value
         monkeypatch.setenv("IDENTITY_ENDPOINT", settings["IDENTITY_ENDPOINT"])
         monkeypatch.setenv("IDENTITY_HEADER", settings["IDENTITY_HEADER"])
-        with SecretClient(settings["SANDBOX_VAULT_URL"], ManagedIdentityCredential(),
-                          verify_challenge_resource=False, connection_verify=settings["SANDBOX_CA_BUNDLE"]) as client:
+        with SecretClient(
+            settings["SANDBOX_VAULT_URL"],
+            ManagedIdentityCredential(),
+            verify_challenge_resource=False,
+            connection_verify=settings["SANDBOX_CA_BUNDLE"],
+        ) as client:
             client.set_secret("standalone", "works")
             assert client.get_secret("standalone").value == "works"
     finally:

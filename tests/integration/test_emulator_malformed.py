@@ -16,8 +16,10 @@ def test_an_oversized_header_gets_the_json_error_shape(sandbox_ca: SandboxCA) ->
     with emulator.serve(sandbox_ca) as base_url:
         parts = urlsplit(base_url)
         context = ssl.create_default_context(cafile=str(sandbox_ca.pem_path))
-        with socket.create_connection((parts.hostname, parts.port)) as raw, \
-                context.wrap_socket(raw, server_hostname=parts.hostname) as conn:
+        with (
+            socket.create_connection((parts.hostname, parts.port)) as raw,
+            context.wrap_socket(raw, server_hostname=parts.hostname) as conn,
+        ):
             conn.sendall(b"GET /apps/x/api/roles HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n")
             reply = b""
             while chunk := conn.recv(4096):

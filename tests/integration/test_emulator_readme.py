@@ -22,10 +22,13 @@ def _listed(key: str) -> set[str]:
     return set(re.findall(r"`([A-Za-z0-9_]+)`", block.group(1)))
 
 
-@pytest.mark.parametrize(("key", "spec", "emulator"), [
-    ("iotcentral", IOTCENTRAL_SPEC, IoTCentralEmulator(SandboxAuthority())),
-    ("keyvault", KEYVAULT_SPEC, KeyVaultEmulator(SandboxAuthority())),
-])
+@pytest.mark.parametrize(
+    ("key", "spec", "emulator"),
+    [
+        ("iotcentral", IOTCENTRAL_SPEC, IoTCentralEmulator(SandboxAuthority())),
+        ("keyvault", KEYVAULT_SPEC, KeyVaultEmulator(SandboxAuthority())),
+    ],
+)
 def test_readme_lists_the_unimplemented_operations(key: str, spec: Path, emulator: EmulatorApp) -> None:
     operations = set(SpecConformance(spec).operations)
     implemented = {route.name for route in emulator.routes()}

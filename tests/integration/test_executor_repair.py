@@ -57,8 +57,9 @@ def test_a_staged_token_left_by_a_crash_is_verified_and_promoted(world: RunningW
     now = world.world.clock.now()
     app = world.world.iotcentral.app("contoso-fleet")
     token_id = f"rot-auditor-{now:%Y%m%d%H%M%S}-crsh"
-    value = app.create_token(token_id, [{"role": FLEET_AUDITOR, "organization": "store-eu"}],
-                             expiry=now + timedelta(days=30))
+    value = app.create_token(
+        token_id, [{"role": FLEET_AUDITOR, "organization": "store-eu"}], expiry=now + timedelta(days=30)
+    )
     world.world.vault.seed_secret(AUDITOR + "-pending", value, tags={"stage": "pending", "token-id": token_id})
     runtime = _contoso(world)
     result = run_job(runtime, "rotate", verify_policy=_waits(world))
@@ -73,8 +74,9 @@ def test_a_promotion_interrupted_before_retagging_is_finished(world: RunningWorl
     now = world.world.clock.now()
     app = world.world.iotcentral.app("contoso-fleet")
     token_id = f"rot-auditor-{now:%Y%m%d%H%M%S}-half"
-    value = app.create_token(token_id, [{"role": FLEET_AUDITOR, "organization": "store-eu"}],
-                             expiry=now + timedelta(days=30))
+    value = app.create_token(
+        token_id, [{"role": FLEET_AUDITOR, "organization": "store-eu"}], expiry=now + timedelta(days=30)
+    )
     tags = {"stage": "current", "token-id": token_id, "managed-by": "rotation"}
     world.world.vault.seed_secret(AUDITOR + "-pending", value, tags={**tags, "stage": "pending"})
     world.world.vault.seed_secret(AUDITOR, value, tags=tags, created_on=now + timedelta(seconds=1))

@@ -28,17 +28,26 @@ MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount
 
 
 def _runtime(world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path, queue: str) -> Runtime:
-    settings = Settings.from_env({
-        "ROTATION_CA_BUNDLE": str(world.ca.pem_path), "ROTATION_REPORTS_DIR": str(tmp_path / "reports"),
-        "AzureWebJobsStorage": azurite.connection_string, "ROTATION_FANOUT": "queue", "ROTATION_QUEUE": queue,
-        "ROTATION_LEASE_CONTAINER": f"leases-{uuid.uuid4().hex[:12]}"})
+    settings = Settings.from_env(
+        {
+            "ROTATION_CA_BUNDLE": str(world.ca.pem_path),
+            "ROTATION_REPORTS_DIR": str(tmp_path / "reports"),
+            "AzureWebJobsStorage": azurite.connection_string,
+            "ROTATION_FANOUT": "queue",
+            "ROTATION_QUEUE": queue,
+            "ROTATION_LEASE_CONTAINER": f"leases-{uuid.uuid4().hex[:12]}",
+        }
+    )
     return Runtime(settings, sample_specs(world))
 
 
 def _queue(azurite: AzuriteEndpoints, name: str, *, base64_text: bool = True) -> QueueClient:
     """The host's view of a queue: base64 text (messageEncoding), or the raw stored content."""
-    policies: dict[str, Any] = ({"message_encode_policy": TextBase64EncodePolicy(),
-                                 "message_decode_policy": TextBase64DecodePolicy()} if base64_text else {})
+    policies: dict[str, Any] = (
+        {"message_encode_policy": TextBase64EncodePolicy(), "message_decode_policy": TextBase64DecodePolicy()}
+        if base64_text
+        else {}
+    )
     return QueueClient.from_connection_string(azurite.connection_string, name, **policies)
 
 
@@ -64,8 +73,9 @@ def _host_delivers(queue: QueueClient, runtime: Runtime, message: QueueMessage, 
 
 
 @pytest.mark.azurite
-def test_enqueue_one_base64_json_message_per_app(world: RunningWorld, azurite: AzuriteEndpoints,
-                                                  tmp_path: Path) -> None:
+def test_enqueue_one_base64_json_message_per_app(
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
     name = f"rotation-apps-{uuid.uuid4().hex[:8]}"
     runtime = _runtime(world, azurite, tmp_path, name)
     assert enqueue_apps(runtime, "rotate") == 3
@@ -81,7 +91,8 @@ def test_enqueue_one_base64_json_message_per_app(world: RunningWorld, azurite: A
 
 @pytest.mark.azurite
 def test_each_message_rotates_its_app_and_a_failing_app_ends_in_the_poison_queue(
-        world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path) -> None:
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
     name = f"rotation-apps-{uuid.uuid4().hex[:8]}"
     runtime = _runtime(world, azurite, tmp_path, name)
     auditor_versions = len(world.world.vault.versions("iotc-contoso-fleet-auditor"))
@@ -106,13 +117,17 @@ def test_each_message_rotates_its_app_and_a_failing_app_ends_in_the_poison_queue
     # ... and the next audit reports the app that keeps failing.
     audit = run_audit(runtime)
     assert {f.app: f.status for f in audit.findings if f.control_id == "OPS-001"} == {
-        "contoso-fleet": "PASS", "fabrikam-stores": "PASS", "northwind-labs": "FAIL"}
+        "contoso-fleet": "PASS",
+        "fabrikam-stores": "PASS",
+        "northwind-labs": "FAIL",
+    }
     runtime.close()
 
 
 @pytest.mark.azurite
-def test_a_failing_apps_message_raises_with_the_per_app_result(world: RunningWorld, azurite: AzuriteEndpoints,
-                                                                tmp_path: Path) -> None:
+def test_a_failing_apps_message_raises_with_the_per_app_result(
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
     runtime = _runtime(world, azurite, tmp_path, f"rotation-apps-{uuid.uuid4().hex[:8]}")
     body = json.dumps({"job": "rotate", "app": "northwind-labs", "enqueued_at": "2026-01-01T00:00:00+00:00"})
     with pytest.raises(AppFailedError, match=r"rotate northwind-labs: failed \(attempt 2\)") as failed:
@@ -124,9 +139,9 @@ def test_a_failing_apps_message_raises_with_the_per_app_result(world: RunningWor
 
 
 @pytest.mark.azurite
-def test_a_message_for_an_app_another_run_holds_is_skipped_not_failed(world: RunningWorld,
-                                                                       azurite: AzuriteEndpoints,
-                                                                       tmp_path: Path) -> None:
+def test_a_message_for_an_app_another_run_holds_is_skipped_not_failed(
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
     name = f"rotation-apps-{uuid.uuid4().hex[:8]}"
     runtime = _runtime(world, azurite, tmp_path, name)
     inline = Runtime(runtime.settings, runtime.apps)  # an inline timer run holding contoso's lease
@@ -145,8 +160,7 @@ def test_a_message_for_an_app_another_run_holds_is_skipped_not_failed(world: Run
 
 
 @pytest.mark.azurite
-def test_unrunnable_messages_are_not_retried(world: RunningWorld, azurite: AzuriteEndpoints,
-                                             tmp_path: Path) -> None:
+def test_unrunnable_messages_are_not_retried(world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path) -> None:
     """Garbage and unknown jobs go straight to the poison queue (reported by the audit); a message for an
     app no longer in the policies is dropped with its reason. None raises, so the host does not retry."""
     name = f"rotation-apps-{uuid.uuid4().hex[:8]}"
@@ -156,8 +170,9 @@ def test_unrunnable_messages_are_not_retried(world: RunningWorld, azurite: Azuri
     assert garbage.dropped.startswith("queue message: got 15 characters that are not JSON")
     unknown_job = handle_message(runtime, json.dumps({"job": "format-disk", "app": "contoso-fleet"}), 1)
     assert unknown_job.dropped == ("queue message field job: got 'format-disk', expected one of rotate, revoke")
-    removed_app = handle_message(runtime, json.dumps({"job": "revoke", "app": "retired-app",
-                                                      "enqueued_at": "2026-01-01T00:00:00+00:00"}), 1)
+    removed_app = handle_message(
+        runtime, json.dumps({"job": "revoke", "app": "retired-app", "enqueued_at": "2026-01-01T00:00:00+00:00"}), 1
+    )
     assert removed_app.dropped is not None
     assert "got 'retired-app', expected an app of the policies" in removed_app.dropped
     assert (removed_app.job, removed_app.apps, removed_app.failed) == ("revoke", [], False)

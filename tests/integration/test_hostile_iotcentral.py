@@ -56,8 +56,12 @@ def http(hostile: Hostile) -> Iterator[httpx.Client]:
 
 
 def make_client(hostile: Hostile, http: httpx.Client, *, base_url: str | None = None) -> IoTCentralClient:
-    return IoTCentralClient(base_url or hostile.running.app_url(APP), http, credential=ManagedIdentityCredential(),
-                            retry=RetryPolicy(sleep=lambda _: None))
+    return IoTCentralClient(
+        base_url or hostile.running.app_url(APP),
+        http,
+        credential=ManagedIdentityCredential(),
+        retry=RetryPolicy(sleep=lambda _: None),
+    )
 
 
 @pytest.fixture
@@ -69,16 +73,24 @@ def iotc(hostile: Hostile) -> IoTCentralEmulator:
     return hostile.running.world.iotcentral
 
 
-def respond(hostile: Hostile, route: str, body: Any, *, times: int | None = 1, status: int = 200,
-            content_type: str = "application/json", **extra: Any) -> None:
+def respond(
+    hostile: Hostile,
+    route: str,
+    body: Any,
+    *,
+    times: int | None = 1,
+    status: int = 200,
+    content_type: str = "application/json",
+    **extra: Any,
+) -> None:
     text = body if isinstance(body, str) else json.dumps(body)
-    iotc(hostile).faults.add(Fault("respond", route=route, times=times, status=status, content_type=content_type,
-                                   body=text, **extra))
+    iotc(hostile).faults.add(
+        Fault("respond", route=route, times=times, status=status, content_type=content_type, body=text, **extra)
+    )
 
 
 def token_json(**fields: Any) -> dict[str, Any]:
-    return {"id": "someone-elses-token", "roles": [{"role": OPERATOR.role}], "expiry": "2027-01-01T00:00:00Z",
-            **fields}
+    return {"id": "someone-elses-token", "roles": [{"role": OPERATOR.role}], "expiry": "2027-01-01T00:00:00Z", **fields}
 
 
 def expiry(hostile: Hostile) -> datetime:
@@ -103,8 +115,16 @@ def test_a_next_link_differing_only_in_host_case_is_the_same_origin(hostile: Hos
     assert set(iotc(hostile).app(APP).tokens) <= {t.id for t in tokens}
 
 
-@pytest.mark.parametrize("link", ["https://127.0.0.1:99999/x", "https://[::1/x", "{app}/api/apiTokens\u0001",
-                                  "//127.0.0.1/x", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://127.0.0.1:99999/x",
+        "https://[::1/x",
+        "{app}/api/apiTokens\u0001",
+        "//127.0.0.1/x",
+        "javascript:alert(1)",
+    ],
+)
 def test_an_unusable_next_link_is_incomplete(hostile: Hostile, client: IoTCentralClient, link: str) -> None:
     respond(hostile, "ApiTokens_List", {"value": [], "nextLink": link.format(app=hostile.running.app_url(APP))})
     with pytest.raises(IncompleteListingError):
@@ -112,14 +132,18 @@ def test_an_unusable_next_link_is_incomplete(hostile: Hostile, client: IoTCentra
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
-@pytest.mark.parametrize(("route", "call"), [
-    ("ApiTokens_List", lambda c, _: c.list_tokens()),
-    ("Roles_List", lambda c, _: c.list_roles()),
-    ("ApiTokens_Create", lambda c, when: c.create_token(NEW_ID, frozenset({OPERATOR}), when)),
-    ("ApiTokens_Remove", lambda c, _: c.delete_token(NEW_ID)),
-])
+@pytest.mark.parametrize(
+    ("route", "call"),
+    [
+        ("ApiTokens_List", lambda c, _: c.list_tokens()),
+        ("Roles_List", lambda c, _: c.list_roles()),
+        ("ApiTokens_Create", lambda c, when: c.create_token(NEW_ID, frozenset({OPERATOR}), when)),
+        ("ApiTokens_Remove", lambda c, _: c.delete_token(NEW_ID)),
+    ],
+)
 def test_a_redirect_is_an_error_and_nothing_reaches_its_target(
-        hostile: Hostile, client: IoTCentralClient, route: str, call: Call, status: int) -> None:
+    hostile: Hostile, client: IoTCentralClient, route: str, call: Call, status: int
+) -> None:
     iotc(hostile).faults.add(Fault("redirect", route=route, status=status, location=hostile.foreign_url + "/x"))
     with pytest.raises(ServiceError) as raised:
         call(client, expiry(hostile))
@@ -133,22 +157,39 @@ def test_a_client_that_follows_redirects_is_refused(hostile: Hostile) -> None:
 
 
 # -- answers that cannot be believed ---------------------------------------------------------------------------
-@pytest.mark.parametrize("page", [
-    {"value": [token_json(id=123)]},
-    {"value": [token_json(roles="operator")]},
-    {"value": [token_json(roles=[])]},
-    {"value": [token_json(roles=[{"role": "operator"}])]},
-    {"value": [token_json(roles=[{"organization": "eu"}])]},
-    {"value": [token_json(expiry=1767225600)]},
-    {"value": [token_json(expiry="next tuesday")]},
-    {"value": [token_json(id="../users/x")]},
-    {"value": [{k: v for k, v in token_json().items() if k != "id"}]},
-    {"value": "all of them"},
-    {"tokens": []},
-    {"value": [], "nextLink": 7},
-    [],
-], ids=["id-number", "roles-string", "roles-empty", "role-not-guid", "role-missing", "expiry-number",
-        "expiry-text", "id-path", "id-missing", "value-string", "value-missing", "nextlink-number", "list"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        {"value": [token_json(id=123)]},
+        {"value": [token_json(roles="operator")]},
+        {"value": [token_json(roles=[])]},
+        {"value": [token_json(roles=[{"role": "operator"}])]},
+        {"value": [token_json(roles=[{"organization": "eu"}])]},
+        {"value": [token_json(expiry=1767225600)]},
+        {"value": [token_json(expiry="next tuesday")]},
+        {"value": [token_json(id="../users/x")]},
+        {"value": [{k: v for k, v in token_json().items() if k != "id"}]},
+        {"value": "all of them"},
+        {"tokens": []},
+        {"value": [], "nextLink": 7},
+        [],
+    ],
+    ids=[
+        "id-number",
+        "roles-string",
+        "roles-empty",
+        "role-not-guid",
+        "role-missing",
+        "expiry-number",
+        "expiry-text",
+        "id-path",
+        "id-missing",
+        "value-string",
+        "value-missing",
+        "nextlink-number",
+        "list",
+    ],
+)
 def test_a_mistyped_listing_is_incomplete(hostile: Hostile, client: IoTCentralClient, page: Any) -> None:
     respond(hostile, "ApiTokens_List", page)
     with pytest.raises(IncompleteListingError, match="does not match the API"):
@@ -161,14 +202,18 @@ def test_a_mistyped_role_listing_is_incomplete(hostile: Hostile, client: IoTCent
         client.list_roles()
 
 
-@pytest.mark.parametrize(("route", "call", "error"), [
-    ("ApiTokens_List", lambda c, _: c.list_tokens(), IncompleteListingError),
-    ("Roles_List", lambda c, _: c.list_roles(), IncompleteListingError),
-    ("ApiTokens_Create", lambda c, when: c.create_token(NEW_ID, frozenset({OPERATOR}), when), ServiceError),
-    ("Users_Get", lambda c, _: c.get_user("someone"), ServiceError),
-])
-def test_an_html_200_is_not_an_answer(hostile: Hostile, client: IoTCentralClient, route: str, call: Call,
-                                      error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("route", "call", "error"),
+    [
+        ("ApiTokens_List", lambda c, _: c.list_tokens(), IncompleteListingError),
+        ("Roles_List", lambda c, _: c.list_roles(), IncompleteListingError),
+        ("ApiTokens_Create", lambda c, when: c.create_token(NEW_ID, frozenset({OPERATOR}), when), ServiceError),
+        ("Users_Get", lambda c, _: c.get_user("someone"), ServiceError),
+    ],
+)
+def test_an_html_200_is_not_an_answer(
+    hostile: Hostile, client: IoTCentralClient, route: str, call: Call, error: type[Exception]
+) -> None:
     respond(hostile, route, "<html><body>Sign in to continue</body></html>", content_type="text/html")
     with pytest.raises(error, match="expected application/json"):
         call(client, expiry(hostile))
@@ -211,8 +256,7 @@ def test_verification_needs_a_json_answer(hostile: Hostile, client: IoTCentralCl
 
 
 # -- refused bearer, failing credential --------------------------------------------------------------------------
-def test_an_expired_bearer_is_an_auth_error_and_nothing_is_created(hostile: Hostile,
-                                                                   client: IoTCentralClient) -> None:
+def test_an_expired_bearer_is_an_auth_error_and_nothing_is_created(hostile: Hostile, client: IoTCentralClient) -> None:
     client.list_roles()  # the credential caches its token
     hostile.running.world.clock.advance(timedelta(hours=2))  # the app now sees that token as expired
     with pytest.raises(AuthError, match="401"):
@@ -223,8 +267,9 @@ def test_an_expired_bearer_is_an_auth_error_and_nothing_is_created(hostile: Host
     assert NEW_ID not in iotc(hostile).app(APP).tokens
 
 
-def test_a_failing_credential_is_an_auth_error(hostile: Hostile, http: httpx.Client,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_credential_is_an_auth_error(
+    hostile: Hostile, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("IDENTITY_HEADER", "not-the-header")
     with pytest.raises(AuthError, match="get an access token for IoT Central") as raised:
         make_client(hostile, http).create_token(NEW_ID, frozenset({OPERATOR}), expiry(hostile))
@@ -235,8 +280,12 @@ def test_a_failing_credential_is_an_auth_error(hostile: Hostile, http: httpx.Cli
 # -- creating a token: retried with the same id --------------------------------------------------------------------
 def test_a_throttled_create_is_retried_honouring_retry_after(hostile: Hostile, http: httpx.Client) -> None:
     sleeps: list[float] = []
-    client = IoTCentralClient(hostile.running.app_url(APP), http, credential=ManagedIdentityCredential(),
-                              retry=RetryPolicy(sleep=sleeps.append))
+    client = IoTCentralClient(
+        hostile.running.app_url(APP),
+        http,
+        credential=ManagedIdentityCredential(),
+        retry=RetryPolicy(sleep=sleeps.append),
+    )
     iotc(hostile).faults.add(Fault("throttle", route="ApiTokens_Create", times=1, retry_after=4))
     iotc(hostile).faults.add(Fault("error", route="ApiTokens_Create", times=1, status=503))
     token, value = client.create_token(NEW_ID, frozenset({OPERATOR}), expiry(hostile))
@@ -246,8 +295,9 @@ def test_a_throttled_create_is_retried_honouring_retry_after(hostile: Hostile, h
     assert iotc(hostile).counters.get("ApiTokens_Create") == 3
 
 
-def test_a_create_whose_answer_was_cut_off_is_retried_with_the_same_id(hostile: Hostile,
-                                                                      client: IoTCentralClient) -> None:
+def test_a_create_whose_answer_was_cut_off_is_retried_with_the_same_id(
+    hostile: Hostile, client: IoTCentralClient
+) -> None:
     respond(hostile, "ApiTokens_Create", {"id": NEW_ID}, truncate=50)  # not applied: the fault answered
     token, _ = client.create_token(NEW_ID, frozenset({OPERATOR}), expiry(hostile))
     assert token.id == NEW_ID
@@ -260,8 +310,9 @@ class LosesCreateAnswers(IoTCentralEmulator):
     lose = 0
 
     def routes(self) -> list[Route]:
-        return [replace(r, handler=self._lossy(r.handler)) if r.name == "ApiTokens_Create" else r
-                for r in super().routes()]
+        return [
+            replace(r, handler=self._lossy(r.handler)) if r.name == "ApiTokens_Create" else r for r in super().routes()
+        ]
 
     def _lossy(self, handler: Callable[..., Response]) -> Callable[..., Response]:
         def run(request: Request, **args: str) -> Response:
@@ -286,8 +337,10 @@ def test_a_create_applied_but_unanswered_is_deleted_and_reported(lossy: Hostile)
     emulator = iotc(lossy)
     assert isinstance(emulator, LosesCreateAnswers)
     emulator.lose = 1
-    with (httpx.Client(verify=ssl.create_default_context(cafile=lossy.ca_path), trust_env=False) as http,
-          pytest.raises(ServiceError, match=r"answer, the only one with the value, was lost .*deleted it")):
+    with (
+        httpx.Client(verify=ssl.create_default_context(cafile=lossy.ca_path), trust_env=False) as http,
+        pytest.raises(ServiceError, match=r"answer, the only one with the value, was lost .*deleted it"),
+    ):
         make_client(lossy, http).create_token(NEW_ID, frozenset({OPERATOR}), expiry(lossy))
     assert NEW_ID not in emulator.app(APP).tokens
     counts = emulator.counters
@@ -326,22 +379,27 @@ def iottly(hostile: Hostile, http: httpx.Client) -> IottlyClient:
     return IottlyClient(hostile.running.iottly_url, http, retry=RetryPolicy(sleep=lambda _: None))
 
 
-@pytest.mark.parametrize(("body", "content_type"), [
-    ("<html>pong</html>", "text/html"),
-    ('{"status": "ok"}', "application/json"),
-    ('{"status": ["pong"]}', "application/json"),
-], ids=["html", "not-pong", "mistyped"])
-def test_iottly_only_a_pong_accepts_a_key(hostile: Hostile, iottly: IottlyClient, body: str,
-                                          content_type: str) -> None:
-    hostile.running.world.iottly.faults.add(Fault("respond", route="project.ping", status=200,
-                                                  content_type=content_type, body=body))
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<html>pong</html>", "text/html"),
+        ('{"status": "ok"}', "application/json"),
+        ('{"status": ["pong"]}', "application/json"),
+    ],
+    ids=["html", "not-pong", "mistyped"],
+)
+def test_iottly_only_a_pong_accepts_a_key(hostile: Hostile, iottly: IottlyClient, body: str, content_type: str) -> None:
+    hostile.running.world.iottly.faults.add(
+        Fault("respond", route="project.ping", status=200, content_type=content_type, body=body)
+    )
     with pytest.raises(ServiceError, match="iottly ping"):
         iottly.ping(Secret("any-key"))
 
 
 def test_iottly_redirect_is_an_error_and_the_key_goes_nowhere(hostile: Hostile, iottly: IottlyClient) -> None:
-    hostile.running.world.iottly.faults.add(Fault("redirect", route="project.ping", status=307,
-                                                  location=hostile.foreign_url + "/v1.0/project/ping"))
+    hostile.running.world.iottly.faults.add(
+        Fault("redirect", route="project.ping", status=307, location=hostile.foreign_url + "/v1.0/project/ping")
+    )
     with pytest.raises(ServiceError, match="redirect"):
         iottly.ping(Secret("any-key"))
     assert nothing_reached(hostile.foreign)

@@ -38,8 +38,11 @@ def hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hostile
 
 
 def make_vault(hostile: Hostile, **options: Any) -> KeyVaultSecrets:
-    return KeyVaultSecrets(build_secret_client(hostile.running.vault_url, ManagedIdentityCredential(),
-                                               ca_bundle=hostile.ca_path, **options))
+    return KeyVaultSecrets(
+        build_secret_client(
+            hostile.running.vault_url, ManagedIdentityCredential(), ca_bundle=hostile.ca_path, **options
+        )
+    )
 
 
 @pytest.fixture
@@ -52,16 +55,27 @@ def emulator(hostile: Hostile) -> KeyVaultEmulator:
 
 
 def item(hostile: Hostile, **fields: Any) -> dict[str, Any]:
-    return {"id": f"{hostile.running.vault_url}/secrets/{SECRET}/{VERSION}",
-            "attributes": {"enabled": True, "created": 1700000000, "updated": 1700000000},
-            "tags": {"stage": "current"}, **fields}
+    return {
+        "id": f"{hostile.running.vault_url}/secrets/{SECRET}/{VERSION}",
+        "attributes": {"enabled": True, "created": 1700000000, "updated": 1700000000},
+        "tags": {"stage": "current"},
+        **fields,
+    }
 
 
-def respond(hostile: Hostile, route: str, body: Any, *, times: int | None = 1, status: int = 200,
-            content_type: str = "application/json") -> None:
+def respond(
+    hostile: Hostile,
+    route: str,
+    body: Any,
+    *,
+    times: int | None = 1,
+    status: int = 200,
+    content_type: str = "application/json",
+) -> None:
     text = body if isinstance(body, str) else json.dumps(body)
-    emulator(hostile).faults.add(Fault("respond", route=route, times=times, status=status,
-                                       content_type=content_type, body=text))
+    emulator(hostile).faults.add(
+        Fault("respond", route=route, times=times, status=status, content_type=content_type, body=text)
+    )
 
 
 def stored(hostile: Hostile, name: str = SECRET) -> list[tuple[str, dict[str, str], bool]]:
@@ -78,18 +92,27 @@ def test_a_next_link_to_another_origin_is_never_followed(hostile: Hostile, vault
 
 
 @pytest.mark.parametrize("status", [307, 308])
-@pytest.mark.parametrize(("route", "call"), [
-    ("SetSecret", lambda v, _: v.set_value(SECRET, Secret("new-token-value"), tags={"stage": "pending"},
-                                           expires_on=None, content_type="text/plain")),
-    ("UpdateSecret", lambda v, version: v.update(SECRET, version, tags={"stage": "revoked"}, enabled=False)),
-    ("GetSecret", lambda v, version: v.get_value(SECRET, version)),
-    ("GetSecretVersions", lambda v, _: v.list_versions(SECRET)),
-])
+@pytest.mark.parametrize(
+    ("route", "call"),
+    [
+        (
+            "SetSecret",
+            lambda v, _: v.set_value(
+                SECRET, Secret("new-token-value"), tags={"stage": "pending"}, expires_on=None, content_type="text/plain"
+            ),
+        ),
+        ("UpdateSecret", lambda v, version: v.update(SECRET, version, tags={"stage": "revoked"}, enabled=False)),
+        ("GetSecret", lambda v, version: v.get_value(SECRET, version)),
+        ("GetSecretVersions", lambda v, _: v.list_versions(SECRET)),
+    ],
+)
 def test_a_redirect_is_an_error_and_nothing_reaches_its_target(
-        hostile: Hostile, vault: KeyVaultSecrets, route: str, call: Call, status: int) -> None:
+    hostile: Hostile, vault: KeyVaultSecrets, route: str, call: Call, status: int
+) -> None:
     before = stored(hostile)
-    emulator(hostile).faults.add(Fault("redirect", route=route, status=status,
-                                       location=f"{hostile.foreign_url}/secrets/{SECRET}"))
+    emulator(hostile).faults.add(
+        Fault("redirect", route=route, status=status, location=f"{hostile.foreign_url}/secrets/{SECRET}")
+    )
     with pytest.raises(ServiceError) as raised:
         call(vault, before[-1][0])
     assert nothing_reached(hostile.foreign)  # neither the bearer nor the new value went there
@@ -115,22 +138,30 @@ MISTYPED: dict[str, Callable[[Hostile], Any]] = {
 
 
 @pytest.mark.parametrize("case", sorted(MISTYPED))
-def test_a_mistyped_or_foreign_version_makes_the_listing_incomplete(hostile: Hostile, vault: KeyVaultSecrets,
-                                                                    case: str) -> None:
+def test_a_mistyped_or_foreign_version_makes_the_listing_incomplete(
+    hostile: Hostile, vault: KeyVaultSecrets, case: str
+) -> None:
     respond(hostile, "GetSecretVersions", MISTYPED[case](hostile))
     with pytest.raises(IncompleteListingError):
         vault.list_versions(SECRET)
 
 
-@pytest.mark.parametrize(("route", "call", "error"), [
-    ("GetSecretVersions", lambda v, _: v.list_versions(SECRET), IncompleteListingError),
-    ("GetSecret", lambda v, _: v.get_value(SECRET), ServiceError),
-    ("SetSecret", lambda v, _: v.set_value(SECRET, Secret("value"), tags={}, expires_on=None, content_type="x"),
-     ServiceError),
-    ("UpdateSecret", lambda v, version: v.update(SECRET, version, tags={"stage": "revoked"}), ServiceError),
-])
-def test_an_html_200_is_not_an_answer(hostile: Hostile, vault: KeyVaultSecrets, route: str, call: Call,
-                                      error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("route", "call", "error"),
+    [
+        ("GetSecretVersions", lambda v, _: v.list_versions(SECRET), IncompleteListingError),
+        ("GetSecret", lambda v, _: v.get_value(SECRET), ServiceError),
+        (
+            "SetSecret",
+            lambda v, _: v.set_value(SECRET, Secret("value"), tags={}, expires_on=None, content_type="x"),
+            ServiceError,
+        ),
+        ("UpdateSecret", lambda v, version: v.update(SECRET, version, tags={"stage": "revoked"}), ServiceError),
+    ],
+)
+def test_an_html_200_is_not_an_answer(
+    hostile: Hostile, vault: KeyVaultSecrets, route: str, call: Call, error: type[Exception]
+) -> None:
     respond(hostile, route, "<html><body>Sign in</body></html>", content_type="text/html")
     with pytest.raises(error, match="expected application/json"):
         call(vault, stored(hostile)[-1][0])
@@ -159,8 +190,7 @@ def test_a_get_of_another_version_is_refused(hostile: Hostile, vault: KeyVaultSe
 
 
 # -- does the secret exist? -----------------------------------------------------------------------------------------
-def test_read_versions_tells_a_missing_secret_from_a_doubtful_listing(hostile: Hostile,
-                                                                     vault: KeyVaultSecrets) -> None:
+def test_read_versions_tells_a_missing_secret_from_a_doubtful_listing(hostile: Hostile, vault: KeyVaultSecrets) -> None:
     assert vault.read_versions("no-such-secret") is None
     assert vault.list_versions("no-such-secret") == []
     assert [v.version for v in vault.read_versions(SECRET) or []] == [v for v, _, _ in stored(hostile)]
@@ -183,8 +213,9 @@ def test_an_expired_bearer_is_an_auth_error_and_nothing_changes(hostile: Hostile
     vault.list_versions(SECRET)  # the credential caches its token
     hostile.running.world.clock.advance(timedelta(hours=2))
     with pytest.raises(AuthError, match="401"):
-        vault.set_value(SECRET, Secret("new-value"), tags={"stage": "pending"}, expires_on=None,
-                        content_type="text/plain")
+        vault.set_value(
+            SECRET, Secret("new-value"), tags={"stage": "pending"}, expires_on=None, content_type="text/plain"
+        )
     with pytest.raises(AuthError, match="401"):
         vault.update(SECRET, before[-1][0], tags={"stage": "revoked"}, enabled=False)
     assert stored(hostile) == before
@@ -229,21 +260,24 @@ class LosesSetAnswers(KeyVaultEmulator):
         return run
 
 
-def test_a_set_retried_after_it_was_applied_makes_a_duplicate_version(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_set_retried_after_it_was_applied_makes_a_duplicate_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What azure-core does, on purpose kept: a PUT is retried on 500; if the first attempt was applied, the
     vault holds two versions with the same value and tags (the newer is returned). They are interchangeable:
     whichever the slot reads as current is the same token, and the planner demotes the other as a leftover."""
     world = SandboxWorld()
-    world.vault = LosesSetAnswers(world.authority, vault_name=VAULT_NAME, tenant_id=world.service.tenant_id,
-                                  clock=world.clock)
+    world.vault = LosesSetAnswers(
+        world.authority, vault_name=VAULT_NAME, tenant_id=world.service.tenant_id, clock=world.clock
+    )
     world.vault.grant(world.service.object_id, "officer")
     with hostile_world(tmp_path, monkeypatch, world=world) as lossy:
         vault = make_vault(lossy)
         world.vault.lose = 1
         tags = {"stage": "current", "token-id": "rot-x-20261123000000-abcd"}
-        version = vault.set_value("iotc-duplicate", Secret("the-value"), tags=tags, expires_on=None,
-                                  content_type="text/plain")
+        version = vault.set_value(
+            "iotc-duplicate", Secret("the-value"), tags=tags, expires_on=None, content_type="text/plain"
+        )
         versions = world.vault.versions("iotc-duplicate")
         assert [v.value for v in versions] == ["the-value", "the-value"]
         assert [dict(v.tags) for v in versions] == [tags, tags]
@@ -258,5 +292,3 @@ def test_a_hung_vault_times_out(hostile: Hostile) -> None:
     emulator(hostile).faults.add(Fault("latency", route="GetSecretVersions", latency=2.0))
     with pytest.raises(IncompleteListingError, match=r"ServiceResponseError|ServiceResponseTimeoutError"):
         make_vault(hostile, timeout=0.2).list_versions(SECRET)
-
-

@@ -33,12 +33,15 @@ class Storage:
     @property
     def connection_string(self) -> str:
         endpoint = f"{self.account_url}/{ACCOUNT}"
-        return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
-                f"BlobEndpoint={endpoint};QueueEndpoint={endpoint};")
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
+            f"BlobEndpoint={endpoint};QueueEndpoint={endpoint};"
+        )
 
     def redirect(self, method: str) -> None:
-        self.account.faults.add(Fault("redirect", route=f"foreign.{method}", status=307,
-                                      location=f"{self.foreign_url}/{ACCOUNT}/elsewhere"))
+        self.account.faults.add(
+            Fault("redirect", route=f"foreign.{method}", status=307, location=f"{self.foreign_url}/{ACCOUNT}/elsewhere")
+        )
 
 
 @pytest.fixture
@@ -50,8 +53,9 @@ def storage() -> Iterator[Storage]:
 
 
 def container(storage: Storage) -> BlobReportStore:
-    client = build_container_client("reports", account_url=None, connection_string=storage.connection_string,
-                                    credential=None)
+    client = build_container_client(
+        "reports", account_url=None, connection_string=storage.connection_string, credential=None
+    )
     return BlobReportStore(client, {})
 
 
@@ -59,8 +63,15 @@ def test_a_redirected_report_upload_sends_nothing_elsewhere(storage: Storage, tm
     run = tmp_path / "20261123T000000Z"
     run.mkdir()
     (run / "report.json").write_text('{"secret-looking": "report body"}', encoding="utf-8")
-    storage.account.faults.add(Fault("redirect", route="foreign.PUT", status=307, times=None,
-                                     location=f"{storage.foreign_url}/{ACCOUNT}/elsewhere"))
+    storage.account.faults.add(
+        Fault(
+            "redirect",
+            route="foreign.PUT",
+            status=307,
+            times=None,
+            location=f"{storage.foreign_url}/{ACCOUNT}/elsewhere",
+        )
+    )
     with pytest.raises(ServiceError) as raised:
         container(storage).publish(run)
     assert nothing_reached(storage.foreign)
@@ -76,10 +87,18 @@ def test_a_redirected_listing_sends_nothing_elsewhere(storage: Storage) -> None:
 
 
 def test_a_redirected_lease_sends_nothing_elsewhere(storage: Storage) -> None:
-    client = build_container_client("leases", account_url=None, connection_string=storage.connection_string,
-                                    credential=None)
-    storage.account.faults.add(Fault("redirect", route="foreign.PUT", status=307, times=None,
-                                     location=f"{storage.foreign_url}/{ACCOUNT}/elsewhere"))
+    client = build_container_client(
+        "leases", account_url=None, connection_string=storage.connection_string, credential=None
+    )
+    storage.account.faults.add(
+        Fault(
+            "redirect",
+            route="foreign.PUT",
+            status=307,
+            times=None,
+            location=f"{storage.foreign_url}/{ACCOUNT}/elsewhere",
+        )
+    )
     with pytest.raises(ServiceError):
         BlobLeaseLocks(client).lock("contoso-fleet").try_acquire()
     assert nothing_reached(storage.foreign)

@@ -57,8 +57,12 @@ def test_a_hung_app_times_out(hostile: Hostile) -> None:
     with runtime(hostile, "0.2") as rt:
         http = rt.http()
         assert (http.timeout.read, http.timeout.connect) == (0.2, 0.2)
-        client = IoTCentralClient(hostile.running.app_url("contoso-fleet"), http,
-                                  credential=ManagedIdentityCredential(), retry=RetryPolicy(sleep=lambda _: None))
+        client = IoTCentralClient(
+            hostile.running.app_url("contoso-fleet"),
+            http,
+            credential=ManagedIdentityCredential(),
+            retry=RetryPolicy(sleep=lambda _: None),
+        )
         with pytest.raises(IncompleteListingError, match="ReadTimeout"):
             client.list_roles()
 
@@ -74,28 +78,39 @@ def test_the_default_connect_timeout_is_at_most_five_seconds(hostile: Hostile) -
         assert (rt.http().timeout.read, rt.http().timeout.connect) == (30.0, 5.0)
 
 
-@pytest.mark.parametrize(("a", "b", "same"), [
-    ("https://App.Example.com/x", "https://app.example.com/y?z", True),
-    ("https://app.example.com:443/", "https://app.example.com", True),
-    ("http://localhost:80/", "http://LOCALHOST", True),
-    ("https://app.example.com", "http://app.example.com", False),
-    ("https://app.example.com", "https://app.example.com:8443", False),
-    ("https://app.example.com", "https://app.example.com.evil.test", False),
-    ("https://app.example.com", "https://user@app.example.com", False),
-    ("https://app.example.com", "ftp://app.example.com", False),
-    ("https://app.example.com", "/relative", False),
-    ("https://app.example.com", "https://app.example.com:99999", False),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("https://App.Example.com/x", "https://app.example.com/y?z", True),
+        ("https://app.example.com:443/", "https://app.example.com", True),
+        ("http://localhost:80/", "http://LOCALHOST", True),
+        ("https://app.example.com", "http://app.example.com", False),
+        ("https://app.example.com", "https://app.example.com:8443", False),
+        ("https://app.example.com", "https://app.example.com.evil.test", False),
+        ("https://app.example.com", "https://user@app.example.com", False),
+        ("https://app.example.com", "ftp://app.example.com", False),
+        ("https://app.example.com", "/relative", False),
+        ("https://app.example.com", "https://app.example.com:99999", False),
+    ],
+)
 def test_origins(a: str, b: str, same: bool) -> None:
     assert same_origin(a, b) is same
 
 
 def test_debug_logging_never_shows_a_bearer_or_a_value(hostile: Hostile, caplog: pytest.LogCaptureFixture) -> None:
-    vault = KeyVaultSecrets(build_secret_client(hostile.running.vault_url, ManagedIdentityCredential(),
-                                                ca_bundle=hostile.ca_path, logging_enable=True))
+    vault = KeyVaultSecrets(
+        build_secret_client(
+            hostile.running.vault_url, ManagedIdentityCredential(), ca_bundle=hostile.ca_path, logging_enable=True
+        )
+    )
     with caplog.at_level(logging.DEBUG):
-        version = vault.set_value("iotc-logged", Secret("VALUE-THAT-MUST-NOT-BE-LOGGED"), tags={"stage": "x"},
-                                  expires_on=None, content_type="text/plain")
+        version = vault.set_value(
+            "iotc-logged",
+            Secret("VALUE-THAT-MUST-NOT-BE-LOGGED"),
+            tags={"stage": "x"},
+            expires_on=None,
+            content_type="text/plain",
+        )
         assert vault.get_value("iotc-logged", version.version).reveal() == "VALUE-THAT-MUST-NOT-BE-LOGGED"
     assert "request PUT" in caplog.text
     assert "VALUE-THAT-MUST-NOT-BE-LOGGED" not in caplog.text

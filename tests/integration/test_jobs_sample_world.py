@@ -24,10 +24,13 @@ def test_rotate_then_revoke_on_the_sample_world(world: RunningWorld) -> None:
     by_app = {run.app: run for run in rotated.apps}
 
     minted = {(a.app, a.slot) for run in rotated.apps for a in run.planned if isinstance(a, Mint)}
-    assert minted == {("contoso-fleet", "auditor"), ("fabrikam-stores", "exporter"),
-                      ("fabrikam-stores", "reporting"),  # roles drifted from the policy
-                      ("fabrikam-stores", "alerts"),  # its current token was deleted by hand
-                      ("contoso-fleet", "maintenance")}  # its vault copy no longer authenticates (IOTC-012)
+    assert minted == {
+        ("contoso-fleet", "auditor"),
+        ("fabrikam-stores", "exporter"),
+        ("fabrikam-stores", "reporting"),  # roles drifted from the policy
+        ("fabrikam-stores", "alerts"),  # its current token was deleted by hand
+        ("contoso-fleet", "maintenance"),
+    }  # its vault copy no longer authenticates (IOTC-012)
     assert all(o.status == "done" for o in by_app["contoso-fleet"].outcomes), by_app["contoso-fleet"].outcomes
     assert any(isinstance(a, Blocked) for a in by_app["northwind-labs"].planned)  # not a user yet
     assert rotated.failed

@@ -33,17 +33,27 @@ WAIT = 60  # seconds: only a bound on a wait that a hung test would otherwise ne
 Storage = Literal["blob", "file"]
 
 
-def _env(world: RunningWorld, azurite: AzuriteEndpoints, storage: Storage, tmp_path: Path,
-         container: str) -> dict[str, str]:
-    env = {"ROTATION_CA_BUNDLE": str(world.ca.pem_path), "ROTATION_MAX_CONCURRENCY": "8",
-           "ROTATION_REPORTS_DIR": str(tmp_path / "reports"), "ROTATION_LEASE_CONTAINER": container}
+def _env(
+    world: RunningWorld, azurite: AzuriteEndpoints, storage: Storage, tmp_path: Path, container: str
+) -> dict[str, str]:
+    env = {
+        "ROTATION_CA_BUNDLE": str(world.ca.pem_path),
+        "ROTATION_MAX_CONCURRENCY": "8",
+        "ROTATION_REPORTS_DIR": str(tmp_path / "reports"),
+        "ROTATION_LEASE_CONTAINER": container,
+    }
     if storage == "blob":
         env["AzureWebJobsStorage"] = azurite.connection_string
     return env
 
 
-def _runtimes(world: RunningWorld, azurite: AzuriteEndpoints, storage: Storage, tmp_path: Path,
-              options: LeaseOptions | None = None) -> tuple[Runtime, Runtime]:
+def _runtimes(
+    world: RunningWorld,
+    azurite: AzuriteEndpoints,
+    storage: Storage,
+    tmp_path: Path,
+    options: LeaseOptions | None = None,
+) -> tuple[Runtime, Runtime]:
     """Two runtimes: two invocations that share nothing but the lock storage."""
     settings = Settings.from_env(_env(world, azurite, storage, tmp_path, f"leases-{uuid.uuid4().hex[:12]}"))
 
@@ -59,8 +69,9 @@ def _marker(outcomes: list[Outcome]) -> list[tuple[str, str, str]]:
 
 @pytest.mark.azurite
 @pytest.mark.parametrize("storage", ["blob", "file"])
-def test_two_runners_exactly_one_acts_per_app_the_other_skips(world: RunningWorld, azurite: AzuriteEndpoints,
-                                                             tmp_path: Path, storage: Storage) -> None:
+def test_two_runners_exactly_one_acts_per_app_the_other_skips(
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path, storage: Storage
+) -> None:
     first_rt, second_rt = _runtimes(world, azurite, storage, tmp_path)
     apps = {app.name for app in first_rt.apps}
     auditor_versions = len(world.world.vault.versions("iotc-contoso-fleet-auditor"))
@@ -96,8 +107,12 @@ def test_two_runners_exactly_one_acts_per_app_the_other_skips(world: RunningWorl
     assert not any(run.skipped for run in first.apps)
     assert all(o.status == "done" for o in by_app["contoso-fleet"].outcomes), by_app["contoso-fleet"].outcomes
     assert {(o.app, o.slot) for o in first.outcomes() if o.action == "Mint" and o.status == "done"} == {
-        ("contoso-fleet", "auditor"), ("contoso-fleet", "maintenance"), ("fabrikam-stores", "exporter"),
-        ("fabrikam-stores", "reporting"), ("fabrikam-stores", "alerts")}
+        ("contoso-fleet", "auditor"),
+        ("contoso-fleet", "maintenance"),
+        ("fabrikam-stores", "exporter"),
+        ("fabrikam-stores", "reporting"),
+        ("fabrikam-stores", "alerts"),
+    }
     assert len(world.world.vault.versions("iotc-contoso-fleet-auditor")) == auditor_versions + 1  # minted once
 
     # Released on exit: a third run takes every lock again (and finds nothing left to mint).
@@ -110,8 +125,9 @@ def test_two_runners_exactly_one_acts_per_app_the_other_skips(world: RunningWorl
 
 @pytest.mark.azurite
 @pytest.mark.parametrize("storage", ["blob", "file"])
-def test_a_holder_that_raises_releases_its_lock(world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path,
-                                                storage: Storage) -> None:
+def test_a_holder_that_raises_releases_its_lock(
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path, storage: Storage
+) -> None:
     first_rt, second_rt = _runtimes(world, azurite, storage, tmp_path)
     contoso = [app for app in first_rt.apps if app.name == "contoso-fleet"]
 
@@ -152,8 +168,13 @@ sys.stdin.read()
 
 def _killed_holder(kind: Storage, where: str, container: str = "") -> None:
     """A separate process takes the lock and is killed with SIGKILL: no `finally`, no release."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, kind, where, container], cwd=REPO,  # noqa: S603
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", HOLDER, kind, where, container],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout is not None
     assert holder.stdout.readline() == "held\n"
     holder.kill()
@@ -178,8 +199,7 @@ def test_a_killed_holders_lease_is_finite_and_can_be_taken_once_it_lapses(azurit
     a held one makes the next runner skip, and a lapsed one is taken although the blob is still there."""
     container_name = f"leases-{uuid.uuid4().hex[:12]}"
     _killed_holder("blob", azurite.connection_string, container_name)
-    container = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client(
-        container_name)
+    container = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client(container_name)
     blob = container.get_blob_client(lock_name("contoso-fleet", ".lease"))
     lease = blob.get_blob_properties().lease
     assert (lease.state, lease.status, lease.duration) == ("leased", "locked", "fixed")  # never "infinite"
@@ -194,8 +214,9 @@ def test_a_killed_holders_lease_is_finite_and_can_be_taken_once_it_lapses(azurit
     locks.close()
 
 
-def _observer(predicate: Callable[[int, str | None], bool]) -> tuple[
-        threading.Event, list[tuple[str, int, str | None]], Callable[[str, int, str | None], None]]:
+def _observer(
+    predicate: Callable[[int, str | None], bool],
+) -> tuple[threading.Event, list[tuple[str, int, str | None]], Callable[[str, int, str | None], None]]:
     """An `on_renew` callback that records every renewal attempt and sets an event once `predicate` holds."""
     seen: list[tuple[str, int, str | None]] = []
     event = threading.Event()
@@ -209,14 +230,16 @@ def _observer(predicate: Callable[[int, str | None], bool]) -> tuple[
 
 
 @pytest.mark.azurite
-def test_the_lease_is_renewed_while_the_work_outlasts_it(world: RunningWorld, azurite: AzuriteEndpoints,
-                                                          tmp_path: Path) -> None:
+def test_the_lease_is_renewed_while_the_work_outlasts_it(
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
     """A 15 s lease renewed every 10 ms (an injected interval): the work waits until the lease was renewed
     three times (as a run longer than 45 s with the default interval would) while a second runner still
     finds it held; every renewal is accepted by Azurite, which refuses renewing a lease that is not held."""
     renewed, seen, observe = _observer(lambda renewals, _lost: renewals >= 3)
-    runtime, other = _runtimes(world, azurite, "blob", tmp_path,
-                               LeaseOptions(duration=15, renew_every=0.01, on_renew=observe))
+    runtime, other = _runtimes(
+        world, azurite, "blob", tmp_path, LeaseOptions(duration=15, renew_every=0.01, on_renew=observe)
+    )
     contoso = [app for app in runtime.apps if app.name == "contoso-fleet"]
     still_held: list[bool] = []
 
@@ -238,16 +261,19 @@ def test_the_lease_is_renewed_while_the_work_outlasts_it(world: RunningWorld, az
 
 
 @pytest.mark.azurite
-def test_a_lease_lost_while_working_fails_the_app(world: RunningWorld, azurite: AzuriteEndpoints,
-                                                  tmp_path: Path) -> None:
+def test_a_lease_lost_while_working_fails_the_app(
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
     """Someone breaks the lease mid-work (an operator, or it lapsed while storage was unreachable): the
     next renewal is refused, and the run reports the app failed since another run may have acted on it."""
     lost_event, seen, observe = _observer(lambda _renewals, lost: lost is not None)
-    runtime, _ = _runtimes(world, azurite, "blob", tmp_path,
-                           LeaseOptions(duration=15, renew_every=0.01, on_renew=observe))
+    runtime, _ = _runtimes(
+        world, azurite, "blob", tmp_path, LeaseOptions(duration=15, renew_every=0.01, on_renew=observe)
+    )
     contoso = [app for app in runtime.apps if app.name == "contoso-fleet"]
-    blob = runtime.host_blob_service().get_blob_client(runtime.settings.lease_container,
-                                                       lock_name("contoso-fleet", ".lease"))
+    blob = runtime.host_blob_service().get_blob_client(
+        runtime.settings.lease_container, lock_name("contoso-fleet", ".lease")
+    )
 
     def broken_mid_work(_app: AppSpec) -> None:
         BlobLeaseClient(blob).break_lease(lease_break_period=0)
@@ -264,8 +290,9 @@ def test_a_lease_lost_while_working_fails_the_app(world: RunningWorld, azurite: 
 
 
 @pytest.mark.azurite
-def test_a_lock_that_cannot_be_checked_fails_the_app_closed(world: RunningWorld, azurite: AzuriteEndpoints,
-                                                            tmp_path: Path) -> None:
+def test_a_lock_that_cannot_be_checked_fails_the_app_closed(
+    world: RunningWorld, azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
     """The lease container name is valid but the account key is wrong: storage answers 403 and no app is
     touched (not observed, not changed), each reported failed with the reason."""
     wrong_key = azurite.connection_string.replace(azurite.account_key, "d3Jvbmcta2V5LW5vdC10aGUtZGV2LWtleQ==")
@@ -276,7 +303,9 @@ def test_a_lock_that_cannot_be_checked_fails_the_app_closed(world: RunningWorld,
     assert result.failed
     for run in result.apps:
         assert run.outcomes == []
-        assert run.state.errors[0].startswith("could not take the app's lock: AuthError: create lease "
-                                              "container rotation-leases: got HTTP 403 AuthorizationFailure")
+        assert run.state.errors[0].startswith(
+            "could not take the app's lock: AuthError: create lease "
+            "container rotation-leases: got HTTP 403 AuthorizationFailure"
+        )
     assert {name: len(world.world.vault.versions(name)) for name in before} == before
     runtime.close()

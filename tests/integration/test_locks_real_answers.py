@@ -18,15 +18,24 @@ from rotation.errors import ServiceError
 
 ACCOUNT = "devstoreaccount1"
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # Azurite's
-LEASE_ID_MISSING = ("There is currently a lease on the blob and no lease ID was specified in the request.")
+LEASE_ID_MISSING = "There is currently a lease on the blob and no lease ID was specified in the request."
 
 
 def _storage_error(status: int, code: str, message: str) -> Response:
-    body = (f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{message}\n'
-            f"RequestId:5f0ec3a1-201e-0042-1c2b-3c9a5e000000\nTime:2026-12-01T23:00:00.0000000Z</Message></Error>")
-    return Response(body, status=status, content_type="application/xml",
-                    headers={"x-ms-error-code": code, "x-ms-version": "2025-01-05",
-                             "Server": "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"})
+    body = (
+        f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{message}\n'
+        f"RequestId:5f0ec3a1-201e-0042-1c2b-3c9a5e000000\nTime:2026-12-01T23:00:00.0000000Z</Message></Error>"
+    )
+    return Response(
+        body,
+        status=status,
+        content_type="application/xml",
+        headers={
+            "x-ms-error-code": code,
+            "x-ms-version": "2025-01-05",
+            "Server": "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0",
+        },
+    )
 
 
 class LeasedAccount(EmulatorApp):
@@ -45,8 +54,13 @@ class LeasedAccount(EmulatorApp):
         return [Route("storage.put", "PUT", "/<path:rest>", self._put)]
 
     def _put(self, request: Request, rest: str) -> Response:
-        kind = ("container" if request.args.get("restype") == "container"
-                else "lease" if request.args.get("comp") == "lease" else "upload")
+        kind = (
+            "container"
+            if request.args.get("restype") == "container"
+            else "lease"
+            if request.args.get("comp") == "lease"
+            else "upload"
+        )
         with self._lock:
             self.calls.append(kind)
         if kind == "container":
@@ -63,16 +77,17 @@ def account() -> Iterator[tuple[LeasedAccount, BlobLeaseLocks]]:
     app = LeasedAccount()
     with serve(app) as url:
         endpoint = f"{url}/{ACCOUNT}"
-        connection = (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
-                      f"BlobEndpoint={endpoint};")
-        locks = BlobLeaseLocks(build_container_client("leases", account_url=None, connection_string=connection,
-                                                      credential=None))
+        connection = f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={endpoint};"
+        locks = BlobLeaseLocks(
+            build_container_client("leases", account_url=None, connection_string=connection, credential=None)
+        )
         yield app, locks
         locks.close()
 
 
 def test_412_lease_id_missing_on_the_lease_blob_upload_is_held_by_another_run(
-        account: tuple[LeasedAccount, BlobLeaseLocks]) -> None:
+    account: tuple[LeasedAccount, BlobLeaseLocks],
+) -> None:
     app, locks = account
     lock = locks.lock("contoso-fleet")
     assert lock.try_acquire() is False
@@ -83,7 +98,8 @@ def test_412_lease_id_missing_on_the_lease_blob_upload_is_held_by_another_run(
 
 
 def test_a_refused_lease_blob_upload_is_a_storage_failure_not_a_skip(
-        account: tuple[LeasedAccount, BlobLeaseLocks]) -> None:
+    account: tuple[LeasedAccount, BlobLeaseLocks],
+) -> None:
     app, locks = account
     app.upload_code = "AuthenticationFailed"
     app.upload_status = 403

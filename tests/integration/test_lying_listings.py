@@ -42,11 +42,15 @@ def test_a_superseded_token_the_listing_omits_is_never_deleted(world: RunningWor
     assert old in app.tokens  # never deleted on the word of a listing that does not show it
     assert [v.tags["stage"] for v in world.world.vault.versions(AUDITOR) if v.tags["token-id"] == old] == ["revoked"]
     assert world.world.iotcentral.counters.get("ApiTokens_Remove") - deletes == sum(
-        1 for r in (*in_grace.apps, *past_grace.apps) for a in r.planned if isinstance(a, DeleteToken | Revoke)
-        and getattr(a, "delete", True))
+        1
+        for r in (*in_grace.apps, *past_grace.apps)
+        for a in r.planned
+        if isinstance(a, DeleteToken | Revoke) and getattr(a, "delete", True)
+    )
 
     world.world.iotcentral.listing_omits.clear()  # the app lists it again: its version was revoked, delete it
     again = run_job(later, "revoke")
-    assert [a.category for r in again.apps for a in r.planned if isinstance(a, DeleteToken) and a.token_id == old] \
-        == ["revoked"]
+    assert [a.category for r in again.apps for a in r.planned if isinstance(a, DeleteToken) and a.token_id == old] == [
+        "revoked"
+    ]
     assert old not in app.tokens

@@ -46,17 +46,29 @@ def iotcentral_trace(port: IoTCentralPort, now: datetime) -> list[object]:
     token, value = port.create_token(token_id, frozenset({OPERATOR}), expiry)
     port.verify(value, "GET", "/api/devices")
     return [
-        token.id, token.roles == {OPERATOR}, token.expiry is not None and abs(token.expiry - expiry).seconds < 1,
+        token.id,
+        token.roles == {OPERATOR},
+        token.expiry is not None and abs(token.expiry - expiry).seconds < 1,
         _failure(lambda: port.create_token(token_id, frozenset({OPERATOR}), expiry)),
         token_id in {t.id for t in port.list_tokens()},
-        port.delete_token(token_id), port.delete_token(token_id),
+        port.delete_token(token_id),
+        port.delete_token(token_id),
         token_id in {t.id for t in port.list_tokens()},
         _failure(lambda: port.verify(value, "GET", "/api/devices")),
     ]
 
 
-IOTCENTRAL_EXPECTED = ["rot-contract-20260105090000-abcd", True, True, "ServiceError 409", True, True, False, False,
-                       "VerificationError"]
+IOTCENTRAL_EXPECTED = [
+    "rot-contract-20260105090000-abcd",
+    True,
+    True,
+    "ServiceError 409",
+    True,
+    True,
+    False,
+    False,
+    "VerificationError",
+]
 
 
 def vault_trace(port: VaultPort, soft_delete: Callable[[str], None]) -> list[object]:
@@ -80,8 +92,19 @@ def vault_trace(port: VaultPort, soft_delete: Callable[[str], None]) -> list[obj
     return out
 
 
-VAULT_EXPECTED = [[], {"stage": "abandoned"}, True, True, False, {"stage": "abandoned"}, "AuthError 403",
-                  "ServiceError 404", [], "ServiceError 404", "ServiceError 409"]
+VAULT_EXPECTED = [
+    [],
+    {"stage": "abandoned"},
+    True,
+    True,
+    False,
+    {"stage": "abandoned"},
+    "AuthError 403",
+    "ServiceError 404",
+    [],
+    "ServiceError 404",
+    "ServiceError 409",
+]
 
 
 @pytest.fixture
@@ -98,14 +121,14 @@ def test_iotcentral_adapter_on_the_emulator(world: RunningWorld, http: httpx.Cli
 
 def test_iotcentral_in_memory() -> None:
     clock = ManualClock(datetime.fromisoformat("2026-01-05T09:00:00+00:00"))
-    port = InMemoryIoTCentral("https://app.azureiotcentral.com", clock, {OPERATOR.role: "Operator"},
-                              random.Random(0))  # noqa: S311
+    port = InMemoryIoTCentral("https://app.azureiotcentral.com", clock, {OPERATOR.role: "Operator"}, random.Random(0))  # noqa: S311
     assert iotcentral_trace(port, clock.now()) == IOTCENTRAL_EXPECTED
 
 
 def test_vault_adapter_on_the_emulator(world: RunningWorld) -> None:
-    vault = KeyVaultSecrets(build_secret_client(world.vault_url, ManagedIdentityCredential(),
-                                                ca_bundle=str(world.ca.pem_path)))
+    vault = KeyVaultSecrets(
+        build_secret_client(world.vault_url, ManagedIdentityCredential(), ca_bundle=str(world.ca.pem_path))
+    )
     assert vault_trace(vault, world.world.vault.soft_delete) == VAULT_EXPECTED
 
 

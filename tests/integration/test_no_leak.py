@@ -19,8 +19,9 @@ from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 
 
-def test_token_values_never_appear_in_debug_logs_or_outcomes(world: RunningWorld,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_token_values_never_appear_in_debug_logs_or_outcomes(
+    world: RunningWorld, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = Settings.from_env({"ROTATION_CA_BUNDLE": str(world.ca.pem_path)})
     runtime = Runtime(settings, sample_specs(world))
     with caplog.at_level(logging.DEBUG):
@@ -56,11 +57,19 @@ def test_the_azure_sdk_network_trace_is_redacted(world: RunningWorld, caplog: py
     """`logging_enable=True` makes azure-core log every header (Authorization: Bearer <JWT>, the managed
     identity's X-IDENTITY-HEADER) and every body (a secret's value) unredacted; telemetry scrubs them."""
     credential = ManagedIdentityCredential(logging_enable=True)
-    client = SecretClient(world.vault_url, credential, verify_challenge_resource=False,
-                          connection_verify=str(world.ca.pem_path), logging_enable=True)
+    client = SecretClient(
+        world.vault_url,
+        credential,
+        verify_challenge_resource=False,
+        connection_verify=str(world.ca.pem_path),
+        logging_enable=True,
+    )
     canary = "canary-" + secrets.token_urlsafe(24)
-    sas = ("SharedAccessSignature sr=00000000-0000-0000-0000-000000000000&sig=" + secrets.token_urlsafe(32)
-           + "&skn=rot-canary&se=1900000000000")
+    sas = (
+        "SharedAccessSignature sr=00000000-0000-0000-0000-000000000000&sig="
+        + secrets.token_urlsafe(32)
+        + "&skn=rot-canary&se=1900000000000"
+    )
     with caplog.at_level(logging.DEBUG):
         client.set_secret("canary", canary)
         client.set_secret("canary-sas", sas)
@@ -80,13 +89,25 @@ def test_the_azure_sdk_network_trace_is_redacted(world: RunningWorld, caplog: py
 def test_redact_scrubs_headers_bearers_jwts_api_tokens_and_json_secrets() -> None:
     jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
     sas = "SharedAccessSignature sr=app&sig=YWJjZGVmZ2hpamtsbW5vcA%3D%3D&skn=rot-x&se=1900000000000"
-    lines = [f"    'Authorization': 'Bearer {jwt_like}'", "    'X-IDENTITY-HEADER': 'hush-hush-value'",
-             f"Authentication: bearer {'k' * 43}", f'{{"value": "iottly-key-{"v" * 30}", "id": "x"}}',
-             f'{{"token": "{sas}"}}', f"b'{{\"access_token\": \"{jwt_like}\", \"expires_on\": \"1\"}}'",
-             f"https://host/path?sig={'s' * 30}&se=1"]
+    lines = [
+        f"    'Authorization': 'Bearer {jwt_like}'",
+        "    'X-IDENTITY-HEADER': 'hush-hush-value'",
+        f"Authentication: bearer {'k' * 43}",
+        f'{{"value": "iottly-key-{"v" * 30}", "id": "x"}}',
+        f'{{"token": "{sas}"}}',
+        f'b\'{{"access_token": "{jwt_like}", "expires_on": "1"}}\'',
+        f"https://host/path?sig={'s' * 30}&se=1",
+    ]
     redacted = telemetry.redact("\n".join(lines))
-    for secret in (jwt_like, "hush-hush-value", "k" * 43, "v" * 30, "SharedAccessSignature", "s" * 30,
-                   "YWJjZGVmZ2hpamtsbW5vcA"):
+    for secret in (
+        jwt_like,
+        "hush-hush-value",
+        "k" * 43,
+        "v" * 30,
+        "SharedAccessSignature",
+        "s" * 30,
+        "YWJjZGVmZ2hpamtsbW5vcA",
+    ):
         assert secret not in redacted
     assert '"id": "x"' in redacted
     assert '"expires_on": "1"' in redacted

@@ -65,13 +65,15 @@ def test_counters_match_what_the_jobs_did(world: RunningWorld) -> None:
     assert sweeps
     assert _total(sums, "rotation.tokens.revoked") == len(revokes)
     assert _total(sums, "rotation.tokens.swept") == len(sweeps)
-    blocked = sum(1 for result in (rotated, revoked) for run in result.apps for a in run.planned
-                  if isinstance(a, Blocked))
+    blocked = sum(
+        1 for result in (rotated, revoked) for run in result.apps for a in run.planned if isinstance(a, Blocked)
+    )
     failed = sum(1 for result in (rotated, revoked) for o in result.outcomes() if o.status == "failed")
     assert blocked  # northwind-labs: the identity is not a user there yet
     assert _total(sums, "rotation.operations.failed") == blocked + failed
-    assert sums[("rotation.operations.failed", (("action", "Blocked"), ("app", "northwind-labs"),
-                                                ("job", "rotate")))] >= 1
+    assert (
+        sums[("rotation.operations.failed", (("action", "Blocked"), ("app", "northwind-labs"), ("job", "rotate")))] >= 1
+    )
     assert sums[("rotation.tokens.minted", (("app", "contoso-fleet"), ("job", "rotate")))] == 2  # auditor, maintenance
     assert sums[("rotation.audit.findings", (("severity", "critical"),))] == 2
     assert sums[("rotation.audit.findings", (("severity", "high"),))] == 3
@@ -118,16 +120,29 @@ def test_http_and_azure_loggers_stay_at_warning_after_configure() -> None:
 def test_azure_monitor_is_configured_only_with_a_connection_string(tmp_path: Path) -> None:
     """In a fresh process: the exporter is set up (loopback ingestion endpoint, nothing listens) and the
     counters land on the SDK's MeterProvider; without the setting the API's no-op provider stays."""
-    probe = ("import sys; from opentelemetry import metrics; from rotation.hosting import telemetry; "
-             "env = {'FUNCTIONS_WORKER_RUNTIME': 'python'}; "
-             "env.update({'APPLICATIONINSIGHTS_CONNECTION_STRING': sys.argv[1]} if sys.argv[1] else {}); "
-             "telemetry.configure(env=env); telemetry.counters().minted.add(1, {'app': 'a'}); "
-             "print(type(metrics.get_meter_provider()).__module__, 'azure.monitor.opentelemetry' in sys.modules)")
-    connection = ("InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/;"
-                  "LiveEndpoint=https://127.0.0.1:9/")
+    probe = (
+        "import sys; from opentelemetry import metrics; from rotation.hosting import telemetry; "
+        "env = {'FUNCTIONS_WORKER_RUNTIME': 'python'}; "
+        "env.update({'APPLICATIONINSIGHTS_CONNECTION_STRING': sys.argv[1]} if sys.argv[1] else {}); "
+        "telemetry.configure(env=env); telemetry.counters().minted.add(1, {'app': 'a'}); "
+        "print(type(metrics.get_meter_provider()).__module__, 'azure.monitor.opentelemetry' in sys.modules)"
+    )
+    connection = (
+        "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/;"
+        "LiveEndpoint=https://127.0.0.1:9/"
+    )
     env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path), "HOME": str(tmp_path)}
-    results = [subprocess.run([sys.executable, "-c", probe, value], capture_output=True, text=True,  # noqa: S603
-                              timeout=120, check=True, env=env).stdout.split() for value in (connection, "")]
+    results = [
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-c", probe, value],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env=env,
+        ).stdout.split()
+        for value in (connection, "")
+    ]
     assert results[0] == ["opentelemetry.sdk.metrics._internal", "True"]
     assert results[1][1] == "False"
     assert not results[1][0].startswith("opentelemetry.sdk")

@@ -46,7 +46,8 @@ def _stages(world: RunningWorld, secret: str) -> list[str]:
 
 
 def test_a_token_that_takes_30_s_to_propagate_is_verified_and_promoted(
-        world: RunningWorld, caplog: pytest.LogCaptureFixture) -> None:
+    world: RunningWorld, caplog: pytest.LogCaptureFixture
+) -> None:
     world.world.iotcentral.propagation_delay = timedelta(seconds=30)
     caplog.set_level(logging.INFO, logger="rotation.executor")
     result = run_job(_contoso(world), "rotate", verify_policy=_waits(world))
@@ -61,7 +62,8 @@ def test_a_token_that_takes_30_s_to_propagate_is_verified_and_promoted(
 
 
 def test_a_token_that_never_propagates_fails_after_the_default_budget(
-        world: RunningWorld, caplog: pytest.LogCaptureFixture) -> None:
+    world: RunningWorld, caplog: pytest.LogCaptureFixture
+) -> None:
     world.world.iotcentral.propagation_delay = timedelta(days=1)
     caplog.set_level(logging.INFO, logger="rotation.executor")
     app = world.world.iotcentral.app("contoso-fleet")
@@ -79,7 +81,8 @@ def test_a_token_that_never_propagates_fails_after_the_default_budget(
 
 
 def test_a_slot_budget_longer_than_the_default_waits_for_a_slower_token(
-        world: RunningWorld, caplog: pytest.LogCaptureFixture) -> None:
+    world: RunningWorld, caplog: pytest.LogCaptureFixture
+) -> None:
     world.world.iotcentral.propagation_delay = timedelta(seconds=100)  # beyond the default 90 s
     caplog.set_level(logging.INFO, logger="rotation.executor")
     result = run_job(_contoso(world, budget=timedelta(minutes=2)), "rotate", verify_policy=_waits(world))

@@ -55,8 +55,9 @@ def deleting_an_unknown_token_is_false(client: IoTCentralClient, names: Names) -
     assert client.delete_token(names.new()) is False  # a 404, not an error
 
 
-def listing_is_complete_across_pages(client: IoTCentralClient, names: Names, count: int = 3,
-                                     now: datetime | None = None) -> None:
+def listing_is_complete_across_pages(
+    client: IoTCentralClient, names: Names, count: int = 3, now: datetime | None = None
+) -> None:
     made = [client.create_token(names.new(), frozenset({OPERATOR}), _expiry(now))[0].id for _ in range(count)]
     listed = [t.id for t in client.list_tokens()]
     assert len(listed) == len(set(listed))  # no page twice
@@ -72,10 +73,12 @@ def built_in_roles_are_listed(client: IoTCentralClient) -> None:
 # -- Key Vault -----------------------------------------------------------------------------------------
 def secret_versions_with_tags(vault: KeyVaultSecrets, names: Names) -> None:
     name = names.new()
-    first = vault.set_value(name, Secret("contract-one"), tags={"stage": "previous"}, expires_on=None,
-                            content_type=CONTENT_TYPE)
-    second = vault.set_value(name, Secret("contract-two"), tags={"stage": "current"}, expires_on=_expiry(),
-                             content_type=CONTENT_TYPE)
+    first = vault.set_value(
+        name, Secret("contract-one"), tags={"stage": "previous"}, expires_on=None, content_type=CONTENT_TYPE
+    )
+    second = vault.set_value(
+        name, Secret("contract-two"), tags={"stage": "current"}, expires_on=_expiry(), content_type=CONTENT_TYPE
+    )
     versions = vault.list_versions(name)
     assert {v.version for v in versions} == {first.version, second.version}
     assert [v.created_on for v in versions] == sorted(v.created_on for v in versions)  # oldest first
@@ -88,8 +91,9 @@ def secret_versions_with_tags(vault: KeyVaultSecrets, names: Names) -> None:
 
 def tags_update_and_disable(vault: KeyVaultSecrets, names: Names) -> None:
     name = names.new()
-    made = vault.set_value(name, Secret("contract-v"), tags={"stage": "pending"}, expires_on=None,
-                           content_type=CONTENT_TYPE)
+    made = vault.set_value(
+        name, Secret("contract-v"), tags={"stage": "pending"}, expires_on=None, content_type=CONTENT_TYPE
+    )
     updated = vault.update(name, made.version, tags={"stage": "abandoned"}, enabled=False)
     assert updated.tags == {"stage": "abandoned"}
     assert updated.enabled is False

@@ -22,8 +22,10 @@ from rotation.errors import RotationError
 from tests.live.bodies import Names
 
 APP, VAULT = "ROTATION_LIVE_APP", "ROTATION_LIVE_VAULT"
-SKIP_REASON = (f"live conformance suite: set {APP} (IoT Central app URL) and {VAULT} (vault URL), sign in with "
-               "`az login`, then `make live-test`")
+SKIP_REASON = (
+    f"live conformance suite: set {APP} (IoT Central app URL) and {VAULT} (vault URL), sign in with "
+    "`az login`, then `make live-test`"
+)
 
 
 @pytest.fixture(scope="session")

@@ -24,12 +24,28 @@ import sys
 import traceback
 from typing import Any
 
-PRELOAD = ("rotation.cli.app", "rotation.engine.jobs", "rotation.hosting.runtime", "rotation.adapters.keyvault",
-           "rotation.adapters.iotcentral", "rotation.policy.specs", "azure.identity", "azure.keyvault.secrets",
-           # imported lazily on a run's first request: once here rather than in every child
-           "_strptime", "httpcore", "h11", "anyio", "azure.core.rest._requests_basic",
-           "azure.identity._credentials.app_service", "azure.identity._internal.msal_managed_identity_client",
-           "pydantic.type_adapter", "ruamel.yaml.mergevalue", "typer._adapters", "typer._click.decorators")
+PRELOAD = (
+    "rotation.cli.app",
+    "rotation.engine.jobs",
+    "rotation.hosting.runtime",
+    "rotation.adapters.keyvault",
+    "rotation.adapters.iotcentral",
+    "rotation.policy.specs",
+    "azure.identity",
+    "azure.keyvault.secrets",
+    # imported lazily on a run's first request: once here rather than in every child
+    "_strptime",
+    "httpcore",
+    "h11",
+    "anyio",
+    "azure.core.rest._requests_basic",
+    "azure.identity._credentials.app_service",
+    "azure.identity._internal.msal_managed_identity_client",
+    "pydantic.type_adapter",
+    "ruamel.yaml.mergevalue",
+    "typer._adapters",
+    "typer._click.decorators",
+)
 
 
 def _exit_code(code: object) -> int:

@@ -49,11 +49,15 @@ def run_problems(run: CliRun) -> list[str]:
         problems.append(f"(d) {run.label}: exit code {run.returncode}, expected one of {sorted(EXIT_CODES)}")
     if TRACEBACK in run.stderr:
         last = lines[-1][:200] if lines else ""
-        problems.append(f"(d) {run.label}: ended with an uncaught traceback (exit {run.returncode}: {last}), "
-                        "expected a documented exit code with a one-line reason")
+        problems.append(
+            f"(d) {run.label}: ended with an uncaught traceback (exit {run.returncode}: {last}), "
+            "expected a documented exit code with a one-line reason"
+        )
     elif run.returncode != 0 and not lines and not _json_reasons(run.document()):
-        problems.append(f"(d) {run.label}: exit {run.returncode} without a reason, expected a stderr line or a "
-                        "failed row with a reason in the --json output")
+        problems.append(
+            f"(d) {run.label}: exit {run.returncode} without a reason, expected a stderr line or a "
+            "failed row with a reason in the --json output"
+        )
     return problems
 
 
@@ -63,26 +67,34 @@ def state_problems(world: FaultWorld) -> list[str]:
     app = sandbox.iotcentral.app(APP)
     now = sandbox.clock.now()
     versions = {slot: sandbox.vault.versions(secret_name(slot)) for slot in SLOTS}
-    referenced = {v.tags.get("token-id") for slot in SLOTS
-                  for v in (*versions[slot], *sandbox.vault.versions(secret_name(slot) + "-pending"))}
-    problems = [f"(a) managed token {info.id} (created {info.created:%Y-%m-%d %H:%M}) is alive and no version "
-                f"references it, expected it revoked once {SAFETY} passed (now {now:%Y-%m-%d %H:%M})"
-                for info in app.tokens.values()
-                if info.id.startswith("rot-") and info.id not in referenced and now - info.created >= SAFETY]
+    referenced = {
+        v.tags.get("token-id")
+        for slot in SLOTS
+        for v in (*versions[slot], *sandbox.vault.versions(secret_name(slot) + "-pending"))
+    }
+    problems = [
+        f"(a) managed token {info.id} (created {info.created:%Y-%m-%d %H:%M}) is alive and no version "
+        f"references it, expected it revoked once {SAFETY} passed (now {now:%Y-%m-%d %H:%M})"
+        for info in app.tokens.values()
+        if info.id.startswith("rot-") and info.id not in referenced and now - info.created >= SAFETY
+    ]
     for slot in SLOTS:
         current = newest_current(versions[slot])
         if current is None:
-            problems.append(f"(b) slot {slot}: no enabled version tagged current in {secret_name(slot)}, "
-                            "expected one")
+            problems.append(f"(b) slot {slot}: no enabled version tagged current in {secret_name(slot)}, expected one")
             continue
         token_id = current.tags.get("token-id")
         try:
             caller = authenticate(app, current.value, authority=sandbox.authority, now=now)
         except HttpError as exc:
-            problems.append(f"(b) slot {slot}: the current version {current.version[:8]} (token {token_id}) "
-                            f"does not authenticate: got HTTP {exc.status} {exc.message}, expected it to")
+            problems.append(
+                f"(b) slot {slot}: the current version {current.version[:8]} (token {token_id}) "
+                f"does not authenticate: got HTTP {exc.status} {exc.message}, expected it to"
+            )
             continue
         if caller.id != token_id:
-            problems.append(f"(b) slot {slot}: the current version {current.version[:8]} authenticates as "
-                            f"{caller.id}, expected the token its token-id tag names ({token_id})")
+            problems.append(
+                f"(b) slot {slot}: the current version {current.version[:8]} authenticates as "
+                f"{caller.id}, expected the token its token-id tag names ({token_id})"
+            )
     return problems

@@ -50,8 +50,12 @@ class ForkServer:
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.forkserver"], cwd=REPO, env=dict(env),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            [sys.executable, "-m", "tests.reliability.forkserver"],
+            cwd=REPO,
+            env=dict(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         self._buffer = b""
         self._counter = 0
         ready = self._read()
@@ -71,8 +75,9 @@ class ForkServer:
         message: dict[str, Any] = json.loads(line)
         return message
 
-    def run(self, argv: list[str], env: Mapping[str, str], directory: Path,
-            on_pid: Callable[[int], None] | None = None) -> CliRun:
+    def run(
+        self, argv: list[str], env: Mapping[str, str], directory: Path, on_pid: Callable[[int], None] | None = None
+    ) -> CliRun:
         """`rotation *argv` in a new process; `on_pid` learns its pid before it makes any request it cannot
         make without the pid being known (the tap waits for it)."""
         assert self._process.stdin is not None
@@ -87,8 +92,12 @@ class ForkServer:
         done = self._read()
         if done.get("pid") != pid:
             raise RuntimeError(f"fork server: got {done!r}, expected the end of pid {pid}")
-        return CliRun(tuple(argv), int(done["returncode"]), out.read_text(encoding="utf-8", errors="replace"),
-                      err.read_text(encoding="utf-8", errors="replace"))
+        return CliRun(
+            tuple(argv),
+            int(done["returncode"]),
+            out.read_text(encoding="utf-8", errors="replace"),
+            err.read_text(encoding="utf-8", errors="replace"),
+        )
 
     def close(self) -> None:
         if self._process.poll() is None:

@@ -84,8 +84,10 @@ class Scenario:
                 break
         else:
             reasons = "; ".join(str(a.get("reason")) for a in rotate.planned())
-            self.problems.append(f"convergence: rotate still plans [{reasons}] after {MAX_ROUNDS} runs, expected "
-                                 "a run with nothing to do")
+            self.problems.append(
+                f"convergence: rotate still plans [{reasons}] after {MAX_ROUNDS} runs, expected "
+                "a run with nothing to do"
+            )
         self.advance()
         self.problems += run_problems(self.run("revoke"))
 
@@ -98,8 +100,10 @@ def run_case(case: Case, world: FaultWorld, server: ForkServer, directory: Path)
     problems = injection.problems()
     if case.fault in CRASHES:
         if faulted.returncode != -signal.SIGKILL:
-            problems.append(f"{case.fault}: the run ended with exit {faulted.returncode}, expected it killed "
-                            f"at request {case.index}")
+            problems.append(
+                f"{case.fault}: the run ended with exit {faulted.returncode}, expected it killed "
+                f"at request {case.index}"
+            )
     else:
         problems += run_problems(faulted)
     # a revoke on what an interrupted rotate left, while its superseded tokens are in grace (a rotate that
@@ -114,8 +118,10 @@ def clean_calls(job: str) -> tuple[Call, ...]:
     emulators' own counters."""
     ca = SandboxCA()
     try:
-        with tempfile.TemporaryDirectory(prefix="clean-run-") as tmp, \
-                fault_world(Path(tmp), ca, due=job == "rotate") as world:
+        with (
+            tempfile.TemporaryDirectory(prefix="clean-run-") as tmp,
+            fault_world(Path(tmp), ca, due=job == "rotate") as world,
+        ):
             scenario = Scenario(world, fork_server(), Path(tmp))
             done = scenario.run(job)
             if done.returncode != 0:
@@ -123,13 +129,18 @@ def clean_calls(job: str) -> tuple[Call, ...]:
             sandbox = world.sandbox
             counted = sum(e.counters.total() for e in (sandbox.identity, sandbox.iotcentral, sandbox.vault))
             if counted != len(scenario.tap.calls):
-                raise RuntimeError(f"clean {job}: the tap saw {len(scenario.tap.calls)} requests, the emulators "
-                                   f"counted {counted}")
+                raise RuntimeError(
+                    f"clean {job}: the tap saw {len(scenario.tap.calls)} requests, the emulators counted {counted}"
+                )
             return tuple(scenario.tap.calls)
     finally:
         ca.cleanup()
 
 
 def cases(faults: tuple[str, ...]) -> list[Case]:
-    return [Case(job, index, call, fault) for job in JOBS for index, call in enumerate(clean_calls(job), 1)
-            for fault in faults]
+    return [
+        Case(job, index, call, fault)
+        for job in JOBS
+        for index, call in enumerate(clean_calls(job), 1)
+        for fault in faults
+    ]

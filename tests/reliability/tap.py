@@ -67,13 +67,21 @@ class Injection:
         if self.seen is None:
             return [f"injection: the run never made {where}, expected the clean run's order"]
         if self.seen != self.expected:
-            return [(f"injection: got {self.seen.label()} at request {self.index}, expected "
-                     f"{self.expected.label()} as in the clean run (request order differs)")]
+            return [
+                (
+                    f"injection: got {self.seen.label()} at request {self.index}, expected "
+                    f"{self.expected.label()} as in the clean run (request order differs)"
+                )
+            ]
         if self.fault in CRASHES and not self.killed:
             return [f"{self.fault} at {where}: no client process to kill (no pid registered)"]
         if self.fault == "timeout" and not self.client_gave_up:
-            return [(f"timeout at {where}: the client waited {LATENCY:g} s without giving up, expected it to "
-                     f"give up after its read timeout (ROTATION_HTTP_TIMEOUT={HTTP_TIMEOUT:g})")]
+            return [
+                (
+                    f"timeout at {where}: the client waited {LATENCY:g} s without giving up, expected it to "
+                    f"give up after its read timeout (ROTATION_HTTP_TIMEOUT={HTTP_TIMEOUT:g})"
+                )
+            ]
         return []
 
 
@@ -145,24 +153,30 @@ class DeleteGuard:
                 continue
             stage = version.tags.get("stage")
             if version is current:
-                self.violations.append(f"(c) DELETE {token_id}: it was the current token of slot {slot} "
-                                       f"(version {version.version[:8]}), expected only superseded tokens deleted")
+                self.violations.append(
+                    f"(c) DELETE {token_id}: it was the current token of slot {slot} "
+                    f"(version {version.version[:8]}), expected only superseded tokens deleted"
+                )
             elif stage == "current" and version.enabled and current is not None:
                 # an interrupted promotion's leftover: superseded when the newer current one was created
                 self._in_grace(token_id, current.created_on, now, f"still tagged current in slot {slot}")
             elif stage == "previous":
                 superseded = _parse(version.tags.get("superseded-at"))
                 if superseded is None:
-                    self.violations.append(f"(c) DELETE {token_id}: previous version {version.version[:8]} of slot "
-                                           f"{slot} has no valid superseded-at, expected proof its grace is over")
+                    self.violations.append(
+                        f"(c) DELETE {token_id}: previous version {version.version[:8]} of slot "
+                        f"{slot} has no valid superseded-at, expected proof its grace is over"
+                    )
                 else:
                     self._in_grace(token_id, superseded, now, f"slot {slot}")
 
     def _in_grace(self, token_id: str, superseded: datetime, now: datetime, where: str) -> None:
         if superseded + self.grace > now:
-            self.violations.append(f"(c) DELETE {token_id} at {now:%Y-%m-%d %H:%M:%S}: in grace until "
-                                   f"{superseded + self.grace:%Y-%m-%d %H:%M:%S} ({where}), expected no "
-                                   "deletion before superseded-at + grace")
+            self.violations.append(
+                f"(c) DELETE {token_id} at {now:%Y-%m-%d %H:%M:%S}: in grace until "
+                f"{superseded + self.grace:%Y-%m-%d %H:%M:%S} ({where}), expected no "
+                "deletion before superseded-at + grace"
+            )
 
 
 def newest_current(versions: Sequence[SecretVersion]) -> SecretVersion | None:
@@ -242,8 +256,11 @@ class RequestTap:
             raise HttpError(429, "TooManyRequests", "rate limit exceeded (injected)", {"Retry-After": "0"})
         if fault in ("error-500", "error-503"):
             status = int(fault.rsplit("-", 1)[1])
-            raise HttpError(status, "ServiceUnavailable" if status == 503 else "InternalServerError",
-                            f"injected failure with status {status}")
+            raise HttpError(
+                status,
+                "ServiceUnavailable" if status == 503 else "InternalServerError",
+                f"injected failure with status {status}",
+            )
         if fault == "timeout":
             injection.client_gave_up = _client_gives_up(request)
             return None  # applied late, after the client gave up

@@ -79,8 +79,10 @@ def _env(world: FaultWorld, storage: str, azurite: AzuriteEndpoints | None, *, q
     env = world.env() | {"PYTHONPATH": str(REPO)}
     if storage == "blob":
         assert azurite is not None
-        env |= {"AzureWebJobsStorage": azurite.connection_string,
-                "ROTATION_LEASE_CONTAINER": f"leases-{uuid.uuid4().hex[:12]}"}
+        env |= {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "ROTATION_LEASE_CONTAINER": f"leases-{uuid.uuid4().hex[:12]}",
+        }
     if queue:
         env |= {"ROTATION_FANOUT": "queue", "ROTATION_QUEUE": f"rotation-apps-{uuid.uuid4().hex[:8]}"}
     return env
@@ -112,8 +114,14 @@ def _storage(request: pytest.FixtureRequest, storage: str) -> AzuriteEndpoints |
 
 
 def _popen(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, text=True,  # noqa: S603
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, *args],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
@@ -122,8 +130,9 @@ def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("storage", ["file", pytest.param("blob", marks=pytest.mark.azurite)])
-def test_two_cli_processes_on_one_app_one_acts(storage: str, request: pytest.FixtureRequest,
-                                               reliability_ca: SandboxCA, tmp_path: Path) -> None:
+def test_two_cli_processes_on_one_app_one_acts(
+    storage: str, request: pytest.FixtureRequest, reliability_ca: SandboxCA, tmp_path: Path
+) -> None:
     with fault_world(tmp_path, reliability_ca) as world:
         env = _env(world, storage, _storage(request, storage))
         args = ["-m", "rotation", "rotate", "--json"]
@@ -133,7 +142,8 @@ def test_two_cli_processes_on_one_app_one_acts(storage: str, request: pytest.Fix
         [skipped] = json.loads(second_out)["apps"]
         assert skipped["planned"] == []
         assert [(o["action"], o["status"], o["reason"]) for o in skipped["outcomes"]] == [
-            (LEASE, "skipped", HELD_ELSEWHERE)]
+            (LEASE, "skipped", HELD_ELSEWHERE)
+        ]
         assert first_rc == 0, first_err
         [acted] = json.loads(first_out)["apps"]
         assert [(o["action"], o["status"]) for o in acted["outcomes"]] == [("Mint", "done")]
@@ -141,8 +151,9 @@ def test_two_cli_processes_on_one_app_one_acts(storage: str, request: pytest.Fix
 
 
 @pytest.mark.azurite
-def test_two_queue_messages_for_one_app_in_threads_one_acts(azurite: AzuriteEndpoints, reliability_ca: SandboxCA,
-                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_queue_messages_for_one_app_in_threads_one_acts(
+    azurite: AzuriteEndpoints, reliability_ca: SandboxCA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with fault_world(tmp_path, reliability_ca) as world:
         env = _env(world, "blob", azurite, queue=True)
         for key in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER"):
@@ -152,8 +163,9 @@ def test_two_queue_messages_for_one_app_in_threads_one_acts(azurite: AzuriteEndp
         runtimes = Runtime(settings, specs), Runtime(settings, specs)  # two invocations, on any instances
         body = json.dumps({"job": "rotate", "app": APP, "enqueued_at": "2026-01-01T00:00:00+00:00"})
         try:
-            first, second, made = _both(world, lambda: handle_message(runtimes[0], body, 1),
-                                        lambda: handle_message(runtimes[1], body, 1))
+            first, second, made = _both(
+                world, lambda: handle_message(runtimes[0], body, 1), lambda: handle_message(runtimes[1], body, 1)
+            )
         finally:
             for runtime in runtimes:
                 runtime.close()
@@ -180,8 +192,9 @@ def _summaries(out: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.azurite
-def test_two_queue_worker_processes_for_one_app_one_acts(azurite: AzuriteEndpoints, reliability_ca: SandboxCA,
-                                                         tmp_path: Path) -> None:
+def test_two_queue_worker_processes_for_one_app_one_acts(
+    azurite: AzuriteEndpoints, reliability_ca: SandboxCA, tmp_path: Path
+) -> None:
     with fault_world(tmp_path, reliability_ca) as world:
         env = _env(world, "blob", azurite, queue=True)
         body = json.dumps({"job": "rotate", "app": APP, "enqueued_at": "2026-01-01T00:00:00+00:00"})

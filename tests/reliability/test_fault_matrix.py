@@ -35,9 +35,16 @@ CASES = _cases()
 
 def test_the_matrix_covers_every_call_of_both_jobs() -> None:
     rotate, revoke = ({c.label() for c in clean_calls(job)} for job in ("rotate", "revoke"))
-    assert {"identity.msi.token.GET", "iotcentral.ApiTokens_List.GET", "iotcentral.Roles_List.GET",
-            "keyvault.GetSecretVersions.GET", "iotcentral.ApiTokens_Create.PUT", "keyvault.SetSecret.PUT",
-            "iotcentral.Devices_List.GET", "keyvault.UpdateSecret.PATCH"} <= rotate
+    assert {
+        "identity.msi.token.GET",
+        "iotcentral.ApiTokens_List.GET",
+        "iotcentral.Roles_List.GET",
+        "keyvault.GetSecretVersions.GET",
+        "iotcentral.ApiTokens_Create.PUT",
+        "keyvault.SetSecret.PUT",
+        "iotcentral.Devices_List.GET",
+        "keyvault.UpdateSecret.PATCH",
+    } <= rotate
     assert {"iotcentral.ApiTokens_Remove.DELETE", "keyvault.UpdateSecret.PATCH"} <= revoke
     assert len(CASES) == len(FAULTS) * (len(clean_calls("rotate")) + len(clean_calls("revoke")))
     assert len(CASES) >= MIN_CASES, f"got {len(CASES)} cases, expected at least {MIN_CASES}"

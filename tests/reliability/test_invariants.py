@@ -32,7 +32,8 @@ def test_a_clean_cycle_keeps_every_invariant(forks: ForkServer, reliability_ca: 
 
 
 def test_a_and_b_catch_a_leftover_token_and_a_current_version_that_does_not_work(
-        reliability_ca: SandboxCA, tmp_path: Path) -> None:
+    reliability_ca: SandboxCA, tmp_path: Path
+) -> None:
     with fault_world(tmp_path, reliability_ca) as world:
         sandbox = world.sandbox
         app = sandbox.iotcentral.app(APP)
@@ -56,8 +57,9 @@ def test_a_and_b_catch_a_leftover_token_and_a_current_version_that_does_not_work
         assert "does not authenticate: got HTTP 401" in problem
 
 
-def test_c_catches_a_current_token_and_a_token_in_grace_being_deleted(forks: ForkServer, reliability_ca: SandboxCA,
-                                                                       tmp_path: Path) -> None:
+def test_c_catches_a_current_token_and_a_token_in_grace_being_deleted(
+    forks: ForkServer, reliability_ca: SandboxCA, tmp_path: Path
+) -> None:
     """Deleted by hand (`revoke-now --force`): the current token of `fresh`, the token `due`'s rotation just
     superseded, and the token of a version an interrupted promotion left tagged current in `steady`."""
     with fault_world(tmp_path, reliability_ca) as world:
@@ -74,8 +76,9 @@ def test_c_catches_a_current_token_and_a_token_in_grace_being_deleted(forks: For
         vault.seed_secret(secret_name("steady"), value, tags={**stale.tags, "token-id": newer})
         deleted = [current.tags["token-id"], superseded.tags["token-id"], stale.tags["token-id"]]
         for token_id in deleted:
-            done = scenario.server.run(["revoke-now", "--app", APP, "--token-id", token_id, "--force"],
-                                       world.env(), tmp_path)
+            done = scenario.server.run(
+                ["revoke-now", "--app", APP, "--token-id", token_id, "--force"], world.env(), tmp_path
+            )
             assert done.returncode == 0, done.stderr
         violations = scenario.guard.violations
     assert len(violations) == 3, violations
@@ -91,18 +94,40 @@ def _run(returncode: int, stdout: str = "", stderr: str = "") -> CliRun:
 
 
 def test_d_wants_a_documented_exit_code_and_a_reason() -> None:
-    failed = json.dumps({"apps": [{"app": APP, "planned": [], "errors": [], "outcomes": [
-        {"action": "Mint", "status": "failed", "reason": "due", "detail": "create API token x: got HTTP 500"}]}]})
+    failed = json.dumps(
+        {
+            "apps": [
+                {
+                    "app": APP,
+                    "planned": [],
+                    "errors": [],
+                    "outcomes": [
+                        {
+                            "action": "Mint",
+                            "status": "failed",
+                            "reason": "due",
+                            "detail": "create API token x: got HTTP 500",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     silent = json.dumps({"apps": [{"app": APP, "planned": [], "errors": [], "outcomes": []}]})
     assert run_problems(_run(0, silent)) == []
     assert run_problems(_run(3, failed)) == []
     assert run_problems(_run(3, "", "error: list API tokens: got HTTP 500\n")) == []
     assert run_problems(_run(3, silent)) == [
-        ("(d) rotation rotate --json: exit 3 without a reason, expected a stderr line or a failed row with a reason "
-         "in the --json output")]
+        (
+            "(d) rotation rotate --json: exit 3 without a reason, expected a stderr line or a failed row with a reason "
+            "in the --json output"
+        )
+    ]
     assert run_problems(_run(5, silent, "oops\n"))[0].startswith("(d) rotation rotate --json: exit code 5")
     traceback = "Traceback (most recent call last):\n  File ...\nKeyError: 'x'\n"
     assert run_problems(_run(1, "", traceback)) == [
-        ("(d) rotation rotate --json: ended with an uncaught traceback (exit 1: KeyError: 'x'), expected a "
-         "documented exit code with a one-line reason")]
-
+        (
+            "(d) rotation rotate --json: ended with an uncaught traceback (exit 1: KeyError: 'x'), expected a "
+            "documented exit code with a one-line reason"
+        )
+    ]

@@ -82,18 +82,20 @@ class FaultWorld:
         """The service's environment for one run; `offset` is the service clock's jump (ROTATION_CLOCK_OFFSET),
         `http_timeout` the clients' read timeout (ROTATION_HTTP_TIMEOUT; unset: the service's default)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATION_", "AZURE_", "IDENTITY_"))}
-        env.update({
-            "IDENTITY_ENDPOINT": self.identity_endpoint,
-            "IDENTITY_HEADER": self.sandbox.identity.header_secret,
-            "ROTATION_CA_BUNDLE": str(self.ca.pem_path),
-            "ROTATION_POLICIES": str(self.policies),
-            "ROTATION_REPORTS_DIR": str(self.directory / "reports"),
-            "ROTATION_STATE_DIR": str(self.directory / "state"),  # local locks (a setting being added)
-            "ROTATION_MAX_CONCURRENCY": "1",
-            "ROTATION_RATE_LIMIT": "19",
-            "NO_COLOR": "1",
-            "COLUMNS": "200",
-        })
+        env.update(
+            {
+                "IDENTITY_ENDPOINT": self.identity_endpoint,
+                "IDENTITY_HEADER": self.sandbox.identity.header_secret,
+                "ROTATION_CA_BUNDLE": str(self.ca.pem_path),
+                "ROTATION_POLICIES": str(self.policies),
+                "ROTATION_REPORTS_DIR": str(self.directory / "reports"),
+                "ROTATION_STATE_DIR": str(self.directory / "state"),  # local locks (a setting being added)
+                "ROTATION_MAX_CONCURRENCY": "1",
+                "ROTATION_RATE_LIMIT": "19",
+                "NO_COLOR": "1",
+                "COLUMNS": "200",
+            }
+        )
         if http_timeout is not None:
             env["ROTATION_HTTP_TIMEOUT"] = str(http_timeout)
         if offset:
@@ -101,28 +103,56 @@ class FaultWorld:
         return env
 
 
-def _store(sandbox: SandboxWorld, slot: str, value: str, token_id: str, *, created: datetime, stage: str,
-           superseded_at: datetime | None = None) -> None:
-    tags = {"managed-by": "rotation", "provider": "iotcentral", "app": APP, "slot": slot, "token-id": token_id,
-            "roles": roles_tag([{"role": OPERATOR}]), "stage": stage}
+def _store(
+    sandbox: SandboxWorld,
+    slot: str,
+    value: str,
+    token_id: str,
+    *,
+    created: datetime,
+    stage: str,
+    superseded_at: datetime | None = None,
+) -> None:
+    tags = {
+        "managed-by": "rotation",
+        "provider": "iotcentral",
+        "app": APP,
+        "slot": slot,
+        "token-id": token_id,
+        "roles": roles_tag([{"role": OPERATOR}]),
+        "stage": stage,
+    }
     if superseded_at is not None:
         tags["superseded-at"] = superseded_at.isoformat(timespec="seconds")
-    sandbox.vault.seed_secret(secret_name(slot), value, tags=tags, expires_on=created + 30 * DAY, created_on=created,
-                              content_type="application/vnd.iotcentral.apitoken")
+    sandbox.vault.seed_secret(
+        secret_name(slot),
+        value,
+        tags=tags,
+        expires_on=created + 30 * DAY,
+        created_on=created,
+        content_type="application/vnd.iotcentral.apitoken",
+    )
 
 
 def seed(sandbox: SandboxWorld, *, due: bool = True) -> None:
     now = sandbox.clock.now()
     app = sandbox.iotcentral.add_app(APP)
-    app.add_service_principal("rotation-service", object_id=sandbox.service.object_id,
-                              tenant_id=sandbox.service.tenant_id, roles=[{"role": ADMINISTRATOR}])
+    app.add_service_principal(
+        "rotation-service",
+        object_id=sandbox.service.object_id,
+        tenant_id=sandbox.service.tenant_id,
+        roles=[{"role": ADMINISTRATOR}],
+    )
     app.add_device("sensor-1")
 
     def token(slot: str, age: timedelta, suffix: str) -> tuple[str, str, datetime]:
         created = now - age
         token_id = managed_id(slot, created, suffix)
-        return token_id, app.create_token(token_id, [{"role": OPERATOR}], expiry=created + 30 * DAY,
-                                          created=created), created
+        return (
+            token_id,
+            app.create_token(token_id, [{"role": OPERATOR}], expiry=created + 30 * DAY, created=created),
+            created,
+        )
 
     due_id, due_value, due_created = token("due", (25 if due else 5) * DAY, "d001")
     _store(sandbox, "due", due_value, due_id, created=due_created, stage="current")

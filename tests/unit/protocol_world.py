@@ -53,13 +53,26 @@ BASE_URL = "https://app1.azureiotcentral.com"
 
 
 def slot_spec(slot: str) -> SlotSpec:
-    return SlotSpec(app="app1", slot=slot, secret=SECRETS[slot][0], roles=ROLE_CHOICES["operator"],
-                    lifetime=LIFETIMES[1], renew_at=0.67, grace=GRACE[slot], max_lifetime=timedelta(days=90))
+    return SlotSpec(
+        app="app1",
+        slot=slot,
+        secret=SECRETS[slot][0],
+        roles=ROLE_CHOICES["operator"],
+        lifetime=LIFETIMES[1],
+        renew_at=0.67,
+        grace=GRACE[slot],
+        max_lifetime=timedelta(days=90),
+    )
 
 
 def initial_spec() -> AppSpec:
-    return AppSpec(name="app1", base_url=BASE_URL, vault=VAULTS[0], slots=tuple(slot_spec(s) for s in SLOTS),
-                   orphan_safety_window=WINDOW)
+    return AppSpec(
+        name="app1",
+        base_url=BASE_URL,
+        vault=VAULTS[0],
+        slots=tuple(slot_spec(s) for s in SLOTS),
+        orphan_safety_window=WINDOW,
+    )
 
 
 def _no_sleep(_: float) -> None:
@@ -109,16 +122,25 @@ class Run:
 def plan(job: Job, spec: AppSpec, world: World) -> Run:
     state = observe_app(spec, world.iotc, world.vaults[spec.vault])
     now = world.clock.now()
-    planned: list[Action] = list(plan_rotation([spec], {spec.name: state}, now) if job == "rotate"
-                                 else plan_revocation([spec], {spec.name: state}, now))
+    planned: list[Action] = list(
+        plan_rotation([spec], {spec.name: state}, now)
+        if job == "rotate"
+        else plan_revocation([spec], {spec.name: state}, now)
+    )
     return Run(job, state, planned)
 
 
 def run(job: Job, spec: AppSpec, world: World, seed: int) -> Run:
     """One app's run as `run_job` makes it (lock aside): observe, plan, apply with the real executor."""
     done = plan(job, spec, world)
-    executor = AppExecutor(spec, world.iotc, world.vaults[spec.vault], world.clock.now,
-                           random.Random(seed), VerifyPolicy(sleep=_no_sleep))  # noqa: S311
+    executor = AppExecutor(
+        spec,
+        world.iotc,
+        world.vaults[spec.vault],
+        world.clock.now,
+        random.Random(seed),  # noqa: S311
+        VerifyPolicy(sleep=_no_sleep),
+    )
     done.outcomes = executor.run(done.planned)
     return done
 
@@ -146,11 +168,14 @@ def protected(world: World, spec: AppSpec) -> dict[str, str]:
         for v in held:
             superseded = v.superseded_at or v.created_on
             if v.token_id and v.stage in (STAGE_PREVIOUS, STAGE_REVOKED) and superseded + slot.grace > now:
-                found[v.token_id] = (f"{v.stage} version of {slot.secret} within grace (superseded {superseded}, "
-                                     f"{'enabled' if v.enabled else 'disabled'})")
+                found[v.token_id] = (
+                    f"{v.stage} version of {slot.secret} within grace (superseded {superseded}, "
+                    f"{'enabled' if v.enabled else 'disabled'})"
+                )
         if current is not None and current.token_id:
             found[current.token_id] = f"current version of {slot.secret}" + (
-                " (soft-deleted secret)" if world.vaults[spec.vault].is_deleted(slot.secret) else "")
+                " (soft-deleted secret)" if world.vaults[spec.vault].is_deleted(slot.secret) else ""
+            )
     return found
 
 

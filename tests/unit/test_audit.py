@@ -40,17 +40,38 @@ def managed_id(slot: str, created: datetime, suffix: str = "ab12") -> str:
 
 
 def slot_spec(slot: str = "reader", lifetime: timedelta = 30 * DAY) -> SlotSpec:
-    return SlotSpec(app="app", slot=slot, secret=f"iotc-app-{slot}", roles=(SlotRole(OPERATOR),), lifetime=lifetime,
-                    renew_at=0.67, grace=timedelta(hours=24), max_lifetime=90 * DAY)
+    return SlotSpec(
+        app="app",
+        slot=slot,
+        secret=f"iotc-app-{slot}",
+        roles=(SlotRole(OPERATOR),),
+        lifetime=lifetime,
+        renew_at=0.67,
+        grace=timedelta(hours=24),
+        max_lifetime=90 * DAY,
+    )
 
 
 def app_spec(*slots: SlotSpec, allow: tuple[AllowedToken, ...] = ()) -> AppSpec:
-    return AppSpec(name="app", base_url="https://app.azureiotcentral.com", vault="https://kv.vault.azure.net",
-                   slots=slots or (slot_spec(),), allow_unmanaged=allow, forbid_roles=(ADMIN,))
+    return AppSpec(
+        name="app",
+        base_url="https://app.azureiotcentral.com",
+        vault="https://kv.vault.azure.net",
+        slots=slots or (slot_spec(),),
+        allow_unmanaged=allow,
+        forbid_roles=(ADMIN,),
+    )
 
 
-def version(token_id: str, created: datetime, stage: str = "current", *, expires: datetime | None = None,
-            superseded: datetime | None = None, number: str = "v1") -> SecretVersion:
+def version(
+    token_id: str,
+    created: datetime,
+    stage: str = "current",
+    *,
+    expires: datetime | None = None,
+    superseded: datetime | None = None,
+    number: str = "v1",
+) -> SecretVersion:
     tags = {"managed-by": "rotation", "token-id": token_id, "stage": stage}
     if superseded:
         tags["superseded-at"] = superseded.isoformat()
@@ -63,8 +84,12 @@ def token(token_id: str, expiry: datetime | None, role: str = OPERATOR) -> AppTo
 
 def healthy(created: datetime = NOW - 3 * DAY) -> tuple[AppState, str]:
     tid = managed_id("reader", created)
-    state = AppState("app", (token(tid, created + 30 * DAY),), ROLES,
-                     {"reader": SlotState((version(tid, created, expires=created + 30 * DAY),))})
+    state = AppState(
+        "app",
+        (token(tid, created + 30 * DAY),),
+        ROLES,
+        {"reader": SlotState((version(tid, created, expires=created + 30 * DAY),))},
+    )
     return state, tid
 
 
@@ -77,10 +102,21 @@ def test_a_healthy_slot_passes_every_control_that_applies() -> None:
     state, tid = healthy()
     found = judge(app_spec(), state, verify=[VerifyCheck("app", "reader", tid, ok=True)])
     assert {f.status for f in found.values()} == {"PASS"}
-    for key in ("AUDIT-001:app", f"IOTC-001:tokens/{tid}", f"IOTC-002:tokens/{tid}", f"IOTC-003:tokens/{tid}",
-                f"IOTC-004:tokens/{tid}", f"IOTC-005:tokens/{tid}", f"IOTC-009:tokens/{tid}", "IOTC-006:slots/reader",
-                "IOTC-007:slots/reader", "IOTC-008:slots/reader", "IOTC-012:slots/reader", "IOTC-013:slots/reader",
-                "IOTC-010:secrets/iotc-app-reader/versions/v1"):
+    for key in (
+        "AUDIT-001:app",
+        f"IOTC-001:tokens/{tid}",
+        f"IOTC-002:tokens/{tid}",
+        f"IOTC-003:tokens/{tid}",
+        f"IOTC-004:tokens/{tid}",
+        f"IOTC-005:tokens/{tid}",
+        f"IOTC-009:tokens/{tid}",
+        "IOTC-006:slots/reader",
+        "IOTC-007:slots/reader",
+        "IOTC-008:slots/reader",
+        "IOTC-012:slots/reader",
+        "IOTC-013:slots/reader",
+        "IOTC-010:secrets/iotc-app-reader/versions/v1",
+    ):
         assert key in found, key
 
 
@@ -108,8 +144,7 @@ def test_allowlist_exception_valid_then_expired() -> None:
 def test_expired_present_overdue_renewal_and_missing_expiry() -> None:
     created = NOW - 31 * DAY
     tid = managed_id("reader", created)
-    state = AppState("app", (token(tid, created + 30 * DAY),), ROLES,
-                     {"reader": SlotState((version(tid, created),))})
+    state = AppState("app", (token(tid, created + 30 * DAY),), ROLES, {"reader": SlotState((version(tid, created),))})
     found = judge(app_spec(), state)
     assert found[f"IOTC-005:tokens/{tid}"].status == "FAIL"
     assert found["IOTC-006:slots/reader"].status == "FAIL"
@@ -139,8 +174,7 @@ def test_vault_current_missing_from_app_drift_and_failed_verification() -> None:
 def test_orphan_and_the_safety_window() -> None:
     state, _ = healthy()
     old, young = managed_id("reader", NOW - 2 * DAY, "zz99"), managed_id("reader", NOW - timedelta(minutes=5), "yy88")
-    state = AppState("app", (*(state.tokens or ()), token(old, NOW + DAY), token(young, NOW + DAY)), ROLES,
-                     state.slots)
+    state = AppState("app", (*(state.tokens or ()), token(old, NOW + DAY), token(young, NOW + DAY)), ROLES, state.slots)
     found = judge(app_spec(), state)
     assert found[f"IOTC-009:tokens/{old}"].status == "FAIL"
     assert found[f"IOTC-009:tokens/{young}"].status == "PASS"
@@ -149,10 +183,16 @@ def test_orphan_and_the_safety_window() -> None:
 def test_superseded_token_past_grace() -> None:
     old_created, new_created = NOW - 25 * DAY, NOW - 3 * DAY
     old, new = managed_id("reader", old_created, "aaaa"), managed_id("reader", new_created, "bbbb")
-    versions = (version(old, old_created, "previous", expires=old_created + 30 * DAY, superseded=new_created),
-                version(new, new_created, expires=new_created + 30 * DAY, number="v2"))
-    state = AppState("app", (token(old, old_created + 30 * DAY), token(new, new_created + 30 * DAY)), ROLES,
-                     {"reader": SlotState(versions)})
+    versions = (
+        version(old, old_created, "previous", expires=old_created + 30 * DAY, superseded=new_created),
+        version(new, new_created, expires=new_created + 30 * DAY, number="v2"),
+    )
+    state = AppState(
+        "app",
+        (token(old, old_created + 30 * DAY), token(new, new_created + 30 * DAY)),
+        ROLES,
+        {"reader": SlotState(versions)},
+    )
     found = judge(app_spec(), state)
     assert found[f"IOTC-014:tokens/{old}"].status == "FAIL"
     assert f"IOTC-014:tokens/{new}" not in found
@@ -179,16 +219,25 @@ def test_fail_closed_on_an_incomplete_listing() -> None:
 
 
 def test_iottly_keys() -> None:
-    spec = IottlyAppSpec("greenhouse", "https://api.cloud.iottly.com", "https://kv.vault.azure.net",
-                         (IottlyKeySpec("greenhouse", "ingest", "k-ingest", 90 * DAY),
-                          IottlyKeySpec("greenhouse", "export", "k-export", 90 * DAY),
-                          IottlyKeySpec("greenhouse", "missing", "k-missing", 90 * DAY)))
-    old = SecretVersion("k-ingest", "v1", NOW - 120 * DAY, expires_on=NOW + DAY,
-                        tags={"managed-by": "rotation", "stage": "current"})
+    spec = IottlyAppSpec(
+        "greenhouse",
+        "https://api.cloud.iottly.com",
+        "https://kv.vault.azure.net",
+        (
+            IottlyKeySpec("greenhouse", "ingest", "k-ingest", 90 * DAY),
+            IottlyKeySpec("greenhouse", "export", "k-export", 90 * DAY),
+            IottlyKeySpec("greenhouse", "missing", "k-missing", 90 * DAY),
+        ),
+    )
+    old = SecretVersion(
+        "k-ingest", "v1", NOW - 120 * DAY, expires_on=NOW + DAY, tags={"managed-by": "rotation", "stage": "current"}
+    )
     fresh = SecretVersion("k-export", "v1", NOW - 10 * DAY, tags={"managed-by": "rotation", "stage": "current"})
-    checks = [KeyCheck("greenhouse", "ingest", "k-ingest", (old,), valid=True),
-              KeyCheck("greenhouse", "export", "k-export", (fresh,), valid=False),
-              KeyCheck("greenhouse", "missing", "k-missing", (), valid=None)]
+    checks = [
+        KeyCheck("greenhouse", "ingest", "k-ingest", (old,), valid=True),
+        KeyCheck("greenhouse", "export", "k-export", (fresh,), valid=False),
+        KeyCheck("greenhouse", "missing", "k-missing", (), valid=None),
+    ]
     findings = evaluate(Observed({}, keys=checks), Policies([], [spec]), NOW)
     found = {f"{f.control_id}:{f.resource}": f for f in findings}
     assert found["IOTY-002:keys/ingest"].status == "MANUAL"
@@ -204,10 +253,13 @@ def test_poison_queue_entries_are_findings_only_when_fanout_is_on() -> None:
     assert not any(k.startswith("OPS-001") for k in judge(app_spec(), state))
     found = judge(app_spec(), state, poison=[PoisonNote("app", "rotate", 2)])
     assert found["OPS-001:fanout"].status == "FAIL"
-    garbage = evaluate(Observed({"app": state}, poison=[PoisonNote("(unreadable)", "rotate")]), Policies([app_spec()]),
-                       NOW)
-    assert [(f.app, f.status) for f in garbage if f.control_id == "OPS-001"] == [("(unreadable)", "FAIL"),
-                                                                                 ("app", "PASS")]
+    garbage = evaluate(
+        Observed({"app": state}, poison=[PoisonNote("(unreadable)", "rotate")]), Policies([app_spec()]), NOW
+    )
+    assert [(f.app, f.status) for f in garbage if f.control_id == "OPS-001"] == [
+        ("(unreadable)", "FAIL"),
+        ("app", "PASS"),
+    ]
     unreadable = evaluate(Observed({"app": state}, poison_error="peek queue: HTTP 403"), Policies([app_spec()]), NOW)
     assert [f.is_error for f in unreadable if f.resource == "poison-queue"] == [True]
 
@@ -223,16 +275,24 @@ def test_catalog_is_complete_and_consistent() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(ages=st.lists(st.integers(min_value=0, max_value=200), min_size=1, max_size=6),
-       lifetimes=st.lists(st.integers(min_value=-10, max_value=4000), min_size=1, max_size=6),
-       admin=st.lists(st.booleans(), min_size=1, max_size=6))
+@given(
+    ages=st.lists(st.integers(min_value=0, max_value=200), min_size=1, max_size=6),
+    lifetimes=st.lists(st.integers(min_value=-10, max_value=4000), min_size=1, max_size=6),
+    admin=st.lists(st.booleans(), min_size=1, max_size=6),
+)
 def test_invariants_one_finding_per_control_and_resource_sorted_worst_first(
-        ages: list[int], lifetimes: list[int], admin: list[bool]) -> None:
+    ages: list[int], lifetimes: list[int], admin: list[bool]
+) -> None:
     tokens = []
     for i, (age, life, is_admin) in enumerate(zip(ages, lifetimes, admin, strict=False)):
         created = NOW - age * DAY
-        tokens.append(token(managed_id("reader", created, f"x{i:03d}") if i % 2 else f"human-{i}",
-                            created + life * DAY, ADMIN if is_admin else OPERATOR))
+        tokens.append(
+            token(
+                managed_id("reader", created, f"x{i:03d}") if i % 2 else f"human-{i}",
+                created + life * DAY,
+                ADMIN if is_admin else OPERATOR,
+            )
+        )
     state, _ = healthy()
     state = AppState("app", (*(state.tokens or ()), *tokens), ROLES, state.slots)
     findings = evaluate(Observed({"app": state}), Policies([app_spec()]), NOW)

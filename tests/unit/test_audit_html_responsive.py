@@ -12,7 +12,7 @@ PHONE = 375
 
 def _css() -> str:
     text = TEMPLATE.read_text(encoding="utf-8")
-    return text[text.index("<style>"):text.index("</style>")]
+    return text[text.index("<style>") : text.index("</style>")]
 
 
 def test_the_css_has_a_narrow_screen_media_query() -> None:
@@ -31,7 +31,7 @@ def test_no_fixed_width_is_wider_than_a_phone() -> None:
 
 def test_tables_stack_with_a_label_per_cell_and_the_timeline_scrolls() -> None:
     text = TEMPLATE.read_text(encoding="utf-8")
-    narrow = _css()[_css().index("@media"):]
+    narrow = _css()[_css().index("@media") :]
     assert "display: block" in narrow
     assert "attr(data-label)" in narrow
     assert 'data-label="Remediation"' in text

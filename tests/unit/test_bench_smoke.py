@@ -8,21 +8,55 @@ from pathlib import Path
 
 from bench.fleet import main
 
-FLEET_KEYS = {"apps", "concurrency", "wall_s", "calls", "calls_by_route", "network_bound_s", "wall_over_bound",
-              "peak_rss_mib", "concurrency_1", "speed_up_over_concurrency_1"}
+FLEET_KEYS = {
+    "apps",
+    "concurrency",
+    "wall_s",
+    "calls",
+    "calls_by_route",
+    "network_bound_s",
+    "wall_over_bound",
+    "peak_rss_mib",
+    "concurrency_1",
+    "speed_up_over_concurrency_1",
+}
 
 
 def test_bench_harness_on_a_tiny_fleet(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
-    assert main(["--apps", "2", "--tokens", "3", "--concurrency", "4", "--serial-apps", "1", "--pure-tokens", "500",
-                 "--cold-runs", "1", "--ceiling-requests", "16", "--out", str(out), "--work", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "--apps",
+                "2",
+                "--tokens",
+                "3",
+                "--concurrency",
+                "4",
+                "--serial-apps",
+                "1",
+                "--pure-tokens",
+                "500",
+                "--cold-runs",
+                "1",
+                "--ceiling-requests",
+                "16",
+                "--out",
+                str(out),
+                "--work",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     results = json.loads(out.read_text(encoding="utf-8"))
     assert {"rotate", "audit", "pure", "cold_start", "emulator_ceiling_rps", "bench_wall_s"} <= set(results)
     rotate, audit = results["rotate"], results["audit"]
     assert FLEET_KEYS | {"calls_per_rotation", "minimum_calls_per_rotation"} <= set(rotate)
     assert FLEET_KEYS | {"calls_per_app"} <= set(audit)
     assert {"evaluate_small_s", "evaluate_large_s", "evaluate_ratio", "plan_small_s", "plan_large_s"} <= set(
-        results["pure"])
+        results["pure"]
+    )
     assert set(results["cold_start"]) == {"function_app_s", "azure_functions_s", "ratio"}
     for job in (rotate, audit, rotate["concurrency_1"], audit["concurrency_1"]):
         routes = job["calls_by_route"]

@@ -13,8 +13,10 @@ from rotation.cli.tables import render
 
 MESSAGES = [
     "holds forbidden role Administrator",
-    ("fails verification: verify with GET /api/devices: got HTTP 401 Unauthorized API token is not valid for "
-    "this application (unknown, revoked or bad signature)"),
+    (
+        "fails verification: verify with GET /api/devices: got HTTP 401 Unauthorized API token is not valid for "
+        "this application (unknown, revoked or bad signature)"
+    ),
     "current token rot-alerts-20261127234338-t4u5 is not in the app",
     "rejected by iottly (401)",
     "unmanaged token: not declared in any policy",
@@ -27,13 +29,29 @@ MESSAGES = [
 ]
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 APPS = ["contoso-fleet", "fabrikam-stores", "northwind-labs", "greenhouse"]
-AUDIT = [(SEVERITIES[i % 5], "FAIL", f"IOTC-{i:03d}", f"{APPS[i % 4]}/tokens/rot-dashboard-reader-2026112{i % 10}",
-          MESSAGES[i % len(MESSAGES)]) for i in range(22)]
-PLAN = [(APPS[i % 4], ["dashboard-reader", "auditor", "-", "maintenance"][i % 4],
-         ["Mint", "Revoke", "DeleteToken", "Blocked", "FinishPromotion"][i % 5], MESSAGES[(i * 3) % len(MESSAGES)])
-        for i in range(22)]
-CASES = [(("severity", "status", "control", "resource", "finding"), AUDIT, 0, {3}, {4}),
-         (("app", "slot", "action", "reason"), PLAN, 2, {0, 1}, {3})]
+AUDIT = [
+    (
+        SEVERITIES[i % 5],
+        "FAIL",
+        f"IOTC-{i:03d}",
+        f"{APPS[i % 4]}/tokens/rot-dashboard-reader-2026112{i % 10}",
+        MESSAGES[i % len(MESSAGES)],
+    )
+    for i in range(22)
+]
+PLAN = [
+    (
+        APPS[i % 4],
+        ["dashboard-reader", "auditor", "-", "maintenance"][i % 4],
+        ["Mint", "Revoke", "DeleteToken", "Blocked", "FinishPromotion"][i % 5],
+        MESSAGES[(i * 3) % len(MESSAGES)],
+    )
+    for i in range(22)
+]
+CASES = [
+    (("severity", "status", "control", "resource", "finding"), AUDIT, 0, {3}, {4}),
+    (("app", "slot", "action", "reason"), PLAN, 2, {0, 1}, {3}),
+]
 
 
 def _rows(text: str, start: int) -> list[list[str]]:
@@ -53,8 +71,9 @@ def _rows(text: str, start: int) -> list[list[str]]:
 
 
 @pytest.mark.parametrize(("columns", "rows", "start", "ids", "prose"), CASES)
-def test_at_80_columns_words_stay_whole(columns: tuple[str, ...], rows: list[tuple[str, ...]], start: int,
-                                        ids: set[int], prose: set[int]) -> None:
+def test_at_80_columns_words_stay_whole(
+    columns: tuple[str, ...], rows: list[tuple[str, ...]], start: int, ids: set[int], prose: set[int]
+) -> None:
     console = Console(width=80, record=True, force_terminal=False, color_system=None)
     console.print(render("title", columns, rows, width=80))
     text = console.export_text()
@@ -75,8 +94,7 @@ def test_at_80_columns_words_stay_whole(columns: tuple[str, ...], rows: list[tup
 def _audit(*, force_terminal: bool) -> str:
     """As the CLI's console (colour system detected), on a terminal or not."""
     out = io.StringIO()
-    Console(file=out, width=80, force_terminal=force_terminal).print(
-        render("audit", CASES[0][0], AUDIT[:5], width=80))
+    Console(file=out, width=80, force_terminal=force_terminal).print(render("audit", CASES[0][0], AUDIT[:5], width=80))
     return out.getvalue()
 
 

@@ -138,13 +138,17 @@ def test_without_a_grace_a_failed_re_read_raises() -> None:
         cache.token()
 
 
-@pytest.mark.parametrize(("max_age", "grace", "expected"), [
-    (24 * HOUR, 24 * HOUR, "less than the slot's grace"),
-    (25 * HOUR, 24 * HOUR, "less than the slot's grace"),
-    (timedelta(0), None, "a positive duration"),
-])
-def test_max_age_must_be_positive_and_below_the_grace(max_age: timedelta, grace: timedelta | None,
-                                                       expected: str) -> None:
+@pytest.mark.parametrize(
+    ("max_age", "grace", "expected"),
+    [
+        (24 * HOUR, 24 * HOUR, "less than the slot's grace"),
+        (25 * HOUR, 24 * HOUR, "less than the slot's grace"),
+        (timedelta(0), None, "a positive duration"),
+    ],
+)
+def test_max_age_must_be_positive_and_below_the_grace(
+    max_age: timedelta, grace: timedelta | None, expected: str
+) -> None:
     with pytest.raises(ConfigError, match=expected):
         TokenCache(Vault(), max_age=max_age, grace=grace)
 
@@ -164,18 +168,26 @@ def test_the_value_never_reaches_a_log_or_a_repr(caplog: pytest.LogCaptureFixtur
 
 def test_the_grace_warning_for_an_app_service_key_vault_reference() -> None:
     assert grace_warning("slot contoso-fleet/dashboard-reader", 48 * HOUR, APP_SERVICE_REFERENCE_REFRESH) is None
-    line = grace_warning("slot contoso-fleet/dashboard-reader", 24 * HOUR, APP_SERVICE_REFERENCE_REFRESH,
-                         consumer="App Service Key Vault reference")
-    assert line == ("slot contoso-fleet/dashboard-reader: got grace P1D, expected more than P1DT1H (App Service "
-                    "Key Vault reference re-reads the secret every P1D, plus a margin of PT1H): it may be left "
-                    "holding a revoked token")
+    line = grace_warning(
+        "slot contoso-fleet/dashboard-reader",
+        24 * HOUR,
+        APP_SERVICE_REFERENCE_REFRESH,
+        consumer="App Service Key Vault reference",
+    )
+    assert line == (
+        "slot contoso-fleet/dashboard-reader: got grace P1D, expected more than P1DT1H (App Service "
+        "Key Vault reference re-reads the secret every P1D, plus a margin of PT1H): it may be left "
+        "holding a revoked token"
+    )
     assert grace_warning("s", 25 * HOUR, 24 * HOUR) is not None  # not more than refresh + margin
     assert grace_warning("s", 25 * HOUR, 24 * HOUR, margin=timedelta(0)) is None
 
 
 def test_the_package_imports_no_engine_hosting_policy_or_pydantic() -> None:
-    code = ("import sys, rotation.consumer; print(','.join(sorted(m for m in sys.modules if m.startswith("
-            "('rotation.engine', 'rotation.hosting', 'rotation.policy', 'rotation.audit', 'rotation.cli', "
-            "'pydantic', 'tenacity', 'limits', 'structlog', 'typer', 'azure.identity', 'ruamel')))))")
+    code = (
+        "import sys, rotation.consumer; print(','.join(sorted(m for m in sys.modules if m.startswith("
+        "('rotation.engine', 'rotation.hosting', 'rotation.policy', 'rotation.audit', 'rotation.cli', "
+        "'pydantic', 'tenacity', 'limits', 'structlog', 'typer', 'azure.identity', 'ruamel')))))"
+    )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
     assert found.stdout.strip() == ""

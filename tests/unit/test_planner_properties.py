@@ -44,10 +44,17 @@ def slot_specs(draw: st.DrawFn, index: int) -> SlotSpec:
     renew_at = draw(st.sampled_from([0.5, 0.67, 0.8]))
     max_grace = lifetime * (1 - renew_at)
     grace = min(timedelta(hours=draw(st.sampled_from([1, 24]))), max_grace)
-    return SlotSpec(app="app1", slot=f"s{index}", secret=f"iotc-app1-s{index}",
-                    roles=(SlotRole(draw(st.sampled_from([OPERATOR, "Builder"]))),),
-                    lifetime=lifetime, renew_at=renew_at, grace=grace, max_lifetime=timedelta(days=90),
-                    jitter=draw(st.sampled_from([0.0, 0.05])))
+    return SlotSpec(
+        app="app1",
+        slot=f"s{index}",
+        secret=f"iotc-app1-s{index}",
+        roles=(SlotRole(draw(st.sampled_from([OPERATOR, "Builder"]))),),
+        lifetime=lifetime,
+        renew_at=renew_at,
+        grace=grace,
+        max_lifetime=timedelta(days=90),
+        jitter=draw(st.sampled_from([0.0, 0.05])),
+    )
 
 
 def _tid(slot: str, created: datetime, n: int) -> str:
@@ -76,9 +83,13 @@ def _build(spec: AppSpec, seeds: list[_Seed]) -> SimApp:
             values[token_id] = world.iotc.add_token(token_id, frozenset({RoleAssignment(role)}), seed.at + lifetime)
         if seed.version is not None:
             secret, token_id, tags, enabled, lifetime = seed.version
-            version = world.vault.set_value(secret, values.get(token_id, Secret("not-a-token")), tags=tags,
-                                            expires_on=seed.at + lifetime if lifetime else None,
-                                            content_type=CONTENT_TYPE_API_TOKEN)
+            version = world.vault.set_value(
+                secret,
+                values.get(token_id, Secret("not-a-token")),
+                tags=tags,
+                expires_on=seed.at + lifetime if lifetime else None,
+                content_type=CONTENT_TYPE_API_TOKEN,
+            )
             if not enabled:
                 world.vault.update(secret, version.version, enabled=False)
     world.clock.advance(NOW - world.clock.now())
@@ -88,8 +99,12 @@ def _build(spec: AppSpec, seeds: list[_Seed]) -> SimApp:
 @st.composite
 def worlds(draw: st.DrawFn) -> SimApp:
     n_slots = draw(st.integers(1, 3))
-    spec = AppSpec(name="app1", base_url="https://app1.azureiotcentral.com", vault="https://kv.vault.azure.net",
-                   slots=tuple(draw(slot_specs(i)) for i in range(n_slots)))
+    spec = AppSpec(
+        name="app1",
+        base_url="https://app1.azureiotcentral.com",
+        vault="https://kv.vault.azure.net",
+        slots=tuple(draw(slot_specs(i)) for i in range(n_slots)),
+    )
     seeds: list[_Seed] = []
     serial = 0
     for slot in spec.slots:
@@ -106,8 +121,9 @@ def worlds(draw: st.DrawFn) -> SimApp:
             tags = {TAG_STAGE: stage, TAG_TOKEN_ID: token_id}
             if stage == STAGE_PREVIOUS:
                 tags[TAG_SUPERSEDED_AT] = created_list[i + 1].isoformat()
-            seeds.append(_Seed(created, serial, version=(slot.secret, token_id, tags, stage != STAGE_REVOKED,
-                                                         slot.lifetime)))
+            seeds.append(
+                _Seed(created, serial, version=(slot.secret, token_id, tags, stage != STAGE_REVOKED, slot.lifetime))
+            )
         if draw(st.booleans()):
             # A staged token from an interrupted run: newer than the current one, maybe gone from the app.
             created = NOW - timedelta(minutes=draw(st.integers(1, 120)))
@@ -115,9 +131,19 @@ def worlds(draw: st.DrawFn) -> SimApp:
             token_id = _tid(slot.slot, created, serial)
             if draw(st.booleans()):
                 seeds.append(_Seed(created, serial, token=(token_id, role, slot.lifetime)))
-            seeds.append(_Seed(created, serial, version=(slot.pending_secret, token_id,
-                                                         {TAG_STAGE: STAGE_PENDING, TAG_TOKEN_ID: token_id}, True,
-                                                         timedelta(0))))
+            seeds.append(
+                _Seed(
+                    created,
+                    serial,
+                    version=(
+                        slot.pending_secret,
+                        token_id,
+                        {TAG_STAGE: STAGE_PENDING, TAG_TOKEN_ID: token_id},
+                        True,
+                        timedelta(0),
+                    ),
+                )
+            )
     for age in draw(st.lists(st.integers(0, 24 * 40), max_size=3)):
         serial += 1
         created = NOW - timedelta(hours=age)
@@ -182,8 +208,9 @@ def test_every_slot_has_a_live_current_token_after_rotation(world: SimApp) -> No
 @given(slot_specs(0))
 def test_a_season_of_policy_has_no_gap_and_overlap_covers_grace(slot: SlotSpec) -> None:
     """Renewal happens at the first run after the threshold, so the overlap may shrink by one step."""
-    spec = AppSpec(name="app1", base_url="https://app1.azureiotcentral.com", vault="https://kv.vault.azure.net",
-                   slots=(slot,))
+    spec = AppSpec(
+        name="app1", base_url="https://app1.azureiotcentral.com", vault="https://kv.vault.azure.net", slots=(slot,)
+    )
     step = timedelta(hours=2)
     report = simulate(spec, NOW, days=90, step=step, roles=ROLES)
     assert report.ok, report.gaps

@@ -39,11 +39,13 @@ def _problems(tmp_path: Path, text: str) -> list[str]:
 
 def test_a_duplicate_slot_points_at_the_second_slot(tmp_path: Path) -> None:
     assert _problems(tmp_path, HEAD + SLOTS) == [
-        "12 apps[0].tokens[2].slot: got 'reader', expected a slot name used once per app (also tokens[0])"]
+        "12 apps[0].tokens[2].slot: got 'reader', expected a slot name used once per app (also tokens[0])"
+    ]
 
 
 def test_an_api_token_slot_naming_no_slot_points_at_the_setting(tmp_path: Path) -> None:
     first = "      - slot: reader\n        roles: [{role: operator}]\n"
     text = HEAD + "    api_token_slot: admin\n" + SLOTS.replace(first, "", 1)
     assert _problems(tmp_path, text) == [
-        "7 apps[0].api_token_slot: got 'admin', expected one of this app's token slots (writer, reader)"]
+        "7 apps[0].api_token_slot: got 'admin', expected one of this app's token slots (writer, reader)"
+    ]

@@ -38,27 +38,98 @@ def _problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> l
     return caught.value.problems
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), [
-    ("version: 1", "version: 2", ":1 version: got 2, expected 1"),
-    ("    subdomain: contoso-fleet", "    subdomain: Contoso_Fleet", ":5 apps[0].subdomain: got 'Contoso_Fleet', expected a DNS label"),
-    ("    vault: https://kv.vault.azure.net", "    vault: http://kv.vault.azure.net", ":6 apps[0].vault: got 'http://kv.vault.azure.net', expected an https:// URL"),
-    ("    vault: https://kv.vault.azure.net", "    vault: https://user:pw@kv.vault.azure.net", "expected a URL without user or password"),
-    ("      - slot: reader", "      - slot: Reader!", ":8 apps[0].tokens[0].slot: got 'Reader!', expected lowercase letters"),
-    ("        roles: [{role: operator}]", "        roles: []", ":9 apps[0].tokens[0].roles: got [], expected at least 1 item"),
-    ("        roles: [{role: operator}]", "        roles: [{role: administrator}]", "apps[0].tokens[0].roles[0].role: got 'administrator', expected a role not in forbid_roles"),
-    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        lifetime: P1M", ":10 apps[0].tokens[0].lifetime: got 'P1M', expected a fixed-length duration"),
-    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        lifetime: P400D", ":10 apps[0].tokens[0].lifetime: got 'P400D', expected at most max_lifetime P90D"),
-    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        lifetime: thirty", "got 'thirty', expected an ISO 8601 duration"),
-    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        renew_at: 1.5", "renew_at: got 1.5, expected less than 1"),
-    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        grace: P20D", "grace: got 'P20D', expected at most (1 - renew_at) * lifetime = P9DT21H36M"),
-    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        secret: bad_name", "secret: got 'bad_name', expected a Key Vault secret name"),
-    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        colour: blue", ":10 apps[0].tokens[0].colour: got 'blue', expected no such key"),
-    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        verify: {path: /devices}", ":10 apps[0].tokens[0].verify.path: got '/devices', expected a path under /api/ such as /api/devices: starting with /api/"),
-    ("        roles: [{role: operator}]", "        roles: [{role: operator}]\n        verify: {budget: PT20M}", ":10 apps[0].tokens[0].verify.budget: got 'PT20M', expected a duration from PT1S to PT10M"),
-    ("    provider: iotcentral", "    provider: azure", ":4 apps[0].provider: got 'azure', expected one of 'iotcentral', 'iottly'"),
-    ("    vault: https://kv.vault.azure.net", "    vault: ${NOT_SET}", ":6 apps[0].vault: got ${NOT_SET} unset, expected environment variable NOT_SET to be set"),
-    ("version: 1", "version: 1\nversion: 1", "expected valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("version: 1", "version: 2", ":1 version: got 2, expected 1"),
+        (
+            "    subdomain: contoso-fleet",
+            "    subdomain: Contoso_Fleet",
+            ":5 apps[0].subdomain: got 'Contoso_Fleet', expected a DNS label",
+        ),
+        (
+            "    vault: https://kv.vault.azure.net",
+            "    vault: http://kv.vault.azure.net",
+            ":6 apps[0].vault: got 'http://kv.vault.azure.net', expected an https:// URL",
+        ),
+        (
+            "    vault: https://kv.vault.azure.net",
+            "    vault: https://user:pw@kv.vault.azure.net",
+            "expected a URL without user or password",
+        ),
+        (
+            "      - slot: reader",
+            "      - slot: Reader!",
+            ":8 apps[0].tokens[0].slot: got 'Reader!', expected lowercase letters",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: []",
+            ":9 apps[0].tokens[0].roles: got [], expected at least 1 item",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: [{role: administrator}]",
+            "apps[0].tokens[0].roles[0].role: got 'administrator', expected a role not in forbid_roles",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: [{role: operator}]\n        lifetime: P1M",
+            ":10 apps[0].tokens[0].lifetime: got 'P1M', expected a fixed-length duration",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: [{role: operator}]\n        lifetime: P400D",
+            ":10 apps[0].tokens[0].lifetime: got 'P400D', expected at most max_lifetime P90D",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: [{role: operator}]\n        lifetime: thirty",
+            "got 'thirty', expected an ISO 8601 duration",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: [{role: operator}]\n        renew_at: 1.5",
+            "renew_at: got 1.5, expected less than 1",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: [{role: operator}]\n        grace: P20D",
+            "grace: got 'P20D', expected at most (1 - renew_at) * lifetime = P9DT21H36M",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: [{role: operator}]\n        secret: bad_name",
+            "secret: got 'bad_name', expected a Key Vault secret name",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: [{role: operator}]\n        colour: blue",
+            ":10 apps[0].tokens[0].colour: got 'blue', expected no such key",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: [{role: operator}]\n        verify: {path: /devices}",
+            ":10 apps[0].tokens[0].verify.path: got '/devices', expected a path under /api/ such as /api/devices: starting with /api/",
+        ),
+        (
+            "        roles: [{role: operator}]",
+            "        roles: [{role: operator}]\n        verify: {budget: PT20M}",
+            ":10 apps[0].tokens[0].verify.budget: got 'PT20M', expected a duration from PT1S to PT10M",
+        ),
+        (
+            "    provider: iotcentral",
+            "    provider: azure",
+            ":4 apps[0].provider: got 'azure', expected one of 'iotcentral', 'iottly'",
+        ),
+        (
+            "    vault: https://kv.vault.azure.net",
+            "    vault: ${NOT_SET}",
+            ":6 apps[0].vault: got ${NOT_SET} unset, expected environment variable NOT_SET to be set",
+        ),
+        ("version: 1", "version: 1\nversion: 1", "expected valid YAML"),
+    ],
+)
 def test_bad_input_gets_one_clear_line(tmp_path: Path, old: str, new: str, expected: str) -> None:
     assert old in GOOD
     problems = _problems(tmp_path, GOOD.replace(old, new, 1))

@@ -60,8 +60,9 @@ from tests.unit.protocol_world import (
     versions,
 )
 
-settings.register_profile("protocol-ci", max_examples=500, stateful_step_count=50, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "protocol-ci", max_examples=500, stateful_step_count=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("protocol-dev", settings.get_profile("protocol-ci"), max_examples=50)
 
 LIES = ("omit-token", "fail-token-listing", "fail-vault-listing")
@@ -90,8 +91,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         why = protected(self.world, self.spec).get(token.id)
         if why is not None and (token.expiry is None or token.expiry > now):
             kind = "c-current" if why.startswith("current") else "c-superseded"
-            self.violations[kind].append(f"deleted {token.id} at {now} ({self.telling or 'truth'}) while it was "
-                                         f"the {why}")
+            self.violations[kind].append(
+                f"deleted {token.id} at {now} ({self.telling or 'truth'}) while it was the {why}"
+            )
         if not token.managed:
             self.violations["d"].append(f"deleted unmanaged {token.id}")
 
@@ -129,8 +131,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         if told and truth is not None:
             extra = sorted(deleted - truth_deleted)
             if extra:
-                self.violations["lie"].append(f"{job} under lie ({told}) deleted {extra}; with the truth it would "
-                                              f"not:\n{truth.summary()}")
+                self.violations["lie"].append(
+                    f"{job} under lie ({told}) deleted {extra}; with the truth it would not:\n{truth.summary()}"
+                )
         elif not told:
             self._judge(job, done)
 
@@ -212,8 +215,9 @@ class ProtocolMachine(RuleBasedStateMachine):
     @rule()
     def person_creates_token(self) -> None:
         self.people += 1
-        self.world.iotc.add_token(f"human-{self.people}", frozenset({RoleAssignment(OPERATOR)}),
-                                  self.world.clock.now() + timedelta(days=30))
+        self.world.iotc.add_token(
+            f"human-{self.people}", frozenset({RoleAssignment(OPERATOR)}), self.world.clock.now() + timedelta(days=30)
+        )
 
     def _secret(self, slot: str, which: str) -> str:
         spec = next(s for s in self.spec.slots if s.slot == slot)
@@ -244,8 +248,9 @@ class ProtocolMachine(RuleBasedStateMachine):
     # -- policy edits -------------------------------------------------------------------------------------
     def _edit_slot(self, slot: str, **changes: Any) -> None:
         """A policy edit: the next runs see the new declaration (what the vault and the app hold stays)."""
-        self.spec = replace(self.spec, slots=tuple(replace(s, **changes) if s.slot == slot else s
-                                                   for s in self.spec.slots))
+        self.spec = replace(
+            self.spec, slots=tuple(replace(s, **changes) if s.slot == slot else s for s in self.spec.slots)
+        )
 
     @rule(slot=st.sampled_from(SLOTS), roles=st.sampled_from(sorted(ROLE_CHOICES)))
     def edit_roles(self, slot: str, roles: str) -> None:

@@ -46,13 +46,22 @@ GRACE = timedelta(hours=24)
 
 
 def _slot(name: str) -> SlotSpec:
-    return SlotSpec(app="app", slot=name, secret=f"iotc-app-{name}", roles=(SlotRole(OPERATOR),),
-                    lifetime=timedelta(days=30), renew_at=0.67, grace=GRACE, max_lifetime=timedelta(days=90))
+    return SlotSpec(
+        app="app",
+        slot=name,
+        secret=f"iotc-app-{name}",
+        roles=(SlotRole(OPERATOR),),
+        lifetime=timedelta(days=30),
+        renew_at=0.67,
+        grace=GRACE,
+        max_lifetime=timedelta(days=90),
+    )
 
 
 READER = _slot("reader")
-APP = AppSpec(name="app", base_url="https://app.azureiotcentral.com", vault="https://kv.vault.azure.net",
-              slots=(READER,))
+APP = AppSpec(
+    name="app", base_url="https://app.azureiotcentral.com", vault="https://kv.vault.azure.net", slots=(READER,)
+)
 
 
 def _tid(created: datetime, suffix: str = "ab12", slot: str = "reader") -> str:
@@ -63,8 +72,16 @@ def _token(token_id: str, expiry: datetime | None = None) -> AppToken:
     return AppToken(token_id, ROLES, expiry or NOW + timedelta(days=20))
 
 
-def _version(token_id: str, created: datetime, stage: str = STAGE_CURRENT, *, enabled: bool = True,
-             superseded: datetime | None = None, n: str = "1", secret: str = READER.secret) -> SecretVersion:
+def _version(
+    token_id: str,
+    created: datetime,
+    stage: str = STAGE_CURRENT,
+    *,
+    enabled: bool = True,
+    superseded: datetime | None = None,
+    n: str = "1",
+    secret: str = READER.secret,
+) -> SecretVersion:
     tags = {TAG_STAGE: stage, TAG_TOKEN_ID: token_id}
     if superseded is not None:
         tags[TAG_SUPERSEDED_AT] = superseded.isoformat()
@@ -124,11 +141,17 @@ def test_the_sweep_waits_for_versions_in_every_slot_and_for_no_doubt() -> None:
 def test_protected_holds_every_referenced_token_and_only_live_ones_as_live() -> None:
     revoked, abandoned, staged = _tid(NOW - 90 * HOUR, "rev1"), _tid(NOW - 3 * HOUR, "abn1"), _tid(NOW, "stg1")
     pending = "iotc-app-reader-pending"
-    slot = SlotState((_version(revoked, NOW - 90 * HOUR, STAGE_REVOKED, enabled=False, n="0"),
-                      _version(OLD, NOW - 40 * HOUR, STAGE_PREVIOUS, superseded=NOW - 2 * HOUR, n="1"),
-                      _version(CUR, NOW - 2 * HOUR, n="2")),
-                     (_version(abandoned, NOW - 3 * HOUR, STAGE_ABANDONED, secret=pending, n="p1"),
-                      _version(staged, NOW, STAGE_PENDING, secret=pending, n="p2")))
+    slot = SlotState(
+        (
+            _version(revoked, NOW - 90 * HOUR, STAGE_REVOKED, enabled=False, n="0"),
+            _version(OLD, NOW - 40 * HOUR, STAGE_PREVIOUS, superseded=NOW - 2 * HOUR, n="1"),
+            _version(CUR, NOW - 2 * HOUR, n="2"),
+        ),
+        (
+            _version(abandoned, NOW - 3 * HOUR, STAGE_ABANDONED, secret=pending, n="p1"),
+            _version(staged, NOW, STAGE_PENDING, secret=pending, n="p2"),
+        ),
+    )
     keep = protected(APP, _state([], slot))
     assert keep.referenced == {revoked, abandoned, staged, OLD, CUR}
     assert keep.live == {OLD, CUR, staged}
@@ -172,8 +195,9 @@ def test_the_sweep_deletes_old_orphans_and_expired_managed_tokens_but_not_refere
     orphan, expired = _tid(NOW - 50 * HOUR, "orp1"), _tid(NOW - 31 * 24 * HOUR, "exp1")
     referenced = _tid(NOW - 60 * HOUR, "ref1")
     slot = _healthy(_version(referenced, NOW - 60 * HOUR, STAGE_REVOKED, enabled=False, n="0"))
-    state = _state([_token(CUR), _token(orphan), _token(expired, NOW - HOUR), _token(referenced),
-                    _token("human-made")], slot)
+    state = _state(
+        [_token(CUR), _token(orphan), _token(expired, NOW - HOUR), _token(referenced), _token("human-made")], slot
+    )
     later = NOW + GRACE  # the current version has been current for its grace
     got = {(a.token_id, a.category) for a in sweep(APP, state, later) if isinstance(a, DeleteToken)}
     assert got == {(orphan, "orphan"), (expired, "expired")}

@@ -25,20 +25,26 @@ def _field(low: int, high: int, names: tuple[str, ...] = ()) -> st.SearchStrateg
 
     number = st.tuples(st.integers(low, high), st.booleans()).map(lambda t: value(*t))
     span = st.tuples(st.integers(low, high), st.integers(low, high), st.booleans()).map(
-        lambda t: f"{value(min(t[0], t[1]), t[2])}-{value(max(t[0], t[1]), t[2])}")
+        lambda t: f"{value(min(t[0], t[1]), t[2])}-{value(max(t[0], t[1]), t[2])}"
+    )
     step = st.integers(1, max(1, high - low)).map(lambda k: f"*/{k}")
     span_step = st.tuples(st.integers(low, high), st.integers(low, high), st.integers(1, 5)).map(
-        lambda t: f"{min(t[0], t[1])}-{max(t[0], t[1])}/{t[2]}")
+        lambda t: f"{min(t[0], t[1])}-{max(t[0], t[1])}/{t[2]}"
+    )
     atom = st.one_of(number, span, step, span_step)
     listed = st.lists(st.one_of(number, span), min_size=2, max_size=4).map(",".join)
     return st.one_of(st.just("*"), atom, listed)
 
 
 # Days of month up to 28 so that every expression fires in every month it names.
-EXPRESSIONS = st.tuples(_field(0, 59), _field(0, 59), _field(0, 23), _field(1, 28), _field(1, 12, MONTH_NAMES),
-                        _field(0, 7, WEEKDAY_NAMES)).map(" ".join)
-STARTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 12, 31),  # noqa: DTZ001
-                      timezones=st.just(UTC)).map(lambda d: d.replace(microsecond=0))
+EXPRESSIONS = st.tuples(
+    _field(0, 59), _field(0, 59), _field(0, 23), _field(1, 28), _field(1, 12, MONTH_NAMES), _field(0, 7, WEEKDAY_NAMES)
+).map(" ".join)
+STARTS = st.datetimes(
+    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 -- hypothesis wants naive bounds, timezones= adds UTC
+    max_value=datetime(2090, 12, 31),  # noqa: DTZ001
+    timezones=st.just(UTC),
+).map(lambda d: d.replace(microsecond=0))
 
 
 def _apscheduler_fires(trigger: CronTrigger, start: datetime, count: int) -> list[datetime]:
@@ -92,27 +98,35 @@ def test_weekday_ranges_and_steps_are_not_handed_over_as_numbers() -> None:
 def test_day_of_month_and_weekday_must_both_match_as_in_ncrontab() -> None:
     first_monday = schedules.cron_trigger("0 0 8 1-7 * mon")
     assert first_monday.get_next_fire_time(None, datetime(2024, 1, 2, tzinfo=UTC)) == datetime(
-        2024, 2, 5, 8, tzinfo=UTC)
-    assert datetime.fromtimestamp(schedules.next_fire("0 0 8 1-7 * mon", datetime(2024, 1, 2, tzinfo=UTC)
-                                                      .timestamp()), UTC) == datetime(2024, 2, 5, 8, tzinfo=UTC)
+        2024, 2, 5, 8, tzinfo=UTC
+    )
+    assert datetime.fromtimestamp(
+        schedules.next_fire("0 0 8 1-7 * mon", datetime(2024, 1, 2, tzinfo=UTC).timestamp()), UTC
+    ) == datetime(2024, 2, 5, 8, tzinfo=UTC)
 
 
 def test_defaults_apply_and_app_settings_override() -> None:
     assert schedules.expressions({}) == {"rotate": "0 5 * * * *", "revoke": "0 35 * * * *", "audit": "0 15 6 * * *"}
     assert schedules.expressions({"AUDIT_SCHEDULE": "*/5  * * * * *"})["audit"] == "*/5 * * * * *"
-    assert schedules.app_settings() == {"ROTATE_SCHEDULE": "0 5 * * * *", "REVOKE_SCHEDULE": "0 35 * * * *",
-                                        "AUDIT_SCHEDULE": "0 15 6 * * *"}
+    assert schedules.app_settings() == {
+        "ROTATE_SCHEDULE": "0 5 * * * *",
+        "REVOKE_SCHEDULE": "0 35 * * * *",
+        "AUDIT_SCHEDULE": "0 15 6 * * *",
+    }
 
 
-@pytest.mark.parametrize(("value", "detail"), [
-    ("5 * * * *", "(5 fields)"),
-    ("0 0 0 L * *", "(day 'L')"),
-    ("0 0 0 * * 1#2", "(day_of_week '1#2')"),
-    ("0 0 0 ? * *", "(day '?')"),
-    ("0 0 0 * * monday", "(day_of_week 'monday')"),
-    ("0 61 * * * *", "got '0 61 * * * *', expected"),
-    ("0 0 25 * * *", "got '0 0 25 * * *', expected"),
-])
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        ("5 * * * *", "(5 fields)"),
+        ("0 0 0 L * *", "(day 'L')"),
+        ("0 0 0 * * 1#2", "(day_of_week '1#2')"),
+        ("0 0 0 ? * *", "(day '?')"),
+        ("0 0 0 * * monday", "(day_of_week 'monday')"),
+        ("0 61 * * * *", "got '0 61 * * * *', expected"),
+        ("0 0 25 * * *", "got '0 0 25 * * *', expected"),
+    ],
+)
 def test_invalid_schedules_name_the_setting_and_what_was_expected(value: str, detail: str) -> None:
     with pytest.raises(ConfigError) as raised:
         schedules.expressions({"REVOKE_SCHEDULE": value})
@@ -123,7 +137,11 @@ def test_invalid_schedules_name_the_setting_and_what_was_expected(value: str, de
 
 
 def test_module_prints_the_app_settings_with_defaults() -> None:
-    done = subprocess.run([sys.executable, "-m", "rotation.hosting.schedules"], capture_output=True, text=True,
-                          check=True, timeout=60)
-    assert done.stdout.splitlines() == ["ROTATE_SCHEDULE=0 5 * * * *", "REVOKE_SCHEDULE=0 35 * * * *",
-                                        "AUDIT_SCHEDULE=0 15 6 * * *"]
+    done = subprocess.run(
+        [sys.executable, "-m", "rotation.hosting.schedules"], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.splitlines() == [
+        "ROTATE_SCHEDULE=0 5 * * * *",
+        "REVOKE_SCHEDULE=0 35 * * * *",
+        "AUDIT_SCHEDULE=0 15 6 * * *",
+    ]

@@ -14,10 +14,19 @@ from rotation.engine.simulate import SimApp, simulate
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 OPERATOR = "ae2c9854-393b-4f97-8c42-479d70ce626e"
 ROLES = {OPERATOR: "Operator"}
-SLOT = SlotSpec(app="app1", slot="reader", secret="iotc-app1-reader", roles=(SlotRole(OPERATOR),),
-                lifetime=timedelta(days=7), renew_at=0.67, grace=timedelta(hours=24), max_lifetime=timedelta(days=90))
-SPEC = AppSpec(name="app1", base_url="https://app1.azureiotcentral.com", vault="https://kv.vault.azure.net",
-               slots=(SLOT,))
+SLOT = SlotSpec(
+    app="app1",
+    slot="reader",
+    secret="iotc-app1-reader",
+    roles=(SlotRole(OPERATOR),),
+    lifetime=timedelta(days=7),
+    renew_at=0.67,
+    grace=timedelta(hours=24),
+    max_lifetime=timedelta(days=90),
+)
+SPEC = AppSpec(
+    name="app1", base_url="https://app1.azureiotcentral.com", vault="https://kv.vault.azure.net", slots=(SLOT,)
+)
 
 
 def test_a_simulated_mint_writes_what_the_executor_writes() -> None:

@@ -14,8 +14,9 @@ from rotation.hosting.config import Settings
 from rotation.hosting.runtime import Runtime
 
 APP_NAME = "iotc-token-rotation"  # the state folder's name is a contract: renaming it would lose held locks
-APP = AppSpec(name="contoso-fleet", base_url="https://127.0.0.1:1/apps/contoso-fleet", vault="https://127.0.0.1:2",
-              slots=())
+APP = AppSpec(
+    name="contoso-fleet", base_url="https://127.0.0.1:1/apps/contoso-fleet", vault="https://127.0.0.1:2", slots=()
+)
 
 
 @pytest.fixture
@@ -43,7 +44,8 @@ def test_the_default_is_the_users_state_folder(state_home: Path) -> None:
 
 
 def test_a_relative_state_dir_is_resolved_once_against_the_working_directory(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "a").mkdir()
     monkeypatch.chdir(tmp_path / "a")
     settings = Settings.from_env({"ROTATION_STATE_DIR": "state"})
@@ -52,7 +54,8 @@ def test_a_relative_state_dir_is_resolved_once_against_the_working_directory(
 
 
 def test_runs_from_two_working_directories_contend_for_one_lock(
-        tmp_path: Path, state_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, state_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = {"ROTATION_REPORTS_DIR": "reports"}  # relative, as a local run's default is
     first = _lock_in(tmp_path / "one", monkeypatch, env)
     assert first.path.is_absolute()

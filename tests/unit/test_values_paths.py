@@ -16,25 +16,58 @@ from rotation.domain.values import check_api_path, check_name, check_organizatio
 from rotation.errors import InvalidValue, PolicyError
 from rotation.policy import load_policies, schema
 
-GOOD_PATHS = ["/api/", "/api/devices", "/api/devices/", "/api/devices/thermostat-01/telemetry",
-              "/api/roles", "/api/.well-known", "/api/devices/a..b", "/api/users/x@y", "/api/devices/urn:dev:1",
-              "/api/devices/%41bc", "/api/a_b~c.d-e"]
+GOOD_PATHS = [
+    "/api/",
+    "/api/devices",
+    "/api/devices/",
+    "/api/devices/thermostat-01/telemetry",
+    "/api/roles",
+    "/api/.well-known",
+    "/api/devices/a..b",
+    "/api/users/x@y",
+    "/api/devices/urn:dev:1",
+    "/api/devices/%41bc",
+    "/api/a_b~c.d-e",
+]
 BAD_PATHS = [
-    ("/devices", "starting with /api/"), ("/api", "starting with /api/"), ("api/devices", "starting with /api/"),
-    ("/API/devices", "starting with /api/"), ("", "starting with /api/"),
-    ("/api/..", "no '.' or '..' segment"), ("/api/../apps/other", "no '.' or '..' segment"),
-    ("/api/./devices", "no '.' or '..' segment"), ("/api/devices/..", "no '.' or '..' segment"),
-    ("/api/devices/.", "no '.' or '..' segment"), ("/api/%2e%2e/x", "no '.' or '..' segment"),
-    ("/api/%2E%2e/x", "no '.' or '..' segment"), ("/api/.%2E", "no '.' or '..' segment"),
+    ("/devices", "starting with /api/"),
+    ("/api", "starting with /api/"),
+    ("api/devices", "starting with /api/"),
+    ("/API/devices", "starting with /api/"),
+    ("", "starting with /api/"),
+    ("/api/..", "no '.' or '..' segment"),
+    ("/api/../apps/other", "no '.' or '..' segment"),
+    ("/api/./devices", "no '.' or '..' segment"),
+    ("/api/devices/..", "no '.' or '..' segment"),
+    ("/api/devices/.", "no '.' or '..' segment"),
+    ("/api/%2e%2e/x", "no '.' or '..' segment"),
+    ("/api/%2E%2e/x", "no '.' or '..' segment"),
+    ("/api/.%2E", "no '.' or '..' segment"),
     ("/api/%2e/x", "no '.' or '..' segment"),
-    ("/api//devices", "no empty segment"), ("/api/devices//", "no empty segment"),
-    ("/api/devices\\..\\x", "only A-Z"), ("/api/devices?x=1", "only A-Z"), ("/api/devices#top", "only A-Z"),
-    ("/api/dev ices", "only A-Z"), ("/api/devices\n", "only A-Z"), ("/api/\tdevices", "only A-Z"),
-    ("/api/dev\x00", "only A-Z"), ("/api/caf\u00e9", "only A-Z"), ("/api/a;b", "only A-Z"),
-    ("/api/%", "only A-Z"), ("/api/%2", "only A-Z"), ("/api/%zz", "only A-Z"),
-    ("/api/%2f..%2fx", "no escape of '/'"), ("/api/a%2Fb", "no escape of '/'"), ("/api/%5c", "no escape"),
-    ("/api/%3f", "no escape"), ("/api/%23", "no escape"), ("/api/%20", "no escape"), ("/api/%00", "no escape"),
-    ("/api/%252e%252e/x", "no escape"), ("/api/%ff", "no escape"), ("/api/" + "a" * 1100, "at most 1024"),
+    ("/api//devices", "no empty segment"),
+    ("/api/devices//", "no empty segment"),
+    ("/api/devices\\..\\x", "only A-Z"),
+    ("/api/devices?x=1", "only A-Z"),
+    ("/api/devices#top", "only A-Z"),
+    ("/api/dev ices", "only A-Z"),
+    ("/api/devices\n", "only A-Z"),
+    ("/api/\tdevices", "only A-Z"),
+    ("/api/dev\x00", "only A-Z"),
+    ("/api/caf\u00e9", "only A-Z"),
+    ("/api/a;b", "only A-Z"),
+    ("/api/%", "only A-Z"),
+    ("/api/%2", "only A-Z"),
+    ("/api/%zz", "only A-Z"),
+    ("/api/%2f..%2fx", "no escape of '/'"),
+    ("/api/a%2Fb", "no escape of '/'"),
+    ("/api/%5c", "no escape"),
+    ("/api/%3f", "no escape"),
+    ("/api/%23", "no escape"),
+    ("/api/%20", "no escape"),
+    ("/api/%00", "no escape"),
+    ("/api/%252e%252e/x", "no escape"),
+    ("/api/%ff", "no escape"),
+    ("/api/" + "a" * 1100, "at most 1024"),
 ]
 
 
@@ -96,8 +129,11 @@ def test_a_guid_with_a_trailing_newline_is_not_a_guid() -> None:
 
 def test_a_policy_name_written_as_a_block_scalar_keeps_no_newline(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
-    path.write_text("version: 1\napps:\n  - name: |\n      contoso\n    provider: iotcentral\n    subdomain: contoso\n"
-                    "    vault: https://kv.vault.azure.net\n", encoding="utf-8")
+    path.write_text(
+        "version: 1\napps:\n  - name: |\n      contoso\n    provider: iotcentral\n    subdomain: contoso\n"
+        "    vault: https://kv.vault.azure.net\n",
+        encoding="utf-8",
+    )
     with pytest.raises(PolicyError) as caught:
         load_policies([path], {})
     assert caught.value.problems[0].startswith(f"{path}:3 apps[0].name: got 'contoso\\n', expected lowercase")

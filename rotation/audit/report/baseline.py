@@ -78,8 +78,9 @@ def select(source: RunSource, run_id: str, covered: Iterable[str], current: Sequ
         if not apps:
             continue
         runs.update(dict.fromkeys(apps, earlier))
-        entries += [e for e in source.entries(earlier)
-                    if entry_app(e) in apps and (entry_app(e) in covered_set or e.uid in now)]
+        entries += [
+            e for e in source.entries(earlier) if entry_app(e) in apps and (entry_app(e) in covered_set or e.uid in now)
+        ]
         if not wanted - set(runs):
             break
     return Baseline(runs, tuple(entries)) if runs else None
@@ -103,9 +104,11 @@ class LocalRuns:
     def run_ids(self, before: str) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir()
-                      if p.name < before and RUN_ID.match(p.name) and not p.is_symlink()
-                      and (p / self._ocsf).is_file())
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.name < before and RUN_ID.match(p.name) and not p.is_symlink() and (p / self._ocsf).is_file()
+        )
 
     def coverage(self, run_id: str) -> Coverage | None:
         file = self.root / run_id / MANIFEST_FILE
@@ -148,7 +151,7 @@ def prune(runs: LocalRuns, retention: Retention, now: datetime, written: str) ->
     if pointer.is_file():
         keep.add(pointer.read_text(encoding="utf-8").strip())
     if retention.runs is not None:
-        expired = ids[:-retention.runs] if len(ids) > retention.runs else []
+        expired = ids[: -retention.runs] if len(ids) > retention.runs else []
     else:
         cutoff = f"{now - timedelta(days=retention.days or 0):%Y%m%dT%H%M%S.%fZ}"
         expired = [r for r in ids if r < cutoff]

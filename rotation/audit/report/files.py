@@ -39,8 +39,10 @@ RENDERERS: dict[str, tuple[str, Callable[[AuditReport], str]]] = {
 FORMATS = tuple(RENDERERS)
 CONTENT_TYPES = {
     MANIFEST_FILE: "application/json",
-    "audit.ocsf.json": "application/json", "audit.sarif": "application/sarif+json",
-    "audit.html": "text/html; charset=utf-8", "audit.csv": "text/csv; charset=utf-8",
+    "audit.ocsf.json": "application/json",
+    "audit.sarif": "application/sarif+json",
+    "audit.html": "text/html; charset=utf-8",
+    "audit.csv": "text/csv; charset=utf-8",
     "summary.md": "text/markdown; charset=utf-8",
 }
 
@@ -85,7 +87,9 @@ def load_entries(path: Path, what: str) -> tuple[str, list[DiffEntry]]:
     except FileNotFoundError:
         raise UserError(f"{what}: got {str(path)!r}, expected a run folder or its {OCSF_FILE}") from None
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise UserError(f"{what}: {file}: got a file that is not an audit run's OCSF findings, expected the "
-                        f"{OCSF_FILE} the audit writes") from None
+        raise UserError(
+            f"{what}: {file}: got a file that is not an audit run's OCSF findings, expected the "
+            f"{OCSF_FILE} the audit writes"
+        ) from None
     run_id = file.parent.name if path.is_dir() or file.name == OCSF_FILE else file.stem
     return run_id, entries

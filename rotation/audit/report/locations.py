@@ -49,15 +49,17 @@ def location_map(policies: Policies, root: Path | None = None) -> dict[str, Loca
             found[app.name] = declared(app.declared_at, root)
         for slot in app.slots:
             if slot.declared_at:
-                found[f"{app.name}/slots/{slot.slot}"] = found[f"{app.name}/secrets/{slot.secret}"] = \
-                    declared(slot.declared_at, root)
+                found[f"{app.name}/slots/{slot.slot}"] = found[f"{app.name}/secrets/{slot.secret}"] = declared(
+                    slot.declared_at, root
+                )
     for iottly in policies.iottly:
         if iottly.declared_at:
             found[iottly.name] = declared(iottly.declared_at, root)
         for key in iottly.keys:
             if key.declared_at:
-                found[f"{iottly.name}/keys/{key.slot}"] = found[f"{iottly.name}/secrets/{key.secret}"] = \
-                    declared(key.declared_at, root)
+                found[f"{iottly.name}/keys/{key.slot}"] = found[f"{iottly.name}/secrets/{key.secret}"] = declared(
+                    key.declared_at, root
+                )
     return found
 
 

@@ -34,8 +34,9 @@ class DiffEntry:
 
     @classmethod
     def of(cls, finding: Finding) -> DiffEntry:
-        return cls(finding.uid, finding.control_id, finding.severity, finding.status, finding.control.title,
-                   finding.message)
+        return cls(
+            finding.uid, finding.control_id, finding.severity, finding.status, finding.control.title, finding.message
+        )
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,18 @@ def _order(entries: Iterable[DiffEntry]) -> tuple[DiffEntry, ...]:
     return tuple(sorted(entries, key=lambda e: (severity_rank(e.severity), e.uid)))
 
 
-def compute_diff(previous: Sequence[DiffEntry] | None, current: Sequence[DiffEntry],
-                 previous_run: str | None = None) -> Diff:
+def compute_diff(
+    previous: Sequence[DiffEntry] | None, current: Sequence[DiffEntry], previous_run: str | None = None
+) -> Diff:
     """With no previous run every open finding is new."""
     before = {e.uid: e for e in previous or () if e.open}
     now_open = {e.uid: e for e in current if e.open}
-    return Diff(previous_run,
-                new=_order(e for uid, e in now_open.items() if uid not in before),
-                resolved=_order(e for uid, e in before.items() if uid not in now_open),
-                unchanged=_order(e for uid, e in now_open.items() if uid in before))
+    return Diff(
+        previous_run,
+        new=_order(e for uid, e in now_open.items() if uid not in before),
+        resolved=_order(e for uid, e in before.items() if uid not in now_open),
+        unchanged=_order(e for uid, e in now_open.items() if uid in before),
+    )
 
 
 @dataclass(frozen=True)

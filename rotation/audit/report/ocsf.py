@@ -25,8 +25,12 @@ COMPLIANCE_STATUS = {"PASS": (1, "Pass"), "FAIL": (3, "Fail"), "MANUAL": (2, "Wa
 # finding status: open and new, open since an earlier run, or passing (99 Other: "Passed").
 FINDING_STATUS = {"new": (1, "New"), "unchanged": (2, "In Progress"), "pass": (99, "Passed")}
 STANDARD = "Rotation service API token controls"
-PRODUCT = {"name": "rotation", "uid": "iotcentral-token-rotation", "vendor_name": "Rotation service",
-           "version": __version__}
+PRODUCT = {
+    "name": "rotation",
+    "uid": "iotcentral-token-rotation",
+    "vendor_name": "Rotation service",
+    "version": __version__,
+}
 
 
 def _ms(moment: datetime) -> int:
@@ -40,24 +44,57 @@ def finding_event(finding: Finding, report: AuditReport, diff_state: Mapping[str
     status_id, status = FINDING_STATUS["pass" if not finding.open else diff_state.get(finding.uid, "new")]
     time = _ms(report.generated_at)
     return {
-        "activity_id": ACTIVITY_CREATE, "activity_name": "Create",
-        "category_uid": CATEGORY_UID, "category_name": "Findings",
-        "class_uid": CLASS_UID, "class_name": "Compliance Finding",
-        "type_uid": CLASS_UID * 100 + ACTIVITY_CREATE, "type_name": "Compliance Finding: Create",
-        "severity_id": severity_id, "severity": SEVERITY_CAPTIONS[severity_id],
-        "status_id": status_id, "status": status, "status_code": finding.status, "status_detail": finding.message,
-        "time": time, "timezone_offset": 0, "message": f"{control.title}: {finding.message}",
-        "metadata": {"version": OCSF_VERSION, "product": PRODUCT, "log_name": "audit", "uid": report.run_id,
-                     "correlation_uid": report.run_id},
-        "finding_info": {"uid": finding.uid, "title": control.title, "desc": control.rationale,
-                         "types": [finding.resource_type], "created_time": time,
-                         "analytic": {"uid": control.id, "name": control.title, "type_id": 1, "type": "Rule"}},
-        "compliance": {"control": control.id, "standards": [STANDARD, *control.frameworks],
-                       "requirements": control.requirements, "status_id": compliance_id,
-                       "status": compliance_caption, "status_details": [finding.message]},
-        "resources": [{"uid": f"{finding.app}/{finding.resource}", "name": finding.resource,
-                       "type": finding.resource_type, "group": {"name": finding.app}, "role_id": 1, "role": "Target",
-                       "data": dict(finding.evidence)}],
+        "activity_id": ACTIVITY_CREATE,
+        "activity_name": "Create",
+        "category_uid": CATEGORY_UID,
+        "category_name": "Findings",
+        "class_uid": CLASS_UID,
+        "class_name": "Compliance Finding",
+        "type_uid": CLASS_UID * 100 + ACTIVITY_CREATE,
+        "type_name": "Compliance Finding: Create",
+        "severity_id": severity_id,
+        "severity": SEVERITY_CAPTIONS[severity_id],
+        "status_id": status_id,
+        "status": status,
+        "status_code": finding.status,
+        "status_detail": finding.message,
+        "time": time,
+        "timezone_offset": 0,
+        "message": f"{control.title}: {finding.message}",
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": PRODUCT,
+            "log_name": "audit",
+            "uid": report.run_id,
+            "correlation_uid": report.run_id,
+        },
+        "finding_info": {
+            "uid": finding.uid,
+            "title": control.title,
+            "desc": control.rationale,
+            "types": [finding.resource_type],
+            "created_time": time,
+            "analytic": {"uid": control.id, "name": control.title, "type_id": 1, "type": "Rule"},
+        },
+        "compliance": {
+            "control": control.id,
+            "standards": [STANDARD, *control.frameworks],
+            "requirements": control.requirements,
+            "status_id": compliance_id,
+            "status": compliance_caption,
+            "status_details": [finding.message],
+        },
+        "resources": [
+            {
+                "uid": f"{finding.app}/{finding.resource}",
+                "name": finding.resource,
+                "type": finding.resource_type,
+                "group": {"name": finding.app},
+                "role_id": 1,
+                "role": "Target",
+                "data": dict(finding.evidence),
+            }
+        ],
         "remediation": {"desc": control.remediation, "references": list(control.references)},
     }
 
@@ -73,7 +110,14 @@ def read_entries(events: Sequence[Mapping[str, Any]]) -> list[DiffEntry]:
     for event in events:
         info = event["finding_info"]
         severity = SEVERITY_CAPTIONS[int(event["severity_id"])].lower()
-        entries.append(DiffEntry(str(info["uid"]), str(event["compliance"]["control"]),
-                                 "info" if severity == "informational" else severity, str(event["status_code"]),
-                                 str(info.get("title", "")), str(event.get("status_detail", ""))))
+        entries.append(
+            DiffEntry(
+                str(info["uid"]),
+                str(event["compliance"]["control"]),
+                "info" if severity == "informational" else severity,
+                str(event["status_code"]),
+                str(info.get("title", "")),
+                str(event.get("status_detail", "")),
+            )
+        )
     return entries

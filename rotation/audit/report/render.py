@@ -20,13 +20,20 @@ from rotation.audit.report.model import AuditReport
 from rotation.audit.report.timeline import WIDTH, Timeline, app_timeline
 from rotation.domain.severity import SEVERITIES, Severity, severity_rank
 
-_ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                   autoescape=select_autoescape(disabled_extensions=("md.j2",), default=True),  # Markdown not escaped
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+_ENV = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(disabled_extensions=("md.j2",), default=True),  # Markdown not escaped
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
 BAR_STYLE = {
-    "active": 'fill="#38a169"', "grace": 'fill="#ecc94b"',
+    "active": 'fill="#38a169"',
+    "grace": 'fill="#ecc94b"',
     "future": 'fill="#c6f6d5" stroke="#38a169" stroke-dasharray="3 2"',
-    "expired-listed": 'fill="#fc8181"', "unmanaged": 'fill="#b794f4"',
+    "expired-listed": 'fill="#fc8181"',
+    "unmanaged": 'fill="#b794f4"',
     "orphan": 'fill="#ffffff" stroke="#e53e3e" stroke-width="2"',
 }
 
@@ -63,23 +70,51 @@ def _by_control(report: AuditReport) -> list[dict[str, Any]]:
     for control in CATALOG:
         hits = [f for f in report.findings if f.control_id == control.id and f.open]
         if hits:
-            rows.append({"id": control.id, "title": control.title, "severity": control.severity, "open": len(hits),
-                         "apps": sorted({f.app for f in hits})})
+            rows.append(
+                {
+                    "id": control.id,
+                    "title": control.title,
+                    "severity": control.severity,
+                    "open": len(hits),
+                    "apps": sorted({f.app for f in hits}),
+                }
+            )
     return sorted(rows, key=lambda r: (severity_rank(r["severity"]), r["id"]))
 
 
 def render_html(report: AuditReport) -> str:
     counts = report.open_counts()
     return _ENV.get_template("audit.html.j2").render(
-        report=report, apps=_apps(report), counts=counts, severities=SEVERITIES,
-        open_total=sum(counts.values()), manual=sum(1 for f in report.findings if f.status == "MANUAL"),
-        passed=sum(1 for f in report.findings if not f.open), by_control=_by_control(report),
-        diff_state=report.diff.uids if report.diff.previous_run else {}, controls=CATALOG, width=WIDTH,
-        bar_style=BAR_STYLE, version=__version__)
+        report=report,
+        apps=_apps(report),
+        counts=counts,
+        severities=SEVERITIES,
+        open_total=sum(counts.values()),
+        manual=sum(1 for f in report.findings if f.status == "MANUAL"),
+        passed=sum(1 for f in report.findings if not f.open),
+        by_control=_by_control(report),
+        diff_state=report.diff.uids if report.diff.previous_run else {},
+        controls=CATALOG,
+        width=WIDTH,
+        bar_style=BAR_STYLE,
+        version=__version__,
+    )
 
 
-CSV_COLUMNS = ("run_id", "status", "severity", "control", "title", "app", "resource_type", "resource", "message",
-               "evidence", "remediation", "change")
+CSV_COLUMNS = (
+    "run_id",
+    "status",
+    "severity",
+    "control",
+    "title",
+    "app",
+    "resource_type",
+    "resource",
+    "message",
+    "evidence",
+    "remediation",
+    "change",
+)
 
 
 def render_csv(report: AuditReport) -> str:
@@ -89,14 +124,31 @@ def render_csv(report: AuditReport) -> str:
     writer.writerow(CSV_COLUMNS)
     for f in report.findings:
         change = states.get(f.uid, "") if f.open else ""
-        writer.writerow([report.run_id, f.status, f.severity, f.control_id, f.control.title, f.app, f.resource_type,
-                         f.resource, f.message, json.dumps(dict(f.evidence), sort_keys=True), f.control.remediation,
-                         change])
+        writer.writerow(
+            [
+                report.run_id,
+                f.status,
+                f.severity,
+                f.control_id,
+                f.control.title,
+                f.app,
+                f.resource_type,
+                f.resource,
+                f.message,
+                json.dumps(dict(f.evidence), sort_keys=True),
+                f.control.remediation,
+                change,
+            ]
+        )
     return out.getvalue()
 
 
 def render_summary(report: AuditReport) -> str:
     counts = report.open_counts()
     return _ENV.get_template("summary.md.j2").render(
-        report=report, counts=counts, severities=SEVERITIES, by_control=_by_control(report),
-        open_findings=[f for f in report.findings if f.open])
+        report=report,
+        counts=counts,
+        severities=SEVERITIES,
+        by_control=_by_control(report),
+        open_findings=[f for f in report.findings if f.open],
+    )

@@ -21,16 +21,20 @@ SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "
 def _rule(control: Control) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "id": control.id,
-        "name": "".join(w.capitalize() for w in control.title.replace("(", " ").replace(")", " ").split()
-                        if w.isalnum()),
+        "name": "".join(
+            w.capitalize() for w in control.title.replace("(", " ").replace(")", " ").split() if w.isalnum()
+        ),
         "shortDescription": {"text": control.title},
         "fullDescription": {"text": control.rationale},
         "help": {"text": control.remediation, "markdown": f"**Remediation.** {control.remediation}"},
         "defaultConfiguration": {"level": LEVELS[control.severity]},
-        "properties": {"security-severity": SECURITY_SEVERITY[control.severity], "severity": control.severity,
-                       "resource": control.resource,
-                       "tags": ["security", "api-token", control.resource, *control.requirements],
-                       "frameworks": {name: list(ids) for name, ids in control.frameworks.items()}},
+        "properties": {
+            "security-severity": SECURITY_SEVERITY[control.severity],
+            "severity": control.severity,
+            "resource": control.resource,
+            "tags": ["security", "api-token", control.resource, *control.requirements],
+            "frameworks": {name: list(ids) for name, ids in control.frameworks.items()},
+        },
     }
     if control.references:
         rule["helpUri"] = control.references[0]
@@ -40,8 +44,11 @@ def _rule(control: Control) -> dict[str, Any]:
 def _location(finding: Finding, locations: dict[str, Location]) -> dict[str, Any]:
     """The policy line that declares the finding's slot or app (code scanning needs a physical location),
     with the resource itself as the logical location."""
-    location: dict[str, Any] = {"logicalLocations": [{"name": finding.resource, "kind": "resource",
-                                                      "fullyQualifiedName": f"{finding.app}/{finding.resource}"}]}
+    location: dict[str, Any] = {
+        "logicalLocations": [
+            {"name": finding.resource, "kind": "resource", "fullyQualifiedName": f"{finding.app}/{finding.resource}"}
+        ]
+    }
     declared = locate(finding, locations)
     if declared is not None:
         artifact = {"uri": declared.uri, "uriBaseId": SRCROOT} if declared.relative else {"uri": declared.uri}
@@ -49,8 +56,9 @@ def _location(finding: Finding, locations: dict[str, Location]) -> dict[str, Any
     return location
 
 
-def _result(finding: Finding, index: dict[str, int], diff_state: dict[str, str] | None,
-            locations: dict[str, Location]) -> dict[str, Any]:
+def _result(
+    finding: Finding, index: dict[str, int], diff_state: dict[str, str] | None, locations: dict[str, Location]
+) -> dict[str, Any]:
     manual = finding.status == "MANUAL"
     result: dict[str, Any] = {
         "ruleId": finding.control_id,
@@ -60,8 +68,12 @@ def _result(finding: Finding, index: dict[str, int], diff_state: dict[str, str] 
         "message": {"text": f"{finding.app}/{finding.resource}: {finding.message}"},
         "locations": [_location(finding, locations)],
         "partialFingerprints": {"findingUid/v1": hashlib.sha256(finding.uid.encode()).hexdigest()[:32]},
-        "properties": {"app": finding.app, "status": finding.status, "severity": finding.severity,
-                       "evidence": dict(finding.evidence)},
+        "properties": {
+            "app": finding.app,
+            "status": finding.status,
+            "severity": finding.severity,
+            "evidence": dict(finding.evidence),
+        },
     }
     if diff_state is not None:  # compared with a previous run
         result["baselineState"] = diff_state.get(finding.uid, "new")
@@ -74,16 +86,28 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "rotation-audit", "version": __version__, "semanticVersion": __version__,
-                                "rules": [_rule(c) for c in CATALOG]}},
-            "automationDetails": {"id": f"rotation-audit/{report.run_id}"},
-            "invocations": [{"executionSuccessful": report.complete,
-                             "endTimeUtc": report.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                             "toolExecutionNotifications": [
-                                 {"level": "error", "message": {"text": f"{f.app}: {f.message}"}}
-                                 for f in report.errors]}],
-            "originalUriBaseIds": {SRCROOT: {"description": {"text": "The repository root (policy files)"}}},
-            "results": [_result(f, index, states, report.locations) for f in report.findings if f.open],
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "rotation-audit",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "rules": [_rule(c) for c in CATALOG],
+                    }
+                },
+                "automationDetails": {"id": f"rotation-audit/{report.run_id}"},
+                "invocations": [
+                    {
+                        "executionSuccessful": report.complete,
+                        "endTimeUtc": report.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "toolExecutionNotifications": [
+                            {"level": "error", "message": {"text": f"{f.app}: {f.message}"}} for f in report.errors
+                        ],
+                    }
+                ],
+                "originalUriBaseIds": {SRCROOT: {"description": {"text": "The repository root (policy files)"}}},
+                "results": [_result(f, index, states, report.locations) for f in report.findings if f.open],
+            }
+        ],
     }

@@ -100,8 +100,15 @@ def _span(version: SecretVersion, token: AppToken | None, now: datetime) -> _Spa
     expiry = token.expiry if token and token.expiry else version.expires_on
     revoked = _tag_time(version, TAG_REVOKED_AT) if version.stage == STAGE_REVOKED or not version.enabled else None
     end = revoked or expiry or now
-    return _Span(start, version.superseded_at, end, revoked, expiry, token is not None,
-                 f"{version.token_id or 'unknown token'} · version {version.version[:8]} · {version.stage or '-'}")
+    return _Span(
+        start,
+        version.superseded_at,
+        end,
+        revoked,
+        expiry,
+        token is not None,
+        f"{version.token_id or 'unknown token'} · version {version.version[:8]} · {version.stage or '-'}",
+    )
 
 
 def _rows(spans: Sequence[_Span]) -> list[int]:
@@ -125,8 +132,17 @@ class _Builder:
     def bar(self, row: int, start: datetime, end: datetime, kind: str, title: str) -> None:
         if end <= self.t.start or start >= self.t.end or end <= start:
             return
-        self.t.bars.append(Bar(row, self.t.x(start), self.t.x(end), kind, title,
-                               open_start=start < self.t.start, open_end=end > self.t.end))
+        self.t.bars.append(
+            Bar(
+                row,
+                self.t.x(start),
+                self.t.x(end),
+                kind,
+                title,
+                open_start=start < self.t.start,
+                open_end=end > self.t.end,
+            )
+        )
 
     def span(self, row: int, span: _Span) -> None:
         now = self.t.now
@@ -134,16 +150,23 @@ class _Builder:
         active_end = min(grace_from or span.end, span.end)
         self.bar(row, span.start, min(active_end, now), "active", f"{span.label}: in use from {when(span.start)}")
         if grace_from:
-            self.bar(row, grace_from, min(span.end, now), "grace", f"{span.label}: superseded {when(grace_from)}, "
-                     "grace period (still valid)")
+            self.bar(
+                row,
+                grace_from,
+                min(span.end, now),
+                "grace",
+                f"{span.label}: superseded {when(grace_from)}, grace period (still valid)",
+            )
         if span.end > now and span.revoked is None:
             self.bar(row, max(span.start, now), span.end, "future", f"{span.label}: valid until {when(span.end)}")
         if span.revoked:
-            self.t.markers.append(Marker(row, self.t.x(span.revoked), "revoked",
-                                         f"{span.label}: revoked {when(span.revoked)}"))
+            self.t.markers.append(
+                Marker(row, self.t.x(span.revoked), "revoked", f"{span.label}: revoked {when(span.revoked)}")
+            )
         elif span.expiry and span.expiry <= now:
-            self.t.markers.append(Marker(row, self.t.x(span.expiry), "expired",
-                                         f"{span.label}: expired {when(span.expiry)}"))
+            self.t.markers.append(
+                Marker(row, self.t.x(span.expiry), "expired", f"{span.label}: expired {when(span.expiry)}")
+            )
             if span.listed:
                 self.bar(row, span.expiry, now, "expired-listed", f"{span.label}: expired but still listed")
 
@@ -157,8 +180,14 @@ class _Builder:
             if start > cursor and cursor < self.t.now:
                 gap_end = min(start, self.t.now)
                 if gap_end > self.t.start:
-                    self.t.gaps.append((first_row, self.t.x(cursor), self.t.x(gap_end),
-                                        f"no valid token from {when(cursor)} to {when(gap_end)}"))
+                    self.t.gaps.append(
+                        (
+                            first_row,
+                            self.t.x(cursor),
+                            self.t.x(gap_end),
+                            f"no valid token from {when(cursor)} to {when(gap_end)}",
+                        )
+                    )
             cursor = max(cursor, end)
 
 
