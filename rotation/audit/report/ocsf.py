@@ -40,7 +40,6 @@ def _ms(moment: datetime) -> int:
 def finding_event(finding: Finding, report: AuditReport, diff_state: Mapping[str, str]) -> dict[str, Any]:
     control = finding.control
     severity_id = SEVERITY_IDS[finding.severity]
-    compliance_id, compliance_caption = COMPLIANCE_STATUS[finding.status]
     status_id, status = FINDING_STATUS["pass" if not finding.open else diff_state.get(finding.uid, "new")]
     time = _ms(report.generated_at)
     return {
@@ -68,34 +67,48 @@ def finding_event(finding: Finding, report: AuditReport, diff_state: Mapping[str
             "uid": report.run_id,
             "correlation_uid": report.run_id,
         },
-        "finding_info": {
-            "uid": finding.uid,
-            "title": control.title,
-            "desc": control.rationale,
-            "types": [finding.resource_type],
-            "created_time": time,
-            "analytic": {"uid": control.id, "name": control.title, "type_id": 1, "type": "Rule"},
-        },
-        "compliance": {
-            "control": control.id,
-            "standards": [STANDARD, *control.frameworks],
-            "requirements": control.requirements,
-            "status_id": compliance_id,
-            "status": compliance_caption,
-            "status_details": [finding.message],
-        },
-        "resources": [
-            {
-                "uid": f"{finding.app}/{finding.resource}",
-                "name": finding.resource,
-                "type": finding.resource_type,
-                "group": {"name": finding.app},
-                "role_id": 1,
-                "role": "Target",
-                "data": dict(finding.evidence),
-            }
-        ],
+        "finding_info": _finding_info(finding, time),
+        "compliance": _compliance(finding),
+        "resources": [_resource(finding)],
         "remediation": {"desc": control.remediation, "references": list(control.references)},
+    }
+
+
+def _finding_info(finding: Finding, time: int) -> dict[str, Any]:
+    control = finding.control
+    return {
+        "uid": finding.uid,
+        "title": control.title,
+        "desc": control.rationale,
+        "types": [finding.resource_type],
+        "created_time": time,
+        "analytic": {"uid": control.id, "name": control.title, "type_id": 1, "type": "Rule"},
+    }
+
+
+def _compliance(finding: Finding) -> dict[str, Any]:
+    control = finding.control
+    compliance_id, compliance_caption = COMPLIANCE_STATUS[finding.status]
+    return {
+        "control": control.id,
+        "standards": [STANDARD, *control.frameworks],
+        "requirements": control.requirements,
+        "status_id": compliance_id,
+        "status": compliance_caption,
+        "status_details": [finding.message],
+    }
+
+
+def _resource(finding: Finding) -> dict[str, Any]:
+    """The judged resource; its evidence is copied, as the event is a document of its own."""
+    return {
+        "uid": f"{finding.app}/{finding.resource}",
+        "name": finding.resource,
+        "type": finding.resource_type,
+        "group": {"name": finding.app},
+        "role_id": 1,
+        "role": "Target",
+        "data": dict(finding.evidence),
     }
 
 
