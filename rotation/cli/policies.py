@@ -16,7 +16,7 @@ from rotation.cli.output import guarded, table
 from rotation.domain.values import format_duration
 from rotation.hosting.config import Settings
 from rotation.policy import load_policies, schema
-from rotation.policy.specs import app_specs
+from rotation.policy.specs import app_specs, consumer_warnings
 
 policies_app = typer.Typer(help="Check declared policies and print their schema.", no_args_is_help=True)
 
@@ -29,6 +29,8 @@ def check(
     """Validate policy files; print every problem as `file:line field: got X, expected Y` (exit 2)."""
     chosen = paths or [Settings.from_env().policies]
     apps, iottly = app_specs(load_policies(chosen, os.environ))
+    for warning in consumer_warnings(apps):
+        sys.stderr.write(f"warning: {warning}\n")  # one line, never folded: people grep for it
     table(
         "IoT Central slots",
         ("app", "slot", "roles", "lifetime", "renew_at", "grace", "secret"),

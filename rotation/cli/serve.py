@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from rotation.cli.output import guarded
 from rotation.errors import ConfigError
 from rotation.hosting import schedules
 from rotation.hosting.config import Settings
+from rotation.hosting.metrics import otlp_endpoint
 from rotation.policy.specs import load_app_specs
 
 
@@ -20,10 +22,15 @@ def serve(
         ".rotation/serve-jobs.sqlite"
     ),
     misfire_grace: Annotated[int, typer.Option(min=1, help="seconds a missed run may still start late")] = 3600,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="serve /metrics (Prometheus) and /healthz on this port")
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="address for --metrics-port")] = "127.0.0.1",
 ) -> None:
     """Run rotate, revoke and audit on ROTATE_SCHEDULE, REVOKE_SCHEDULE and AUDIT_SCHEDULE (6-field NCRONTAB,
     UTC) until SIGTERM or SIGINT. JSON log lines on stderr."""
     schedules.expressions()  # a bad schedule, setting or policy stops here with one line, exit 2
+    otlp_endpoint(os.environ)
     settings = Settings.from_env()
     if settings.fanout == "queue":
         raise ConfigError(
@@ -39,4 +46,5 @@ def serve(
             "pip install 'iotc-token-rotation[serve]'"
         ) from None
 
-    run(store, misfire_grace=misfire_grace)
+    address = (metrics_host, metrics_port) if metrics_port is not None else None
+    run(store, misfire_grace=misfire_grace, metrics_address=address)

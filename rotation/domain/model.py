@@ -58,6 +58,7 @@ class SlotSpec:
     verify_path: str | None = None
     verify_budget: timedelta | None = None  # how long a new token may take to be accepted; None: the default
     declared_at: tuple[str, int] | None = field(default=None, compare=False)  # (policy file, line): reports
+    consumers: tuple[tuple[str, timedelta], ...] = ()  # (name, refresh interval): the grace must exceed each
 
     @property
     def pending_secret(self) -> str:

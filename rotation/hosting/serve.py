@@ -31,7 +31,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from rotation.errors import RotationError
-from rotation.hosting import schedules, telemetry
+from rotation.hosting import metrics, schedules, telemetry
 
 DEFAULT_MISFIRE_GRACE = 3600  # seconds: a run missed by up to an hour (a restart, a suspended VM) still runs
 PAST_DUE_AFTER = 60  # seconds late before a run counts as past due (as the Functions host reports it)
@@ -129,7 +129,30 @@ class Server:
         self.scheduler.shutdown(wait=True)
         self.log.info("serve_stopped")
 
+    def health(self) -> dict[str, Any] | None:
+        """`/healthz`: the scheduler's state and each job's next run; None (503) once stopping or stopped."""
+        if self.stop.is_set() or not self.scheduler.running:
+            return None
+        jobs = {
+            job.id: job.next_run_time.astimezone(UTC).isoformat()
+            for job in self.scheduler.get_jobs()
+            if job.next_run_time
+        }
+        return {"next_runs": jobs}
 
-def serve(store: Path, *, misfire_grace: int = DEFAULT_MISFIRE_GRACE, env: Mapping[str, str] | None = None) -> None:
-    telemetry.configure(stream=sys.stderr, env=env)
-    Server(store, schedules.expressions(env), misfire_grace).run()
+
+def serve(
+    store: Path,
+    *,
+    misfire_grace: int = DEFAULT_MISFIRE_GRACE,
+    env: Mapping[str, str] | None = None,
+    metrics_address: tuple[str, int] | None = None,
+) -> None:
+    """`metrics_address` (host, port; port 0 picks a free one): `/metrics` and `/healthz` while serving."""
+    readers = [metrics.prometheus_reader()] if metrics_address else []
+    telemetry.configure(stream=sys.stderr, env=env, metric_readers=readers)
+    server = Server(store, schedules.expressions(env), misfire_grace)
+    if metrics_address:
+        endpoint = metrics.serve_metrics(*metrics_address, server.health)
+        server.log.info("metrics_listening", host=metrics_address[0], port=endpoint.server_port)
+    server.run()

@@ -15,7 +15,9 @@ X-IDENTITY-HEADER, bearer credentials, JWTs, IoT Central API tokens, `sig=` para
 secret-bearing JSON fields of bodies (`value`, `token`, `access_token`, ...). Exception texts too.
 
 Counters (unit `{token}` or `{finding}`): rotation.tokens.minted, .verified, .promoted, .revoked, .swept,
-rotation.operations.failed, rotation.audit.findings (attribute `severity`).
+rotation.operations.failed, rotation.audit.findings (attribute `severity`), rotation.http.retries
+(`rotation.adapters.retries`); the gauge rotation.slot.days_until_expiry. Exporters: Azure Monitor, OTLP,
+Prometheus (`rotation.hosting.metrics`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import re
 import threading
 import traceback
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -38,8 +40,11 @@ from opentelemetry import metrics
 
 from rotation.engine.actions import Blocked
 from rotation.hosting.config import log_level
+from rotation.hosting.metrics import otlp_readers, slot_expiries
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import MetricReader
+
     from rotation.engine.jobs import JobResult
 
 CONTEXT_KEYS = ("run_id", "job", "trigger")
@@ -149,6 +154,7 @@ def configure(
     env: Mapping[str, str] | None = None,
     quiet_level: int = logging.WARNING,
     azure_monitor: bool = True,
+    metric_readers: Sequence[MetricReader] = (),
 ) -> None:
     """Idempotent: the redacting record factory, structlog, an optional JSON handler on `stream`, the
     levels, Azure Monitor (unless `azure_monitor=False`: the CLI never exports).
@@ -187,13 +193,25 @@ def configure(
         for noisy in QUIET_LOGGERS:
             logging.getLogger(noisy).setLevel(logging.DEBUG if chosen == logging.DEBUG else quiet_level)
         logging.getLogger("rotation").setLevel(logging.DEBUG if chosen == logging.DEBUG else logging.NOTSET)
-        connection = env.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
-        if azure_monitor and connection and "azure_monitor" not in _configured:
-            _azure_monitor(connection, in_functions=bool(env.get("FUNCTIONS_WORKER_RUNTIME")))
+        if azure_monitor and "azure_monitor" not in _configured:
+            _exporters(env, metric_readers)
             _configured.add("azure_monitor")
 
 
-def _azure_monitor(connection_string: str, *, in_functions: bool) -> None:
+def _exporters(env: Mapping[str, str], extra: Sequence[MetricReader]) -> None:
+    """Azure Monitor when its connection string is set, OTLP when its endpoint is (`rotation.hosting.metrics`),
+    and `extra` readers (serve's Prometheus): one MeterProvider feeds them all."""
+    readers = [*otlp_readers(env), *extra]
+    connection = env.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    if connection:
+        _azure_monitor(connection, in_functions=bool(env.get("FUNCTIONS_WORKER_RUNTIME")), readers=readers)
+    elif readers:
+        from opentelemetry.sdk.metrics import MeterProvider  # noqa: PLC0415 -- only when something exports
+
+        metrics.set_meter_provider(MeterProvider(metric_readers=readers))
+
+
+def _azure_monitor(connection_string: str, *, in_functions: bool, readers: Sequence[MetricReader] = ()) -> None:
     """Counters and traces to Application Insights; logs too outside Functions (in Functions the host
     already forwards the worker's log records, exporting them again would duplicate every line)."""
     from azure.monitor.opentelemetry import configure_azure_monitor  # noqa: PLC0415 -- only when configured
@@ -203,6 +221,7 @@ def _azure_monitor(connection_string: str, *, in_functions: bool) -> None:
         connection_string=connection_string,
         logger_name="rotation",
         disable_logging=in_functions,
+        metric_readers=list(readers),
         instrumentation_options={"django": off, "fastapi": off, "flask": off, "psycopg2": off},
     )
 
@@ -245,10 +264,16 @@ class Counters:
         self.findings = meter.create_counter(
             "rotation.audit.findings", unit="{finding}", description="open audit findings by severity"
         )
+        self.days_until_expiry = meter.create_gauge(
+            "rotation.slot.days_until_expiry", unit="d", description="days until the slot's current token expires"
+        )
 
-    def record_job(self, result: JobResult) -> None:
+    def record_job(self, result: JobResult, now: datetime | None = None) -> None:
+        at = now or datetime.now(UTC)
         for run in result.apps:
             attributes = {"job": result.job, "app": run.app}
+            for slot, days in slot_expiries(run, at):
+                self.days_until_expiry.set(days, {"app": run.app, "slot": slot})
             for outcome in run.outcomes:
                 if outcome.status == "failed":
                     self.failed.add(1, {**attributes, "action": outcome.action})

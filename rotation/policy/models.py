@@ -125,6 +125,13 @@ class Verify(Strict):
         return budget
 
 
+class Consumer(Strict):
+    """An application that reads the slot's secret, and how often it re-reads it (docs/consumer.md)."""
+
+    name: Name
+    refresh: Duration = Field(description="longest interval between its reads, e.g. PT24H for an App Service reference")
+
+
 class TokenSlot(Strict):
     slot: Name = Field(description="Slot name, unique in the app: [a-z0-9-].")
     roles: list[RoleEntry] = Field(min_length=1)
@@ -133,6 +140,9 @@ class TokenSlot(Strict):
     grace: Duration | None = None
     secret: SecretName | None = Field(None, description="Key Vault secret name; default iotc-<app>-<slot>.")
     verify: Verify | None = None
+    consumers: list[Consumer] = Field(
+        default_factory=list, description="known readers of the secret: the grace must exceed each refresh"
+    )
 
 
 class Allowed(Strict):

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
+from rotation.domain.consumers import grace_warning
 from rotation.domain.model import AllowedToken, AppSpec, IottlyAppSpec, IottlyKeySpec, SlotRole, SlotSpec
 from rotation.domain.roles import parse_role_ref
 from rotation.errors import UserError
@@ -32,6 +33,7 @@ def _iotcentral(app: IoTCentralApp, defaults: Defaults) -> AppSpec:
             verify_method=slot.verify.method if slot.verify else "GET",
             verify_path=slot.verify.path if slot.verify else None,
             verify_budget=slot.verify.budget if slot.verify else None,
+            consumers=tuple((c.name, c.refresh) for c in slot.consumers),
         )
         for slot in app.tokens
     )
@@ -80,6 +82,22 @@ def app_specs(policies: PolicySet) -> tuple[list[AppSpec], list[IottlyAppSpec]]:
                 )
                 iottly.append(replace(key_spec, keys=keys, declared_at=at))
     return iotcentral, iottly
+
+
+def consumer_warnings(apps: Sequence[AppSpec]) -> list[str]:
+    """One line per declared consumer that re-reads a slot's secret less often than the grace allows: the
+    policy stays valid (a warning, exit 0), but a rotation may leave that consumer with a revoked token."""
+    lines = []
+    for app in apps:
+        for slot in app.slots:
+            where = f"{slot.declared_at[0]}:{slot.declared_at[1]} " if slot.declared_at else ""
+            for name, refresh in slot.consumers:
+                line = grace_warning(
+                    f"{where}{app.name}/{slot.slot} grace", slot.grace, refresh, consumer=f"consumer {name}"
+                )
+                if line:
+                    lines.append(line)
+    return lines
 
 
 class PolicySource(Protocol):

@@ -146,3 +146,38 @@ def test_azure_monitor_is_configured_only_with_a_connection_string(tmp_path: Pat
     assert results[0] == ["opentelemetry.sdk.metrics._internal", "True"]
     assert results[1][1] == "False"
     assert not results[1][0].startswith("opentelemetry.sdk")
+
+
+def test_days_until_expiry_is_a_gauge_per_slot_from_what_the_run_observed(world: RunningWorld) -> None:
+    reader = InMemoryMetricReader()
+    counters = telemetry.Counters(MeterProvider(metric_readers=[reader]))
+    runtime = Runtime(Settings.from_env({"ROTATION_CA_BUNDLE": str(world.ca.pem_path)}), sample_specs(world))
+    revoked = run_job(runtime, "revoke")
+    runtime.close()
+    now = world.world.clock.now()
+    counters.record_job(revoked, now=now)
+    gauges = {
+        attrs: value for (name, attrs), value in _gauges(reader).items() if name == "rotation.slot.days_until_expiry"
+    }
+    contoso = next(run for run in revoked.apps if run.app == "contoso-fleet")
+    expected = {}
+    for slot, state in contoso.state.slots.items():
+        current = state.current
+        token = contoso.state.token(current.token_id) if current and current.token_id else None
+        if token is not None:
+            ends = [e for e in (token.expiry, current.expires_on if current else None) if e is not None]
+            expected[(("app", "contoso-fleet"), ("slot", slot))] = round((min(ends) - now).total_seconds() / 86400, 3)
+    assert expected
+    assert {k: v for k, v in gauges.items() if ("app", "contoso-fleet") in k} == expected
+
+
+def _gauges(reader: InMemoryMetricReader) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    return {
+        (metric.name, tuple(sorted((str(k), str(v)) for k, v in (point.attributes or {}).items()))): float(point.value)  # type: ignore[union-attr]
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        for point in metric.data.data_points
+    }
