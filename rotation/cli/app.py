@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from rotation import __version__
+from rotation.cli import admin as cli_admin
 from rotation.cli import audit as cli_audit
 from rotation.cli import doctor as cli_doctor
 from rotation.cli import engine as cli_engine
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(policies_app, name="policies")
 app.add_typer(cli_audit.report_app, name="report")
 cli_engine.register(app)
+cli_admin.register(app)
 app.command("audit", epilog=epilog("audit"))(cli_audit.audit)
 app.command("serve", epilog=epilog("serve"))(cli_serve.serve)
 app.command("doctor", epilog=epilog("doctor"))(cli_doctor.doctor)

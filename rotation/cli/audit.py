@@ -68,40 +68,10 @@ def audit_runtime(settings: Settings, names: list[str] | None) -> Runtime:
 
 
 def show_run(run: AuditRun, as_json: bool) -> None:
-    report = run.report
     if as_json:
-        emit_document(
-            {
-                "run_id": report.run_id,
-                "run_dir": str(run.run_dir),
-                "exit_code": run.exit_code,
-                "complete": report.complete,
-                "open_by_severity": run.counts,
-                "fail_on": run.fail_on,
-                "diff": {
-                    "previous_run": report.diff.previous_run,
-                    "new": [e.uid for e in report.diff.new],
-                    "resolved": [e.uid for e in report.diff.resolved],
-                    "unchanged": [e.uid for e in report.diff.unchanged],
-                },
-                "published": run.published,
-                "upload_error": run.upload_error,
-                "findings": [
-                    {
-                        "uid": f.uid,
-                        "control": f.control_id,
-                        "severity": f.severity,
-                        "status": f.status,
-                        "app": f.app,
-                        "resource": f.resource,
-                        "message": f.message,
-                        "evidence": dict(f.evidence),
-                    }
-                    for f in report.findings
-                ],
-            }
-        )
+        emit_document(_run_document(run))
         return
+    report = run.report
     table(
         f"audit {report.run_id}: open findings (fail on {run.fail_on} and above)",
         ("severity", "status", "control", "resource", "finding"),
@@ -119,6 +89,46 @@ def show_run(run: AuditRun, as_json: bool) -> None:
     console.print(f"reports: {run.run_dir}", markup=False, highlight=False)
     if run.published:
         console.print(f"published {len(run.published)} blobs under runs/{report.run_id}/", markup=False)
+    _show_problems(run)
+
+
+def _run_document(run: AuditRun) -> dict[str, object]:
+    """The --json document of one audit run (its schema is checked by the e2e JSON schema tests)."""
+    report = run.report
+    return {
+        "run_id": report.run_id,
+        "run_dir": str(run.run_dir),
+        "exit_code": run.exit_code,
+        "complete": report.complete,
+        "open_by_severity": run.counts,
+        "fail_on": run.fail_on,
+        "diff": {
+            "previous_run": report.diff.previous_run,
+            "new": [e.uid for e in report.diff.new],
+            "resolved": [e.uid for e in report.diff.resolved],
+            "unchanged": [e.uid for e in report.diff.unchanged],
+        },
+        "published": run.published,
+        "upload_error": run.upload_error,
+        "findings": [
+            {
+                "uid": f.uid,
+                "control": f.control_id,
+                "severity": f.severity,
+                "status": f.status,
+                "app": f.app,
+                "resource": f.resource,
+                "message": f.message,
+                "evidence": dict(f.evidence),
+            }
+            for f in report.findings
+        ],
+    }
+
+
+def _show_problems(run: AuditRun) -> None:
+    """On stderr: why the audit is incomplete (named once, e.g. an untrusted TLS chain) and a failed upload."""
+    report = run.report
     if not report.complete:
         texts = (" ".join([f.message, *map(str, f.evidence.values())]) for f in report.errors)
         cause = next((c for c in map(tls_cause, texts) if c), None)

@@ -1,13 +1,11 @@
-"""The engine's commands: plan, rotate, revoke, run, simulate, revoke-now, import, bootstrap.
+"""The engine's commands: plan, rotate, revoke, run, simulate (the admin ones are in `rotation.cli.admin`).
 
-A thin shell: each command loads settings and policies, builds the runtime, calls `rotation.engine.jobs` or
-`rotation.engine.admin`, and prints a table (or JSON with --json). Token values only ever come in on
-stdin (never argv) and never go out.
+A thin shell: each command loads settings and policies, builds the runtime, calls `rotation.engine.jobs`,
+and prints a table (or JSON with --json).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
@@ -19,9 +17,7 @@ from rotation.audit.report.files import FORMATS
 from rotation.cli import audit as cli_audit
 from rotation.cli.examples import epilog
 from rotation.cli.jsonout import emit_document, planned
-from rotation.cli.output import Exit, console, err_console, guarded, plain, table, tls_cause
-from rotation.domain.ids import is_guid
-from rotation.domain.secret import Secret
+from rotation.cli.output import Exit, console, err_console, guarded, table, tls_cause
 from rotation.engine import admin
 from rotation.engine.actions import Blocked
 from rotation.engine.jobs import AppRun, Job, JobResult, run_job
@@ -35,7 +31,7 @@ AppOpt = Annotated[list[str] | None, typer.Option("--app", help="only these apps
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
-def _runtime(apps: list[str] | None) -> Runtime:
+def runtime_for(apps: list[str] | None) -> Runtime:
     settings = Settings.from_env()
     specs, _ = load_app_specs(settings)
     return Runtime(settings, select_apps(specs, apps))
@@ -140,7 +136,7 @@ def plan(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
     """What rotate and revoke would do now, and why. Changes nothing. Exits 3, like rotate, when an app
     could not be read or something is blocked: plan is the pre-flight check, so a green plan must mean
     rotate can work."""
-    runtime = _runtime(apps)
+    runtime = runtime_for(apps)
     results = [_run(runtime, "rotate", dry_run=True), _run(runtime, "revoke", dry_run=True)]
     if as_json:
         emit_document(
@@ -179,7 +175,7 @@ def rotate(
         if not (now and slot and apps and len(apps) == 1):
             raise UserError("--now: got an incomplete request, expected --app APP --slot SLOT --now together")
         forced = [(apps[0], slot)]
-    runtime = _runtime(apps)
+    runtime = runtime_for(apps)
     if forced and not any(s.slot == slot for a in runtime.apps for s in a.slots):
         raise UserError(f"--slot: got {slot!r}, expected a slot declared for app {apps[0]!r}")  # type: ignore[index]
     raise typer.Exit(report(_run(runtime, "rotate", forced=forced), as_json))
@@ -188,7 +184,7 @@ def rotate(
 @guarded
 def revoke(apps: AppOpt = None, as_json: JsonOpt = False) -> None:
     """Revoke superseded tokens past their grace period, expired managed tokens and orphans."""
-    raise typer.Exit(report(_run(_runtime(apps), "revoke"), as_json))
+    raise typer.Exit(report(_run(runtime_for(apps), "revoke"), as_json))
 
 
 @guarded
@@ -203,7 +199,7 @@ def run(
     settings = Settings.from_env()
     threshold = cli_audit.check_fail_on(fail_on, settings)
     try:
-        runtime = _runtime(apps)
+        runtime = runtime_for(apps)
     except PolicyError:  # nothing rotated or revoked; the audit records why (fail closed), exit 2
         cli_audit.audit_or_record(settings, apps, fail_on=threshold, out=None, formats=list(FORMATS))
         raise
@@ -265,109 +261,15 @@ def simulate_(
     raise typer.Exit(Exit.OK if all(r.ok for r in reports.values()) else Exit.FAILED)
 
 
-@guarded
-def revoke_now(
-    app_name: Annotated[str, typer.Option("--app")],
-    token_id: Annotated[str, typer.Option()],
-    force: Annotated[bool, typer.Option(help="also when it is a slot's current token")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Delete one token from an app at once (an incident). Refuses a current token unless --force."""
-    runtime = _runtime([app_name])
-    outcome = admin.revoke_now(runtime, runtime.apps[0], token_id, force=force)
-    if as_json:
-        emit_document(plain(outcome))
-    else:
-        table(
-            "revoke-now",
-            ("app", "token", "status", "detail"),
-            [(outcome.app, token_id, outcome.status, outcome.detail)],
-        )
-
-
-@guarded
-def import_key(app_name: Annotated[str, typer.Option("--app")], slot: Annotated[str, typer.Option()]) -> None:
-    """Import an iottly key (made in its web UI) from stdin into Key Vault, after checking it works."""
-    settings = Settings.from_env()
-    _, iottly_apps = load_app_specs(settings)
-    value = _read_secret("iottly key")
-    runtime = Runtime(settings, [], iottly_apps=iottly_apps)  # the sandbox's clock offset checks their URLs
-    detail = admin.import_iottly_key(runtime, iottly_apps, app_name, slot, value)
-    console.print(detail, markup=False)
-
-
-@guarded
-def bootstrap(
-    app_name: Annotated[str, typer.Option("--app", help="the app to register the identity in")],
-    *,
-    role: Annotated[str, typer.Option(help="role for the identity")] = "administrator",
-    user_id: Annotated[str, typer.Option(help="IoT Central user id to create")] = "rotation-service",
-    api_token_slot: Annotated[
-        bool,
-        typer.Option(
-            "--api-token-slot",
-            help="no managed identity: store the admin token in the app's api_token_slot and let the service rotate it",
-        ),
-    ] = False,
-    object_id: Annotated[
-        str | None,
-        typer.Option(
-            "--object-id",
-            help="the service identity's object (principal) id, when bootstrapping from "
-            "elsewhere (e.g. the Bicep output identityPrincipalId)",
-        ),
-    ] = None,
-    tenant_id: Annotated[
-        str | None, typer.Option("--tenant-id", help="with --object-id: the identity's tenant id")
-    ] = None,
-) -> None:
-    """Register this service's identity as an IoT Central service-principal user, using a one-off admin
-    API token read from stdin (create it in the app's web UI, delete it afterwards)."""
-    identity = _identity(object_id, tenant_id)
-    runtime = _runtime([app_name])
-    token = _read_secret("admin API token")
-    if api_token_slot:
-        detail = admin.store_api_token(runtime, runtime.apps[0], token)
-    else:
-        detail = admin.bootstrap(runtime, runtime.apps[0], token, role=role, user_id=user_id, identity=identity)
-    console.print(detail, markup=False)
-
-
 COMMANDS: dict[str, Callable[..., None]] = {
     "plan": plan,
     "rotate": rotate,
     "revoke": revoke,
     "run": run,
     "simulate": simulate_,
-    "revoke-now": revoke_now,
-    "import": import_key,
-    "bootstrap": bootstrap,
 }
 
 
 def register(app: typer.Typer) -> None:
     for name, command in COMMANDS.items():
         app.command(name, epilog=epilog(name))(command)
-
-
-def _identity(object_id: str | None, tenant_id: str | None) -> tuple[str, str] | None:
-    if object_id is None and tenant_id is None:
-        return None
-    for flag, value in (("--object-id", object_id), ("--tenant-id", tenant_id)):
-        if value is None or not is_guid(value):
-            raise UserError(f"{flag}: got {value!r}, expected a GUID (--object-id and --tenant-id go together)")
-    return str(object_id).lower(), str(tenant_id).lower()
-
-
-def _read_secret(what: str) -> Secret:
-    """From stdin only (never argv, where `ps` and shell history would see it)."""
-    if sys.stdin.isatty():
-        import getpass  # noqa: PLC0415 -- only for interactive use
-
-        raw = getpass.getpass(f"{what} (input hidden): ")
-    else:
-        raw = sys.stdin.readline()
-    raw = raw.strip()
-    if not raw:
-        raise UserError(f"stdin: got nothing, expected the {what} on standard input")
-    return Secret(raw)

@@ -98,24 +98,7 @@ def app_check(report: DoctorReport, runtime: Runtime, app: AppSpec, claims: dict
     """The identity is an Administrator (root organization) of the app and can list its API tokens."""
     name = f"iotcentral {app.name}"
     if app.api_token_slot is not None:
-        try:
-            listed = len(runtime.iotcentral(app).list_tokens())
-        except RotationError as exc:
-            report.add(
-                Check(
-                    "FAIL",
-                    name,
-                    f"{exc}: is the token of slot {app.api_token_slot} an Administrator token of {app.base_url}?",
-                )
-            )
-            return
-        report.add(
-            Check(
-                "ok",
-                name,
-                f"the token of slot {app.api_token_slot} lists {listed} API tokens (api_token_slot: no identity)",
-            )
-        )
+        report.add(_token_slot_check(runtime, app, name))
         return
     oid, tid = str(claims.get("oid", "")).lower(), str(claims.get("tid", "")).lower()
     probe = Probe(runtime, app, report.failures.setdefault(app.name, []))
@@ -149,20 +132,35 @@ def app_check(report: DoctorReport, runtime: Runtime, app: AppSpec, claims: dict
             )
         )
         return
-    roles = users[0].roles
+    report.add(_role_check(app, name, users[0], count))
+
+
+def _token_slot_check(runtime: Runtime, app: AppSpec, name: str) -> Check:
+    """No identity (api_token_slot): the slot's own token must be an Administrator token that lists tokens."""
+    try:
+        listed = len(runtime.iotcentral(app).list_tokens())
+    except RotationError as exc:
+        return Check(
+            "FAIL", name, f"{exc}: is the token of slot {app.api_token_slot} an Administrator token of {app.base_url}?"
+        )
+    return Check(
+        "ok", name, f"the token of slot {app.api_token_slot} lists {listed} API tokens (api_token_slot: no identity)"
+    )
+
+
+def _role_check(app: AppSpec, name: str, user: WireUser, count: int | None) -> Check:
+    """Only Administrator at the root organization may manage API tokens; any other role is named."""
+    roles = user.roles
     if not any(r.role == ADMINISTRATOR and r.organization is None for r in roles):
         shown = ", ".join(r.role + (f"@{r.organization}" if r.organization else "") for r in roles)
-        report.add(
-            Check(
-                "FAIL",
-                name,
-                f"the identity is user {users[0].id} of app {app.name} with roles {shown}, "
-                "not Administrator at the root organization, so it cannot manage API "
-                f"tokens: give it Administrator without an organization; {PROPAGATION}",
-            )
+        return Check(
+            "FAIL",
+            name,
+            f"the identity is user {user.id} of app {app.name} with roles {shown}, "
+            "not Administrator at the root organization, so it cannot manage API "
+            f"tokens: give it Administrator without an organization; {PROPAGATION}",
         )
-        return
-    report.add(Check("ok", name, f"user {users[0].id} is Administrator; lists {count} API tokens"))
+    return Check("ok", name, f"user {user.id} is Administrator; lists {count} API tokens")
 
 
 # -- Key Vault -------------------------------------------------------------------------------------------

@@ -18,12 +18,9 @@ PACKAGE = ROOT / "rotation"
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 50
 
-# Grown past the limit when `ruff format` folded their long calls (code lines measured after it): to be split.
-PENDING_MODULES: set[str] = {"rotation/cli/engine.py"}
-PENDING_FUNCTIONS: set[str] = {
-    "rotation/cli/audit.py::show_run",
-    "rotation/hosting/doctor_remote.py::app_check",
-}
+# What is known to break a rule (none today); an entry must still break it, so the sets only shrink.
+PENDING_MODULES: set[str] = set()
+PENDING_FUNCTIONS: set[str] = set()
 
 
 def _modules() -> list[Path]:
