@@ -149,9 +149,12 @@ def configure(
     env: Mapping[str, str] | None = None,
     quiet_level: int = logging.WARNING,
     azure_monitor: bool = True,
+    in_functions: bool = False,
 ) -> None:
     """Idempotent: the redacting record factory, structlog, an optional JSON handler on `stream`, the
-    levels, Azure Monitor (unless `azure_monitor=False`: the CLI never exports).
+    levels, Azure Monitor (unless `azure_monitor=False`: the CLI never exports). `in_functions` is said by
+    the caller (function_app.py through the triggers), never guessed from FUNCTIONS_WORKER_RUNTIME: Flex
+    Consumption does not let it be set, and a wrong guess exports every log line twice.
 
     `level` defaults to ROTATION_LOG_LEVEL of `env`; it sets the root level when there is a `stream`
     (INFO when neither says). At DEBUG the `rotation` loggers and every library logger are at DEBUG;
@@ -189,7 +192,7 @@ def configure(
         logging.getLogger("rotation").setLevel(logging.DEBUG if chosen == logging.DEBUG else logging.NOTSET)
         connection = env.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
         if azure_monitor and connection and "azure_monitor" not in _configured:
-            _azure_monitor(connection, in_functions=bool(env.get("FUNCTIONS_WORKER_RUNTIME")))
+            _azure_monitor(connection, in_functions=in_functions)
             _configured.add("azure_monitor")
 
 
@@ -199,6 +202,8 @@ def _azure_monitor(connection_string: str, *, in_functions: bool) -> None:
     from azure.monitor.opentelemetry import configure_azure_monitor  # noqa: PLC0415 -- only when configured
 
     off = {"enabled": False}
+    if in_functions:  # the distro (1.8) ignores disable_logging; OTEL_LOGS_EXPORTER=none is its documented switch
+        os.environ["OTEL_LOGS_EXPORTER"] = "none"
     configure_azure_monitor(
         connection_string=connection_string,
         logger_name="rotation",
