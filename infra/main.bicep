@@ -24,7 +24,7 @@ param reportRetentionDays int = 400
 @maxValue(730)
 param logRetentionDays int = 90
 
-@description('Object id of a person or group that runs `rotation bootstrap` and `rotation import` (Key Vault Secrets Officer on the vault); empty = none.')
+@description('Object id of a person or group that runs `rotation bootstrap` and `rotation import` and downloads the reports (Key Vault Secrets Officer on the vault, Storage Blob Data Reader on the reports container); empty = none.')
 param operatorPrincipalId string = ''
 
 @description('principalType of operatorPrincipalId.')
@@ -134,6 +134,8 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     reportRetentionDays: reportRetentionDays
     appPrincipalId: identity.properties.principalId
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
     workspaceId: monitoring.outputs.workspaceId
   }
 }

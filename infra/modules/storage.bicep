@@ -14,6 +14,17 @@ param reportRetentionDays int
 @description('Principal id of the Function app identity.')
 param appPrincipalId string
 
+@description('Object id of the operator who downloads the reports (Storage Blob Data Reader on the reports container); empty = none.')
+param operatorPrincipalId string = ''
+
+@description('principalType of operatorPrincipalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param operatorPrincipalType string = 'User'
+
 @description('Log Analytics workspace the storage audit logs go to.')
 param workspaceId string
 
@@ -28,6 +39,7 @@ param skuName string = 'Standard_GRS'
 
 var blobDataOwner = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b')
 var queueDataContributor = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
+var blobDataReader = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1')
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   #checkov:skip=CKV_AZURE_35:The Flex Consumption app is not VNet-integrated here, so a default-deny firewall would lock the app out of its own host storage; every request needs an Entra ID token (shared key off).
@@ -257,6 +269,18 @@ resource poisonQueueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
     roleDefinitionId: queueDataContributor
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Blob Data Reader on the reports container only: the operator downloads runs (docs/deploy.md
+// "Where reports land") and can neither write nor read the host state, the leases or the package.
+resource operatorReportsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
+  name: guid(reportsContainer.id, operatorPrincipalId, blobDataReader)
+  scope: reportsContainer
+  properties: {
+    roleDefinitionId: blobDataReader
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
   }
 }
 

@@ -8,6 +8,7 @@ set with the new stage; the builders below keep the rest. Readers (planner, audi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -58,9 +59,19 @@ def tag_time(when: datetime) -> str:
     return when.isoformat(timespec="seconds")
 
 
+TAG_VALUE_LIMIT = 256  # Key Vault refuses a longer tag value (400 BadParameter; emulators/FIDELITY.md)
+ROLES_DIGEST_PREFIX = "sha256:"
+
+
 def roles_tag(roles: Iterable[RoleAssignment]) -> str:
-    """The `roles` tag: the token's role assignments, sorted, comma separated (`role[@organization]`)."""
-    return ",".join(r.label() for r in sorted(roles))
+    """The `roles` tag: the token's role assignments, sorted, comma separated (`role[@organization]`); past
+    the tag value limit, `sha256:<hex>` of that text, so that a slot with many organizations still stores.
+    The tag is informational (operators, portal): planner and audit compare roles from the app's token
+    listing, never from this tag, so the digest form loses nothing they decide on."""
+    text = ",".join(r.label() for r in sorted(roles))
+    if len(text) <= TAG_VALUE_LIMIT:
+        return text
+    return ROLES_DIGEST_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # -- tag builders ---------------------------------------------------------------------------------------------

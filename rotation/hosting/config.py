@@ -2,7 +2,7 @@
 
 | setting | meaning | default |
 |---|---|---|
-| ROTATION_POLICIES | policy file or folder | policies |
+| ROTATION_POLICIES | policy file or folder; relative: to the app root in Functions, to the cwd in the CLI | policies |
 | ROTATION_REPORTS_DIR | where run folders and reports go | reports |
 | ROTATION_REPORTS_KEEP | audit: local run folders kept, `50` (runs) or `30d` (days); baselines stay | unset: all |
 | ROTATION_STATE_DIR | local runs' per-app lock files (in `locks/`); made absolute at load | per-user state folder |
@@ -67,13 +67,15 @@ class Settings:
     http_timeout: float = 15.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, app_root: Path | None = None) -> Settings:
+        """`app_root` (the Function app's folder, see `functions_app_root`) anchors a relative policy path:
+        the worker's cwd is the host's choice, not ours. Without it (the CLI) relative stays relative to cwd."""
         env = os.environ if env is None else env
         ca_bundle = env.get("ROTATION_CA_BUNDLE") or None
         if ca_bundle and not Path(ca_bundle).is_file():
             raise ConfigError(f"ROTATION_CA_BUNDLE: got {ca_bundle!r}, expected a readable PEM file")
         return cls(
-            policies=Path(env.get("ROTATION_POLICIES", "policies")),
+            policies=_anchored(Path(env.get("ROTATION_POLICIES") or "policies"), app_root),
             reports_dir=Path(env.get("ROTATION_REPORTS_DIR", "reports")),
             client_id=env.get("AZURE_CLIENT_ID") or None,
             ca_bundle=ca_bundle,
@@ -90,6 +92,17 @@ class Settings:
             log_level=log_level(env) or "INFO",
             **_host_storage(env),
         )
+
+
+def functions_app_root(env: Mapping[str, str], entry_file: str) -> Path:
+    """The Function app's root: AzureWebJobsScriptRoot (the host sets it) if set, else the folder of the
+    entry module (function_app.py), so a relative ROTATION_POLICIES finds the deployed `policies/`."""
+    raw = env.get("AzureWebJobsScriptRoot") or ""
+    return Path(raw).resolve() if raw else Path(entry_file).resolve().parent
+
+
+def _anchored(path: Path, root: Path | None) -> Path:
+    return path if root is None or path.is_absolute() else root / path
 
 
 def _state_dir(env: Mapping[str, str]) -> Path:

@@ -155,9 +155,12 @@ def configure(
     quiet_level: int = logging.WARNING,
     azure_monitor: bool = True,
     metric_readers: Sequence[MetricReader] = (),
+    in_functions: bool = False,
 ) -> None:
     """Idempotent: the redacting record factory, structlog, an optional JSON handler on `stream`, the
-    levels, Azure Monitor (unless `azure_monitor=False`: the CLI never exports).
+    levels, Azure Monitor (unless `azure_monitor=False`: the CLI never exports). `in_functions` is said by
+    the caller (function_app.py through the triggers), never guessed from FUNCTIONS_WORKER_RUNTIME: Flex
+    Consumption does not let it be set, and a wrong guess exports every log line twice.
 
     `level` defaults to ROTATION_LOG_LEVEL of `env`; it sets the root level when there is a `stream`
     (INFO when neither says). At DEBUG the `rotation` loggers and every library logger are at DEBUG;
@@ -194,17 +197,17 @@ def configure(
             logging.getLogger(noisy).setLevel(logging.DEBUG if chosen == logging.DEBUG else quiet_level)
         logging.getLogger("rotation").setLevel(logging.DEBUG if chosen == logging.DEBUG else logging.NOTSET)
         if azure_monitor and "azure_monitor" not in _configured:
-            _exporters(env, metric_readers)
+            _exporters(env, metric_readers, in_functions=in_functions)
             _configured.add("azure_monitor")
 
 
-def _exporters(env: Mapping[str, str], extra: Sequence[MetricReader]) -> None:
+def _exporters(env: Mapping[str, str], extra: Sequence[MetricReader], *, in_functions: bool) -> None:
     """Azure Monitor when its connection string is set, OTLP when its endpoint is (`rotation.hosting.metrics`),
     and `extra` readers (serve's Prometheus): one MeterProvider feeds them all."""
     readers = [*otlp_readers(env), *extra]
     connection = env.get("APPLICATIONINSIGHTS_CONNECTION_STRING")
     if connection:
-        _azure_monitor(connection, in_functions=bool(env.get("FUNCTIONS_WORKER_RUNTIME")), readers=readers)
+        _azure_monitor(connection, in_functions=in_functions, readers=readers)
     elif readers:
         from opentelemetry.sdk.metrics import MeterProvider  # noqa: PLC0415 -- only when something exports
 
@@ -217,6 +220,8 @@ def _azure_monitor(connection_string: str, *, in_functions: bool, readers: Seque
     from azure.monitor.opentelemetry import configure_azure_monitor  # noqa: PLC0415 -- only when configured
 
     off = {"enabled": False}
+    if in_functions:  # the distro (1.8) ignores disable_logging; OTEL_LOGS_EXPORTER=none is its documented switch
+        os.environ["OTEL_LOGS_EXPORTER"] = "none"
     configure_azure_monitor(
         connection_string=connection_string,
         logger_name="rotation",

@@ -9,6 +9,9 @@ plans from the observed state, so a late run is a normal run.
 With ROTATION_FANOUT=queue the rotate and revoke timers only enqueue one message per app
 (`rotation.hosting.fanout`) and the queue trigger handles each app; a message that keeps failing goes to the
 poison queue after the host's maxDequeueCount (host.json).
+
+function_app.py passes `functions_app=__file__`: that, not an environment guess, says the run is in the
+Functions host (the host forwards log records itself) and anchors relative paths at the app root.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from rotation.engine.actions import Blocked
 from rotation.engine.jobs import Job, JobResult
 from rotation.errors import AppFailedError, InvalidMessageError, JobFailedError, PolicyError, RotationError
 from rotation.hosting import telemetry
-from rotation.hosting.config import Settings
+from rotation.hosting.config import Settings, functions_app_root
 from rotation.hosting.runtime import Runtime
 from rotation.hosting.schedules import JobName
 
@@ -33,10 +36,23 @@ def _runtime(settings: Settings) -> Runtime:
     return Runtime(settings, apps, iottly_apps=iottly)
 
 
-def on_timer(job: JobName, *, past_due: bool, trigger: str = "timer", env: Mapping[str, str] | None = None) -> None:
-    """The rotate, revoke and audit timers (and `rotation serve`'s runs, trigger "serve")."""
+def _settings(env: Mapping[str, str], functions_app: str | None) -> Settings:
+    root = None if functions_app is None else functions_app_root(env, functions_app)
+    return Settings.from_env(env, app_root=root)
+
+
+def on_timer(
+    job: JobName,
+    *,
+    past_due: bool,
+    trigger: str = "timer",
+    env: Mapping[str, str] | None = None,
+    functions_app: str | None = None,
+) -> None:
+    """The rotate, revoke and audit timers (and `rotation serve`'s runs, trigger "serve"); `functions_app`
+    is the path of function_app.py when the Functions host runs it."""
     env = os.environ if env is None else env
-    telemetry.configure(env=env)
+    telemetry.configure(env=env, in_functions=functions_app is not None)
     log = telemetry.get_logger("rotation.functions")
     with telemetry.run_context(job, trigger):
         if past_due:
@@ -44,9 +60,9 @@ def on_timer(job: JobName, *, past_due: bool, trigger: str = "timer", env: Mappi
         log.info("job_started", past_due=past_due)
         try:
             if job == "audit":
-                _audit(env, log)
+                _audit(_settings(env, functions_app), log)
             else:
-                _rotate_or_revoke("rotate" if job == "rotate" else "revoke", env, log)
+                _rotate_or_revoke("rotate" if job == "rotate" else "revoke", _settings(env, functions_app), log)
         except JobFailedError:
             raise
         except RotationError as exc:
@@ -54,10 +70,9 @@ def on_timer(job: JobName, *, past_due: bool, trigger: str = "timer", env: Mappi
             raise
 
 
-def _rotate_or_revoke(job: Job, env: Mapping[str, str], log: Any) -> None:
+def _rotate_or_revoke(job: Job, settings: Settings, log: Any) -> None:
     from rotation.engine.jobs import run_job  # noqa: PLC0415
 
-    settings = Settings.from_env(env)
     runtime = _runtime(settings)
     try:
         if settings.fanout == "queue":
@@ -72,13 +87,15 @@ def _rotate_or_revoke(job: Job, env: Mapping[str, str], log: Any) -> None:
     finish(result, log)
 
 
-def on_queue_message(body: str, dequeue_count: int, *, env: Mapping[str, str] | None = None) -> None:
+def on_queue_message(
+    body: str, dequeue_count: int, *, env: Mapping[str, str] | None = None, functions_app: str | None = None
+) -> None:
     """One app of a fanned-out rotate or revoke. A failed app raises (after its summary is logged), so the
     host retries the message, then moves it to the poison queue; an unrunnable message is dropped."""
     from rotation.hosting.fanout import handle_message, parse_message  # noqa: PLC0415
 
     env = os.environ if env is None else env
-    telemetry.configure(env=env)
+    telemetry.configure(env=env, in_functions=functions_app is not None)
     log = telemetry.get_logger("rotation.functions")
     try:
         job, app, _ = parse_message(body)
@@ -86,7 +103,7 @@ def on_queue_message(body: str, dequeue_count: int, *, env: Mapping[str, str] | 
         job, app = "rotate", None  # handle_message reports and poisons it
     with telemetry.run_context(job, "queue"):
         log.info("message_received", app=app, dequeue_count=dequeue_count)
-        runtime = _runtime(Settings.from_env(env))
+        runtime = _runtime(_settings(env, functions_app))
         try:
             result = handle_message(runtime, body, dequeue_count)
         except AppFailedError as exc:
@@ -150,10 +167,9 @@ def _report(result: JobResult, log: Any) -> None:
     telemetry.counters().record_job(result)
 
 
-def _audit(env: Mapping[str, str], log: Any) -> None:
+def _audit(settings: Settings, log: Any) -> None:
     from rotation.audit.run import record_policy_error, run_audit  # noqa: PLC0415 -- jinja2 and reports
 
-    settings = Settings.from_env(env)
     try:
         runtime = _runtime(settings)
     except PolicyError as exc:  # nothing to audit against: the run folder records why (fail closed)

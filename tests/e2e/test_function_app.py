@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from rotation.hosting import schedules
 from rotation.hosting.config import Settings
 from tests.e2e.function_support import (
     ROOT,
+    SANDBOX_POLICIES,
     bindings,
     bootstrap_northwind,
     call_timer,
@@ -210,3 +212,21 @@ def test_funcignore_deploys_the_product_and_nothing_else() -> None:
     assert {"emulators/", "tests/", "bench/", "docs/", "tools/", "infra/", "local.settings.json"} <= ignored
     deployed = {"rotation/", "policies/", "function_app.py", "host.json", "requirements.txt"}
     assert not deployed & ignored
+
+
+def test_a_relative_policy_path_is_read_from_the_app_root_whatever_the_cwd(
+    world: RunningWorld, sandbox_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host picks the worker's cwd: ROTATION_POLICIES=policies must find the app's own `policies/`."""
+    app_root = tmp_path / "wwwroot"
+    shutil.copytree(SANDBOX_POLICIES, app_root / "policies")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("AzureWebJobsScriptRoot", str(app_root))
+    monkeypatch.setenv("ROTATION_POLICIES", "policies")
+    contoso = world.world.iotcentral.app("contoso-fleet")
+    before = set(contoso.tokens)
+    with pytest.raises(JobFailedError, match="1 of 3 apps failed: northwind-labs"):
+        call_timer("rotate")  # northwind-labs is not bootstrapped: the three apps were read
+    assert set(contoso.tokens) - before

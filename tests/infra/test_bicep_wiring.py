@@ -30,6 +30,7 @@ SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 # the settings table the Function app and the Bicep share (names are fixed)
 REQUIRED_SETTINGS = {
     "ROTATION_POLICIES",
@@ -203,6 +204,7 @@ def test_role_assignments_are_scoped_to_one_resource_never_the_group_or_subscrip
         BLOB_DATA_OWNER: {"Microsoft.Storage/storageAccounts"},
         QUEUE_DATA_CONTRIBUTOR: {"Microsoft.Storage/storageAccounts/queueServices/queues"},
         METRICS_PUBLISHER: {"Microsoft.Insights/components"},
+        BLOB_DATA_READER: {"Microsoft.Storage/storageAccounts/blobServices/containers"},
     }
     seen: dict[str, set[str]] = {}
     assignments = resources("Microsoft.Authorization/roleAssignments")
@@ -218,6 +220,33 @@ def test_role_assignments_are_scoped_to_one_resource_never_the_group_or_subscrip
         seen.setdefault(guid, set()).add(scope)
     assert set(seen) == set(expected)
     assert len(seen[QUEUE_DATA_CONTRIBUTOR]) == 2  # the queue and its poison queue, not the account
+
+
+def test_the_operator_may_read_the_reports_container_and_nothing_else_of_the_storage() -> None:
+    """docs/deploy.md tells the operator to download runs: with operatorPrincipalId set they get Storage
+    Blob Data Reader on the reports container only; unset, no assignment is made."""
+    readers = [
+        a
+        for a in resources("Microsoft.Authorization/roleAssignments")
+        if BLOB_DATA_READER in json.dumps(variable(a.file, a.properties["roleDefinitionId"]))
+    ]
+    (reader,) = readers
+    reports = next(
+        c
+        for c in resources("Microsoft.Storage/storageAccounts/blobServices/containers")
+        if c.config["name"] == "reportsContainerName"
+    )
+    assert reader.config["scope"] == reports.symbol
+    assert reader.properties["principalId"] == "operatorPrincipalId"
+    assert reader.properties["principalType"] == "operatorPrincipalType"
+    assert parameter_default("modules/storage.bicep", "operatorPrincipalId") == ""
+    source = (INFRA / "modules/storage.bicep").read_text(encoding="utf-8")  # pycep drops the condition
+    assert re.search(rf"resource {reader.symbol} '[^']+' = if \(!empty\(operatorPrincipalId\)\)", source)
+    params = module("storage")["config"]["params"]
+    assert (params["operatorPrincipalId"], params["operatorPrincipalType"]) == (
+        "operatorPrincipalId",
+        "operatorPrincipalType",
+    )
 
 
 def test_alerts_watch_failed_invocations_and_high_findings_as_the_audit_logs_them() -> None:

@@ -23,6 +23,8 @@ from rotation.hosting.config import Settings
 from rotation.hosting.runtime import Runtime
 from tests.integration.sample_specs import sample_specs
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def _sums(reader: InMemoryMetricReader) -> dict[tuple[str, tuple[tuple[str, str], ...]], int]:
     data = reader.get_metrics_data()
@@ -181,3 +183,51 @@ def _gauges(reader: InMemoryMetricReader) -> dict[tuple[str, tuple[tuple[str, st
         for metric in scope.metrics
         for point in metric.data.data_points
     }
+
+
+LOG_EXPORT_PROBE = """
+import logging, sys
+from azure.functions.timer import TimerRequest
+import function_app
+from rotation.hosting.triggers import on_timer
+try:
+    if sys.argv[1] == "functions":
+        functions = {str(f.get_function_name()): f for f in function_app.app.get_functions()}
+        functions["audit"].get_user_function()(TimerRequest(past_due=False, schedule_status={}, schedule={}))
+    else:
+        on_timer("audit", past_due=False, trigger="serve")
+except Exception:
+    pass
+print(sum(type(h).__module__.startswith("opentelemetry") for h in logging.getLogger("rotation").handlers))
+"""
+
+
+def test_the_function_app_exports_no_log_records_itself_without_functions_worker_runtime(tmp_path: Path) -> None:
+    """Flex Consumption has no FUNCTIONS_WORKER_RUNTIME: function_app.py says it is the Functions host, so the
+    worker adds no log exporter (the host forwards the records); `rotation serve` does export them."""
+    connection = (
+        "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/;"
+        "LiveEndpoint=https://127.0.0.1:9/"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TMPDIR": str(tmp_path),
+        "HOME": str(tmp_path),
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": connection,
+        "ROTATION_POLICIES": str(tmp_path / "absent"),
+        "ROTATION_REPORTS_DIR": str(tmp_path / "reports"),
+        "ROTATION_STATE_DIR": str(tmp_path / "state"),
+    }
+    handlers = {
+        host: subprocess.run(  # noqa: S603
+            [sys.executable, "-c", LOG_EXPORT_PROBE, host],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env=env,
+            cwd=ROOT,
+        ).stdout.split()
+        for host in ("functions", "serve")
+    }
+    assert handlers == {"functions": ["0"], "serve": ["1"]}

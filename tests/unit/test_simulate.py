@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from rotation.domain.model import AppSpec, SlotRole, SlotSpec
 from rotation.domain.protocol import MANAGED_BY, STAGE_CURRENT, STAGE_PROMOTED, TAG_MANAGED_BY, TAG_ROLES, TAG_STAGE
 from rotation.domain.values import parse_managed_id
 from rotation.engine.actions import ActionKind
+from rotation.engine.memory_vault import MAX_TAG_VALUE
 from rotation.engine.planner import plan_rotation
 from rotation.engine.simulate import SimApp, simulate
 
@@ -50,3 +52,31 @@ def test_a_fortnight_mints_managed_ids_and_revokes_after_grace() -> None:
     assert all(parse_managed_id(e.token_id) is not None for e in mints)
     assert [e.kind for e in report.events if e.kind not in ("mint+promote", "revoke")] == []
     assert min(report.min_overlap.values()) >= SLOT.grace
+
+
+def test_a_slot_whose_roles_tag_would_pass_the_tag_limit_rotates_with_a_digest() -> None:
+    """Key Vault refuses a tag value over 256 characters: many role assignments are stored as a digest
+    of their canonical text, and the rotation goes on (planner and audit read roles from the app)."""
+    organizations = [f"plant-{n:02d}-north-europe" for n in range(8)]
+    slot = SlotSpec(
+        app="app1",
+        slot="wide",
+        secret="iotc-app1-wide",
+        roles=tuple(SlotRole(OPERATOR, org) for org in organizations),
+        lifetime=timedelta(days=7),
+        renew_at=0.67,
+        grace=timedelta(hours=24),
+        max_lifetime=timedelta(days=90),
+    )
+    spec = AppSpec(name="app1", base_url=SPEC.base_url, vault=SPEC.vault, slots=(slot,))
+    canonical = ",".join(sorted(f"{OPERATOR}@{org}" for org in organizations))
+    assert len(canonical) > MAX_TAG_VALUE
+    world = SimApp.new(spec, START, ROLES)
+    [outcome] = world.run(plan_rotation([spec], {"app1": world.observe()}, START))
+    assert (outcome.action, outcome.status) == (ActionKind.MINT, "done"), outcome
+    [current] = world.vault.versions(slot.secret) or []
+    assert current.tags[TAG_ROLES] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    assert current.tags[TAG_STAGE] == STAGE_CURRENT
+    assert plan_rotation([spec], {"app1": world.observe()}, START + timedelta(hours=1)) == []  # not due again
+    report = simulate(spec, START, days=14, roles=ROLES)
+    assert report.ok
