@@ -55,13 +55,18 @@ def role_assignments(app: IoTCentralApp, body: dict[str, Any]) -> tuple[RoleAssi
     return tuple(out)
 
 
-def api_token(app: IoTCentralApp, body: Any, now: datetime) -> tuple[tuple[RoleAssignment, ...], datetime | None]:
-    """The role assignments and the requested expiry (None when omitted) of an ApiTokens_Create body."""
+def api_token(
+    app: IoTCentralApp, body: Any, now: datetime, *, refuse: bool = False
+) -> tuple[tuple[RoleAssignment, ...], datetime | None]:
+    """The role assignments and the requested expiry (None when omitted) of an ApiTokens_Create body.
+    `refuse`: an app that does not take a client-chosen expiry (the "reject" expiry policy) answers 400."""
     body = _object(body, "body")
     roles = role_assignments(app, body)
     raw = body.get("expiry")
     if raw is None:
         return roles, None
+    if refuse:
+        raise bad_request(f"expiry: got {raw!r}, expected no expiry (this application sets it)")
     if not isinstance(raw, str):
         raise bad_request(f"expiry: got {raw!r}, expected an ISO 8601 date-time string")
     try:

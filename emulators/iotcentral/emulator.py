@@ -11,7 +11,8 @@ Assumptions where the service is undocumented (see /work/shared/specs/iotcentral
 - PUT on an existing API token id answers 409 (tokens are immutable; the spec has no update for them),
   while PUT on an existing user id replaces the user (the spec's example calls it "add or update").
 - Whether the service honours a client-chosen ``expiry`` is unknown: the `expiry_policy` knob picks
-  "honor" (default), "ignore" (always a year) or "clamp" (at most a year).
+  "honor" (default), "ignore" (always a year), "clamp" (at most a year) or "reject" (a 400 naming
+  ``expiry``, as Microsoft's own client never sends it; the body without it is accepted).
 - A token minted through the API is refused with 401 until `propagation_delay` (default 1.25 s) has
   passed on the emulated clock; seeded tokens work at once. The real delay is undocumented: the
   default only makes every client exercise its wait (see emulators/FIDELITY.md).
@@ -51,7 +52,7 @@ from emulators.iotcentral.roles import (
     organization_scope,
 )
 
-ExpiryPolicy = Literal["honor", "ignore", "clamp"]
+ExpiryPolicy = Literal["honor", "ignore", "clamp", "reject"]
 STABLE_API_VERSIONS = ("1.0", "2022-05-31", "2022-07-31")
 PREVIEW_API_VERSIONS = ("1.1-preview", "1.2-preview", "2021-04-30-preview", "2022-06-30-preview", "2022-10-31-preview")
 API_VERSIONS = frozenset(STABLE_API_VERSIONS + PREVIEW_API_VERSIONS)
@@ -245,7 +246,7 @@ class IoTCentralEmulator(EmulatorApp):
         if not TOKEN_ID.match(token_id):
             raise bodies.bad_request(f"tokenId: got {token_id!r}, expected 1 to 128 of [A-Za-z0-9_.~-]")
         now = self.clock.now()
-        roles, requested = bodies.api_token(app, read_json(request), now)
+        roles, requested = bodies.api_token(app, read_json(request), now, refuse=self.expiry_policy == "reject")
         year = now + TOKEN_LIFETIME
         if requested is None or self.expiry_policy == "ignore":
             expiry = year

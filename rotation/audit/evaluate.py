@@ -36,7 +36,7 @@ from rotation.domain.model import (
     SlotState,
     VerifyCheck,
 )
-from rotation.domain.protocol import STAGE_PREVIOUS
+from rotation.domain.protocol import STAGE_PREVIOUS, TAG_REQUESTED_EXPIRY
 
 FAR_FUTURE = timedelta(days=365)
 DEFAULT_MAX_LIFETIME = timedelta(days=90)
@@ -101,6 +101,12 @@ class _AppAudit(SlotChecks):
         for token in state.tokens or ():
             self.listed.setdefault(token.id, token)
         self.previous = self._superseding_versions()
+        self.requested = {  # token id -> the expiry we asked for, when the app set another (executor's tag)
+            v.token_id: v.tags[TAG_REQUESTED_EXPIRY]
+            for s in self.slots.values()
+            for v in s.versions
+            if v.token_id and TAG_REQUESTED_EXPIRY in v.tags
+        }
 
     def _superseding_versions(self) -> dict[str, tuple[SlotSpec, SecretVersion]]:
         """token id -> the first enabled `previous` version (in slot, then version order) that names it,
@@ -204,6 +210,9 @@ class _AppAudit(SlotChecks):
         self, token: AppToken, created: datetime | None, resource: str, evidence: dict[str, str]
     ) -> Iterator[Finding]:
         limit = self.max_lifetime
+        requested = self.requested.get(token.id)
+        if requested is not None:  # the app does not honour requested expiries: its own choice is judged
+            evidence = {**evidence, "requested_expiry": requested}
         if token.expiry is None:
             yield self.finding("IOTC-003", "FAIL", resource, "no expiry: unbounded lifetime", evidence)
             yield self.finding("IOTC-004", "FAIL", resource, "no expiry", evidence)
@@ -234,7 +243,9 @@ class _AppAudit(SlotChecks):
             "IOTC-004",
             "FAIL" if far else "PASS",
             resource,
-            f"expires {when(token.expiry)}" + (" (more than a year ahead)" if far else ""),
+            f"expires {when(token.expiry)}"
+            + (" (more than a year ahead)" if far else "")
+            + (f" (requested {requested}, the app set its own)" if requested else ""),
             evidence,
         )
         expired = token.expiry <= self.now

@@ -16,7 +16,7 @@ from rotation.cli.output import guarded, table
 from rotation.domain.values import format_duration
 from rotation.hosting.config import Settings
 from rotation.policy import load_policies, schema
-from rotation.policy.specs import app_specs, consumer_warnings
+from rotation.policy.specs import app_specs, consumer_warnings, verify_notes
 
 policies_app = typer.Typer(help="Check declared policies and print their schema.", no_args_is_help=True)
 
@@ -28,7 +28,8 @@ def check(
 ) -> None:
     """Validate policy files; print every problem as `file:line field: got X, expected Y` (exit 2)."""
     chosen = paths or [Settings.from_env().policies]
-    apps, iottly = app_specs(load_policies(chosen, os.environ))
+    policies = load_policies(chosen, os.environ)
+    apps, iottly = app_specs(policies)
     for warning in consumer_warnings(apps):
         sys.stderr.write(f"warning: {warning}\n")  # one line, never folded: people grep for it
     table(
@@ -54,6 +55,8 @@ def check(
             ("app", "slot", "secret", "max_age"),
             [(a.name, k.slot, k.secret, format_duration(k.max_age)) for a in iottly for k in a.keys],
         )
+    for note in verify_notes(policies):  # not errors: exit 0
+        sys.stderr.write(note + "\n")
 
 
 @policies_app.command("schema", epilog=epilog("policies schema"))

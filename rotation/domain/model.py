@@ -96,6 +96,9 @@ class AppToken:
     id: str
     roles: frozenset[RoleAssignment]
     expiry: datetime | None
+    expiry_refused: bool = field(default=False, compare=False)
+    """Set by `create_token` only: the app answered 400 to a requested expiry and chose its own, so the
+    executor records the mismatch even when the app's choice happens to be near the request."""
 
     @property
     def managed(self) -> bool:

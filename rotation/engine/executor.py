@@ -161,7 +161,8 @@ class AppExecutor:
         requested = now + spec.lifetime
         token, value = self.iotc.create_token(token_id, action.roles, requested)
         expiry = token.expiry or requested
-        extra = {TAG_REQUESTED_EXPIRY: tag_time(requested)} if abs(expiry - requested) > EXPIRY_TOLERANCE else {}
+        mismatched = token.expiry_refused or abs(expiry - requested) > EXPIRY_TOLERANCE
+        extra = {TAG_REQUESTED_EXPIRY: tag_time(requested)} if mismatched else {}
         staged_tags = self._tags(spec, token, STAGE_PENDING, extra)
         try:
             staged = self.vault.set_value(
@@ -174,6 +175,8 @@ class AppExecutor:
             spec, token, value, staged_version=staged.version, staged_tags=staged_tags, extra=extra
         )
         mismatch = f"; expiry mismatch: requested {tag_time(requested)}, app set {tag_time(expiry)}" if extra else ""
+        if token.expiry_refused:
+            mismatch += " (the app refused a requested expiry: it does not honour requested expiries)"
         return f"minted {token_id}, verified, promoted{mismatch}"
 
     def resume(self, action: ResumePending) -> str:

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from rotation.domain.consumers import grace_warning
 from rotation.domain.model import AllowedToken, AppSpec, IottlyAppSpec, IottlyKeySpec, SlotRole, SlotSpec
-from rotation.domain.roles import parse_role_ref
+from rotation.domain.roles import ALIAS_BY_ID, parse_role_ref
 from rotation.errors import UserError
 from rotation.policy import PolicySet, load_policies
 from rotation.policy.models import Defaults, IoTCentralApp, IottlyApp
@@ -98,6 +98,33 @@ def consumer_warnings(apps: Sequence[AppSpec]) -> list[str]:
                 if line:
                     lines.append(line)
     return lines
+
+
+def _custom(role: str) -> bool:
+    ref = parse_role_ref(role)
+    return ref.kind == "name" or (ref.kind == "id" and ref.value not in ALIAS_BY_ID)
+
+
+def verify_notes(policies: PolicySet) -> list[str]:
+    """One note per slot that uses the default verify call (GET /api/devices, which needs device read)
+    with custom roles only. Every built-in role reads devices (Microsoft's howto-manage-users-roles: the
+    App and Org roles all view devices; Org Viewer is read-only), so no built-in role is refused; a custom
+    role's permissions cannot be known offline, hence a note, not an error."""
+    notes: list[str] = []
+    for loaded in policies.files:
+        for a, app in enumerate(loaded.policy.apps):
+            if not isinstance(app, IoTCentralApp):
+                continue
+            for t, slot in enumerate(app.tokens):
+                if (slot.verify and slot.verify.path) or not all(_custom(r.role) for r in slot.roles):
+                    continue
+                where = f"{loaded.path}:{loaded.line(['apps', a, 'tokens', t])} apps[{a}].tokens[{t}].verify"
+                notes.append(
+                    f"note: {where}: the default GET /api/devices needs device read; custom role "
+                    f"{', '.join(r.role for r in slot.roles)} cannot be checked offline "
+                    "(organization-level custom roles are not listed by GET /api/roles; GUIDs are accepted as written)"
+                )
+    return notes
 
 
 class PolicySource(Protocol):

@@ -82,3 +82,13 @@ def test_a_verify_path_outside_api_is_refused(tmp_path: Path, path: str) -> None
     policy.write_text(GOOD + f"        verify: {{method: GET, path: '{path}'}}\n", encoding="utf-8")
     line = _one_line(check(policy))
     assert line.startswith(f"{policy}:10 apps[0].tokens[0].verify.path: got {path!r}, expected a path under /api/")
+
+
+def test_custom_roles_with_the_default_verify_call_are_a_note_not_an_error(tmp_path: Path) -> None:
+    policy = tmp_path / "custom.yaml"
+    policy.write_text(GOOD.replace("{role: operator}", "{role: Fleet Reader}"), encoding="utf-8")
+    done = check(policy)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [note] = done.stderr.strip().splitlines()
+    assert note.startswith(f"note: {policy}:8 apps[0].tokens[0].verify: the default GET /api/devices")
+    assert "not listed by GET /api/roles" in note

@@ -17,7 +17,7 @@ from rotation.adapters.http import RateLimiter, RetryPolicy
 from rotation.adapters.iotcentral import IoTCentralClient
 from rotation.domain.model import RoleAssignment
 from rotation.domain.secret import Secret
-from rotation.errors import IncompleteListingError, ValidationError, VerificationError
+from rotation.errors import IncompleteListingError, ServiceError, ValidationError, VerificationError
 from tests.live import bodies
 from tests.live.bodies import Names
 
@@ -103,6 +103,29 @@ def test_a_dropped_connection_is_retried_and_a_create_with_the_same_id(
     assert token.id == "rot-test-20261123000000-zzzz"
     assert value.reveal()
     assert world.world.iotcentral.counters.get("ApiTokens_Create") == 2  # the drop, then the retry (same id)
+
+
+def test_an_app_refusing_expiry_gets_the_create_again_without_it_once(
+    world: RunningWorld, client: IoTCentralClient
+) -> None:
+    world.world.iotcentral.expiry_policy = "reject"
+    asked = world.world.clock.now() + timedelta(days=30)
+    token, value = client.create_token("rot-test-20261123000000-expi", frozenset({OPERATOR}), asked)
+    assert value.reveal()
+    assert token.expiry_refused is True
+    assert token.expiry is not None
+    assert token.expiry - asked > timedelta(days=300)  # the app's year
+    assert world.world.iotcentral.counters.get("ApiTokens_Create") == 2  # the 400, then once without expiry
+
+
+def test_a_400_not_naming_expiry_is_not_retried(world: RunningWorld, client: IoTCentralClient) -> None:
+    with pytest.raises(ServiceError, match="400"):
+        client.create_token(
+            "rot-test-20261123000000-bad0",
+            frozenset({RoleAssignment("no-such-role")}),
+            world.world.clock.now() + timedelta(days=1),
+        )
+    assert world.world.iotcentral.counters.get("ApiTokens_Create") == 1
 
 
 def test_persistent_failure_makes_the_listing_incomplete(world: RunningWorld, client: IoTCentralClient) -> None:

@@ -122,6 +122,19 @@ def test_expiry_policy_decides_what_a_requested_expiry_becomes(
     assert created["token"].endswith(f"&se={int((NOW + expected).timestamp() * 1000)}")
 
 
+def test_the_reject_expiry_policy_answers_400_naming_expiry_and_takes_the_body_without_it(iotc: Iotc) -> None:
+    iotc.emulator.clock.freeze(NOW)
+    iotc.emulator.expiry_policy = "reject"
+    body = {"roles": [{"role": OPERATOR}], "expiry": (NOW + timedelta(days=30)).isoformat()}
+    with iotc.client(iotc.app.create_token("frozen-admin", ["administrator"])) as c:
+        refused = c.put("/apiTokens/t", params=API, json=body)
+        assert refused.status_code == 400
+        assert error_of(refused)["code"] == "BadRequest"
+        assert error_of(refused)["message"].startswith("expiry: ")
+        created = c.put("/apiTokens/t", params=API, json={"roles": body["roles"]}).json()
+    assert datetime.fromisoformat(created["expiry"]) == NOW + timedelta(days=365)
+
+
 def test_a_deleted_token_is_gone_and_its_value_is_refused(iotc: Iotc) -> None:
     with iotc.admin() as c:
         value = c.put("/apiTokens/short", params=API, json={"roles": [{"role": OPERATOR}]}).json()["token"]

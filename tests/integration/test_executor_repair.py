@@ -100,3 +100,15 @@ def test_an_expiry_the_app_did_not_honour_is_recorded_not_assumed(world: Running
     assert current.expires_on - world.world.clock.now() > timedelta(days=300)  # the app's truth is stored
     again = run_job(_contoso(world), "rotate", verify_policy=_waits(world))  # and it does not cause endless re-minting
     assert not [a for a in again.apps[0].planned if isinstance(a, Mint)]
+
+
+def test_an_app_refusing_expiry_still_promotes_and_the_outcome_says_so(world: RunningWorld) -> None:
+    world.world.iotcentral.expiry_policy = "reject"  # a 400 naming expiry, as Microsoft's client never sends it
+    result = run_job(_contoso(world), "rotate", verify_policy=_waits(world))
+    [outcome] = [o for o in result.outcomes() if o.action == "Mint" and o.slot == "auditor"]
+    assert outcome.status == "done"
+    assert "promoted" in outcome.detail
+    assert "does not honour requested expiries" in outcome.detail
+    current = world.world.vault.versions(AUDITOR)[-1]
+    assert current.tags["stage"] == "current"
+    assert "requested-expiry" in current.tags

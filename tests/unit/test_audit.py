@@ -130,6 +130,26 @@ def test_unmanaged_admin_token_with_far_future_expiry() -> None:
     assert found["IOTC-005:tokens/ops-admin"].status == "PASS"
 
 
+def test_an_expiry_the_app_chose_instead_of_ours_shows_in_the_lifetime_findings() -> None:
+    created = NOW - 3 * DAY
+    tid = managed_id("reader", created)
+    v = version(tid, created, expires=created + 365 * DAY)
+    v = SecretVersion(
+        v.name,
+        v.version,
+        v.created_on,
+        expires_on=v.expires_on,
+        tags={**v.tags, "requested-expiry": "2026-12-21T12:00:00Z"},
+    )
+    state = AppState("app", (token(tid, created + 365 * DAY),), ROLES, {"reader": SlotState((v,))})
+    found = judge(app_spec(), state)
+    for control in ("IOTC-003", "IOTC-004"):
+        assert found[f"{control}:tokens/{tid}"].evidence["requested_expiry"] == "2026-12-21T12:00:00Z", control
+    assert "requested 2026-12-21T12:00:00Z, the app set its own" in found[f"IOTC-004:tokens/{tid}"].message
+    healthy_state, healthy_id = healthy()
+    assert "requested_expiry" not in judge(app_spec(), healthy_state)[f"IOTC-004:tokens/{healthy_id}"].evidence
+
+
 def test_allowlist_exception_valid_then_expired() -> None:
     state, _ = healthy()
     state = AppState("app", (*(state.tokens or ()), token("legacy", NOW + 30 * DAY)), ROLES, state.slots)
