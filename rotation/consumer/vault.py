@@ -9,7 +9,6 @@ becomes a `RotationError` that names the status and code, never the SDK's text (
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,19 +20,11 @@ from rotation.adapters.origin import Origin, SameOriginPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
 from rotation.consumer.cache import CachedToken
 from rotation.domain.secret import Secret
+from rotation.domain.values import is_loopback_host
 from rotation.errors import AuthError, ConfigError, NotFoundError, ServiceError
 
 STAGE_TAG = "stage"
 STAGE_CURRENT = "current"
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def build_consumer_secret_client(
@@ -43,7 +34,7 @@ def build_consumer_secret_client(
     options. `verify_challenge_resource` is turned off only for a loopback vault (the sandbox)."""
     parts = urlsplit(vault_url)
     host = parts.hostname or ""
-    if parts.scheme not in ("https", "http") or not host or (parts.scheme == "http" and not _loopback(host)):
+    if parts.scheme not in ("https", "http") or not host or (parts.scheme == "http" and not is_loopback_host(host)):
         raise ConfigError(f"vault URL: got {parts.scheme}://{host}, expected an https:// URL")
     if parts.username is not None or parts.query or parts.fragment:
         raise ConfigError("vault URL: got user info, a query or a fragment, expected none")
@@ -57,7 +48,7 @@ def build_consumer_secret_client(
     }
     if ca_bundle:
         kwargs["connection_verify"] = ca_bundle
-    if _loopback(host):
+    if is_loopback_host(host):
         kwargs["verify_challenge_resource"] = False
     return SecretClient(url, credential, **kwargs)
 
