@@ -112,13 +112,30 @@ def test_readme_layout_names_every_subpackage_of_rotation() -> None:
     assert subpackages - set(_layout_paths()) == set()
 
 
-def test_no_reference_to_a_design_document_outside_the_project() -> None:
-    hits = [
-        _rel(p)
+_DOC_REFERENCE = re.compile(r"(?<![\w./-])((?:[\w.-]+/)*[\w.-]+\.md)\b(?!\.j2)")
+
+
+def _dangling(text: str) -> list[str]:
+    """Document references that name no file of the project: a path (`docs/protocol.md`) must exist from the
+    root, a bare upper-case name (`README.md`) at the root; a lower-case bare name is an output file's name."""
+    found = []
+    for name in _DOC_REFERENCE.findall(text):
+        if "/" in name:
+            if not (ROOT / name).is_file():
+                found.append(name)
+        elif name[0].isupper() and not (ROOT / name).is_file():
+            found.append(name)
+    return found
+
+
+def test_every_document_the_code_points_to_is_part_of_the_project() -> None:
+    """Docstrings point to docs/ and the project's own files, never to a document that ships elsewhere."""
+    hits = {
+        _rel(p): _dangling(p.read_text(encoding="utf-8"))
         for p in PACKAGE.rglob("*")
-        if p.is_file() and p.suffix in {".py", ".j2", ".html", ".md"} and "DESIGN.md" in p.read_text(encoding="utf-8")
-    ]
-    assert hits == []
+        if p.is_file() and p.suffix in {".py", ".j2", ".html", ".md"}
+    }
+    assert {path: names for path, names in hits.items() if names} == {}
 
 
 def test_every_exception_class_is_defined_in_rotation_errors() -> None:

@@ -1,7 +1,7 @@
 """OCSF 1.8.0 Compliance Finding (class_uid 2003): one event per finding, for SIEMs and security lakes.
 
-Attribute names, enums and the type_uid rule come from the OCSF schema files (see
-shared/specs/ocsf/NOTES.md); a test checks every required attribute against the vendored definitions.
+Attribute names, enums and the type_uid rule come from the OCSF schema files (vendored in
+tests/specs/ocsf/); a test checks every required attribute against the vendored definitions.
 `read_entries` reads a run back for the diff, from standard attributes only.
 """
 
