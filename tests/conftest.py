@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -88,15 +89,29 @@ def managed_identity_env(identity_endpoint: IdentityEndpoint, monkeypatch: pytes
 
 @pytest.fixture
 def world(
-    tmp_path_factory: pytest.TempPathFactory, conformance: dict[str, SpecConformance], monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    conformance: dict[str, SpecConformance],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[RunningWorld]:
-    """A fresh sample world (every emulator, seeded) per test; the real managed-identity env points at it."""
+    """A fresh sample world (every emulator, seeded) per test; the real managed-identity env points at it.
+
+    New tokens are accepted at once (`without_propagation_delay`) unless the test is marked
+    `propagation`: the CLI and `run_job` wait on the real clock, so the emulator's realistic 1.25 s delay
+    would add ~1.75 s of sleeping per minted token to every test. The delay itself is proved by the tests
+    that set it (test_verify_budget, test_cli_doctor, the emulator's own tests) and by `make sandbox`."""
     with running_world(tmp_path_factory.mktemp("world")) as running:
+        if request.node.get_closest_marker("propagation") is None:
+            without_propagation_delay(running)
         attach_conformance(running.world.iotcentral, conformance)
         attach_conformance(running.world.vault, conformance)
         monkeypatch.setenv("IDENTITY_ENDPOINT", running.identity_endpoint)
         monkeypatch.setenv("IDENTITY_HEADER", running.world.identity.header_secret)
         yield running
+
+
+def without_propagation_delay(running: RunningWorld) -> None:
+    running.world.iotcentral.propagation_delay = timedelta(0)
 
 
 @pytest.fixture(scope="session")
