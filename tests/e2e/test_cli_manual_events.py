@@ -91,9 +91,11 @@ def test_every_manual_action_writes_its_event_and_the_next_audit_lists_it(world:
     assert [(line["logger"], line["event"]) for line in log_lines] == [
         (
             "rotation.manual",
-            f"manual_action action=revoke-now app={APP} slot=- token=ops-admin "
-            f'who="{service.object_id} [os user {revoke_event["who"]["os_user"]}]" reason="INC-42: made by hand" '
-            "outcome=done",
+            (
+                f"manual_action action=revoke-now app={APP} slot=- token=ops-admin "
+                f'who="{service.object_id} [os user {revoke_event["who"]["os_user"]}]" reason="INC-42: made by hand" '
+                "outcome=done"
+            ),
         )
     ]
 
@@ -148,9 +150,9 @@ def test_revoke_now_guards_exit_2_and_change_nothing(world: RunningWorld, tmp_pa
     before = set(tokens)
     leaked = "SharedAccessSignature sr=x&sig=abcdefgh12345678&skn=ops-admin&se=1"
     cases = {
-        "no reason": (REVOKE + ["--yes"], "--reason: got nothing, expected why you do this"),
-        "no terminal": (REVOKE + ["--reason", "INC-44"], "--yes: got no terminal to confirm on, expected --yes"),
-        "token as reason": (REVOKE + ["--yes", "--reason", leaked], "--reason: got text that looks like a token value"),
+        "no reason": ([*REVOKE, "--yes"], "--reason: got nothing, expected why you do this"),
+        "no terminal": ([*REVOKE, "--reason", "INC-44"], "--yes: got no terminal to confirm on, expected --yes"),
+        "token as reason": ([*REVOKE, "--yes", "--reason", leaked], "--reason: got text that looks like a token value"),
     }
     for name, (args, message) in cases.items():
         done = rotation(args, env)
