@@ -8,6 +8,10 @@ changed; `--dry-run` changes nothing; a failed or refused action still writes it
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -197,3 +201,37 @@ def test_a_refused_or_failed_action_still_writes_its_event(world: RunningWorld, 
     ]
     assert "the current token of slot dashboard-reader" in events[0]["detail"]
     assert "403" in events[1]["detail"]
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str], answer: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with a pseudo-terminal as stdin (as a person runs it), the answer typed in advance."""
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, answer.encode())
+        return subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "rotation", *args],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+
+
+def test_revoke_now_asks_on_a_terminal_and_no_revokes_nothing(world: RunningWorld, tmp_path: Path) -> None:
+    env = service_env(world, tmp_path, timedelta(0))
+    tokens = world.world.iotcentral.app(APP).tokens
+    declined = _on_a_terminal([*REVOKE, "--reason", "INC-47"], env, "n\n")
+    assert declined.returncode == 2, declined.stderr
+    assert "Revoke token ops-admin of app contoso-fleet? [y/N]" in declined.stdout
+    assert declined.stderr.strip() == "confirmation: got no, expected y to revoke ops-admin; nothing revoked"
+    assert "ops-admin" in tokens
+    assert not (tmp_path / "events").exists()
+    confirmed = _on_a_terminal([*REVOKE, "--reason", "INC-47"], env, "y\n")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "ops-admin" not in tokens
+    assert [(e["token_id"], e["outcome"]) for e in _events(tmp_path)] == [("ops-admin", "done")]
