@@ -105,6 +105,7 @@ def rotation_outcome(slot: str) -> Callable[[JobResult], tuple[Outcome, str, str
         mine = [o for o in result.outcomes() if o.slot in (slot, None)]
         detail = "; ".join(f"{o.action}: {o.status} {o.detail}".strip() for o in mine) or "nothing to do"
         minted = next((m.group(1) for o in mine if o.status == "done" and (m := _MINTED.search(o.detail))), None)
-        return ("failed" if result.failed else "done"), detail, minted
+        done = not result.failed and any(o.status == "done" for o in mine)  # a skipped run (lock held) did nothing
+        return ("done" if done else "failed"), detail, minted
 
     return describe

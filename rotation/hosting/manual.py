@@ -92,6 +92,8 @@ def record(
                 blob.close()
     except RotationError as exc:
         errors.append(str(exc))
+    except Exception as exc:  # noqa: BLE001 -- recording must never hide the action's own outcome
+        errors.append(f"{type(exc).__name__}: {exc}")
     for error in errors:
         log.error("manual_action_unrecorded id=%s error=%s", event.id, error)
     return event, errors

@@ -238,3 +238,14 @@ def test_revoke_now_asks_on_a_terminal_and_no_revokes_nothing(world: RunningWorl
     assert confirmed.returncode == 0, confirmed.stderr
     assert "ops-admin" not in _listed(world)
     assert [(e["token_id"], e["outcome"]) for e in _events(tmp_path)] == [("ops-admin", "done")]
+
+
+def test_an_event_that_cannot_be_stored_leaves_the_action_done_and_exits_3(world: RunningWorld, tmp_path: Path) -> None:
+    env = service_env(world, tmp_path, timedelta(0))
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "events").write_text("not a folder", encoding="utf-8")
+    done = rotation([*REVOKE, "--reason", "INC-48", "--yes"], env)
+    assert done.returncode == 3, done.stderr
+    assert "ops-admin" not in _listed(world)
+    assert "revoke-now: done, but its audit event was not stored: " in done.stderr
+    assert "Traceback" not in done.stderr
