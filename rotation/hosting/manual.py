@@ -95,7 +95,7 @@ def record(
     except Exception as exc:  # noqa: BLE001 -- recording must never hide the action's own outcome
         errors.append(f"{type(exc).__name__}: {exc}")
     for error in errors:
-        log.error("manual_action_unrecorded id=%s error=%s", event.id, error)
+        log.info("manual_action_unrecorded id=%s error=%s", event.id, error)  # the CLI says it on stderr once
     return event, errors
 
 
