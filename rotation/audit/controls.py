@@ -59,12 +59,13 @@ NIST, CIS, ISO = "NIST SP 800-53 Rev. 5", "CIS Controls v8", "ISO/IEC 27001:2022
 FRAMEWORKS = (NIST, CIS, ISO)
 # control id -> (NIST SP 800-53 Rev. 5 controls, CIS Controls v8 safeguards, ISO/IEC 27001:2022 Annex A controls)
 # IA-5 authenticator management · AC-2 account management · AC-6 least privilege (5: privileged accounts) ·
-# CA-7 continuous monitoring · CM-6 configuration settings · SI-4 system monitoring · AU-3 content of audit
-# records · SC-28 protection of information at rest. CIS 4.1 secure configuration process · 5.1/5.5 inventory
-# of accounts / service accounts · 5.3 disable dormant accounts · 5.4 restrict administrator privileges ·
-# 6.2 access revoking process · 6.8 role-based access control · 8.2 collect audit logs. ISO A.5.16 identity
-# management · A.5.17 authentication information · A.5.18 access rights · A.8.2 privileged access rights ·
-# A.8.9 configuration management · A.8.15 logging · A.8.16 monitoring activities.
+# CA-7 continuous monitoring · CM-6 configuration settings · SI-4 system monitoring · AU-2 event logging ·
+# AU-3 content of audit records · AU-12 audit record generation · SC-28 protection of information at rest.
+# CIS 4.1 secure configuration process · 5.1/5.5 inventory of accounts / service accounts · 5.3 disable
+# dormant accounts · 5.4 restrict administrator privileges · 6.2 access revoking process · 6.8 role-based
+# access control · 8.2 collect audit logs. ISO A.5.16 identity management · A.5.17 authentication
+# information · A.5.18 access rights · A.8.2 privileged access rights · A.8.9 configuration management ·
+# A.8.15 logging · A.8.16 monitoring activities.
 FRAMEWORK_MAP: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "AUDIT-001": (("CA-7",), (), ("A.8.16",)),
     "AUDIT-002": (("CM-6",), ("4.1",), ("A.8.9",)),
@@ -86,6 +87,7 @@ FRAMEWORK_MAP: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]
     "IOTY-002": (("IA-5",), (), ("A.5.17",)),
     "IOTY-003": (("IA-5", "SC-28"), (), ("A.5.17",)),
     "OPS-001": (("SI-4", "CA-7"), (), ("A.8.16",)),
+    "OPS-002": (("AU-2", "AU-3", "AU-12"), ("8.2",), ("A.8.15",)),
 }
 
 CATALOG: tuple[Control, ...] = (
@@ -291,6 +293,17 @@ CATALOG: tuple[Control, ...] = (
         "A message in the poison queue means an app failed rotation or revocation on every retry; its "
         "tokens are no longer renewed.",
         "Read the function's failure logs for the app, fix the cause, then run `rotation run --app APP`.",
+        (),
+    ),
+    Control(
+        "OPS-002",
+        "Manual actions on an application are recorded and reviewed",
+        "info",
+        "manual-action",
+        "revoke-now, rotate --now, import and bootstrap are acts of a person outside the schedule; each "
+        "leaves an event (who, what, why, when, outcome) that a reviewer confirms was intended.",
+        "Confirm with the person named in the evidence that the action and its reason were intended; "
+        "a failed action may need to be repeated.",
         (),
     ),
 )

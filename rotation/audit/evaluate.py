@@ -21,8 +21,10 @@ from datetime import datetime, timedelta
 from rotation.audit.fanout import fanout_findings
 from rotation.audit.findings import Finding
 from rotation.audit.iottly import audit_iottly
+from rotation.audit.manual import manual_findings
 from rotation.audit.memo import age, fast_sort_key, when
 from rotation.audit.slots import SlotChecks
+from rotation.domain.events import ManualEvent
 from rotation.domain.lifecycle import created_from_id, grace_ends, superseded_since, within_orphan_window
 from rotation.domain.model import (
     AllowedToken,
@@ -58,6 +60,8 @@ class Observed:
     keys: Sequence[KeyCheck] = ()
     poison: Sequence[PoisonNote] | None = None  # None: no fan-out queue configured
     poison_error: str | None = None  # the poison queue could not be read
+    manual_events: Sequence[ManualEvent] | None = None  # None: not gathered (`rotation.audit.manual`)
+    manual_error: str | None = None  # the manual-action events could not be read
 
 
 @dataclass(frozen=True)
@@ -321,4 +325,5 @@ def _evaluate(observed: Observed, policies: Policies, now: datetime) -> list[Fin
     for iottly in policies.iottly:
         findings.extend(audit_iottly(iottly, keys.get(iottly.name, {}), now))
     findings.extend(fanout_findings(observed.poison, observed.poison_error, [a.name for a in policies.apps]))
+    findings.extend(manual_findings(observed.manual_events, observed.manual_error))
     return sorted(findings, key=fast_sort_key)

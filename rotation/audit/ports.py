@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rotation.audit.report.retention import Retention
+from rotation.domain.events import ManualEvent
 from rotation.domain.model import AppSpec, IottlyAppSpec
 from rotation.engine.ports import IoTCentralPort, IottlyPort, VaultPort
 
@@ -78,6 +79,11 @@ class AuditRuntime(Protocol):
     def vault(self, url: str) -> VaultPort: ...
     def iottly(self, base_url: str) -> IottlyPort: ...
     def report_store(self) -> ReportStore | None: ...
+
+    def manual_events(self, since: datetime) -> Sequence[ManualEvent]:
+        """Manual actions (revoke-now, rotate --now, import, bootstrap) on the audited apps since `since`;
+        raises RotationError when the event store cannot be read."""
+        ...
 
     def poison_entries(self) -> Sequence[PoisonedApp]:
         """What the queue fan-out gave up on; raises RotationError when the poison queue cannot be read."""

@@ -25,6 +25,7 @@ from rotation.audit.report.files import FORMATS, OCSF_FILE, load_entries, write_
 from rotation.audit.report.locations import Location, declared, location_map
 from rotation.audit.report.model import AuditReport, Coverage, DiffEntry, compute_diff
 from rotation.audit.report.ocsf import read_entries
+from rotation.domain.events import WINDOW, ManualEvent
 from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
 from rotation.domain.severity import SEVERITIES, at_or_above
 from rotation.engine.observe import observe_app
@@ -131,13 +132,24 @@ def gather(
     poison_error = None
     if poison is None:
         poison, poison_error = _poison(runtime)
+    manual, manual_error = _manual(runtime)
     return Observed(
         apps={state.name: state for state, _ in apps},
         verify=[c for _, checks in apps for c in checks],
         keys=keys,
         poison=poison,
         poison_error=poison_error,
+        manual_events=manual,
+        manual_error=manual_error,
     )
+
+
+def _manual(runtime: AuditRuntime) -> tuple[list[ManualEvent] | None, str | None]:
+    """Manual actions of the audited apps within `WINDOW` (`rotation.audit.manual`): (events, read error)."""
+    try:
+        return list(runtime.manual_events(runtime.now() - WINDOW)), None
+    except RotationError as exc:
+        return None, str(exc)
 
 
 def run_id_for(moment: datetime) -> str:

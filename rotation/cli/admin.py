@@ -15,7 +15,9 @@ import typer
 from rotation.cli.engine import JsonOpt, runtime_for
 from rotation.cli.examples import epilog
 from rotation.cli.jsonout import emit_document
+from rotation.cli.manual import ReasonOpt, confirm_revoke, recorded, unrecorded
 from rotation.cli.output import console, guarded, plain, table
+from rotation.domain.events import check_reason
 from rotation.domain.ids import is_guid
 from rotation.domain.secret import Secret
 from rotation.engine import admin
@@ -28,13 +30,34 @@ from rotation.policy.specs import load_app_specs
 @guarded
 def revoke_now(
     app_name: Annotated[str, typer.Option("--app")],
+    *,
     token_id: Annotated[str, typer.Option()],
+    reason: ReasonOpt = None,
     force: Annotated[bool, typer.Option(help="also when it is a slot's current token")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="do not ask for confirmation (required without a terminal)")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be revoked; change nothing")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete one token from an app at once (an incident). Refuses a current token unless --force."""
+    """Delete one token from an app at once (an incident). Refuses a current token unless --force; asks
+    for confirmation on a terminal unless --yes; --reason is required (it goes into the audit trail)."""
+    if dry_run:
+        runtime = runtime_for([app_name])
+        _show_preview(admin.preview_revoke(runtime, runtime.apps[0], token_id, force=force), as_json)
+        return
+    why = check_reason(reason, required=True)
+    confirm_revoke(app_name, token_id, yes=yes)
     runtime = runtime_for([app_name])
-    outcome = admin.revoke_now(runtime, runtime.apps[0], token_id, force=force)
+    outcome, errors = recorded(
+        runtime,
+        "revoke-now",
+        app_name,
+        lambda: admin.revoke_now(runtime, runtime.apps[0], token_id, force=force, reason=why),
+        reason=why,
+        token_id=token_id,
+        describe=lambda o: ("done", o.detail, token_id),
+    )
     if as_json:
         emit_document(plain(outcome))
     else:
@@ -43,17 +66,62 @@ def revoke_now(
             ("app", "token", "status", "detail"),
             [(outcome.app, token_id, outcome.status, outcome.detail)],
         )
+    unrecorded("revoke-now", errors)
+
+
+def _show_preview(preview: admin.RevokePreview, as_json: bool) -> None:
+    current = ", ".join(preview.current_of) or "-"
+    versions = ", ".join(preview.versions) or "none"
+    detail = f"would delete {preview.token_id}; current of: {current}; vault versions to disable: {versions}"
+    if as_json:
+        emit_document(
+            {
+                "action": "RevokeNow",
+                "app": preview.app,
+                "slot": next(iter(preview.current_of), None),
+                "status": "dry-run",
+                "reason": "dry run: nothing changed",
+                "detail": detail,
+                "preview": plain(preview),
+            }
+        )
+        return
+    table(
+        "revoke-now --dry-run (nothing changed)",
+        ("app", "token", "roles", "expiry", "current of", "vault versions"),
+        [
+            (
+                preview.app,
+                preview.token_id,
+                ", ".join(preview.roles) or "none",
+                preview.expiry.isoformat() if preview.expiry else "none",
+                current,
+                versions,
+            )
+        ],
+    )
 
 
 @guarded
-def import_key(app_name: Annotated[str, typer.Option("--app")], slot: Annotated[str, typer.Option()]) -> None:
+def import_key(
+    app_name: Annotated[str, typer.Option("--app")], slot: Annotated[str, typer.Option()], reason: ReasonOpt = None
+) -> None:
     """Import an iottly key (made in its web UI) from stdin into Key Vault, after checking it works."""
+    why = check_reason(reason, required=False)
     settings = Settings.from_env()
     _, iottly_apps = load_app_specs(settings)
     value = _read_secret("iottly key")
     runtime = Runtime(settings, [], iottly_apps=iottly_apps)  # the sandbox's clock offset checks their URLs
-    detail = admin.import_iottly_key(runtime, iottly_apps, app_name, slot, value)
+    detail, errors = recorded(
+        runtime,
+        "import",
+        app_name,
+        lambda: admin.import_iottly_key(runtime, iottly_apps, app_name, slot, value),
+        reason=why,
+        slot=slot,
+    )
     console.print(detail, markup=False)
+    unrecorded("import", errors)
 
 
 @guarded
@@ -80,17 +148,27 @@ def bootstrap(
     tenant_id: Annotated[
         str | None, typer.Option("--tenant-id", help="with --object-id: the identity's tenant id")
     ] = None,
+    reason: ReasonOpt = None,
 ) -> None:
     """Register this service's identity as an IoT Central service-principal user, using a one-off admin
     API token read from stdin (create it in the app's web UI, delete it afterwards)."""
+    why = check_reason(reason, required=False)
     identity = _identity(object_id, tenant_id)
     runtime = runtime_for([app_name])
     token = _read_secret("admin API token")
-    if api_token_slot:
-        detail = admin.store_api_token(runtime, runtime.apps[0], token)
-    else:
-        detail = admin.bootstrap(runtime, runtime.apps[0], token, role=role, user_id=user_id, identity=identity)
+    spec = runtime.apps[0]
+
+    def act() -> str:
+        if api_token_slot:
+            return admin.store_api_token(runtime, spec, token)
+        return admin.bootstrap(runtime, spec, token, role=role, user_id=user_id, identity=identity)
+
+    slot = spec.api_token_slot if api_token_slot else None
+    detail, errors = recorded(
+        runtime, "bootstrap", app_name, act, reason=why, slot=slot, via=lambda: f"api-token:{admin.token_id_of(token)}"
+    )
     console.print(detail, markup=False)
+    unrecorded("bootstrap", errors)
 
 
 COMMANDS: dict[str, Callable[..., None]] = {

@@ -15,9 +15,11 @@ from rich.progress import Progress
 
 from rotation.audit.report.files import FORMATS
 from rotation.cli import audit as cli_audit
+from rotation.cli import manual
 from rotation.cli.examples import epilog
 from rotation.cli.jsonout import emit_document, planned
 from rotation.cli.output import Exit, console, err_console, guarded, table, tls_cause
+from rotation.domain.events import check_reason
 from rotation.engine import admin
 from rotation.engine.actions import Blocked
 from rotation.engine.jobs import AppRun, Job, JobResult, run_job
@@ -168,17 +170,35 @@ def rotate(
     slot: Annotated[str | None, typer.Option(help="with --app and --now")] = None,
     now: Annotated[bool, typer.Option("--now", help="rotate --slot now, due or not")] = False,
     as_json: JsonOpt = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="with --now (required): why, for the audit trail")
+    ] = None,
 ) -> None:
     """Mint, stage, verify and promote new tokens for every due slot."""
     forced: list[tuple[str, str]] = []
-    if now or slot:
+    if now or slot or reason:
         if not (now and slot and apps and len(apps) == 1):
             raise UserError("--now: got an incomplete request, expected --app APP --slot SLOT --now together")
         forced = [(apps[0], slot)]
+        reason = check_reason(reason, required=True)
     runtime = runtime_for(apps)
     if forced and not any(s.slot == slot for a in runtime.apps for s in a.slots):
         raise UserError(f"--slot: got {slot!r}, expected a slot declared for app {apps[0]!r}")  # type: ignore[index]
-    raise typer.Exit(report(_run(runtime, "rotate", forced=forced), as_json))
+    if not forced:
+        raise typer.Exit(report(_run(runtime, "rotate"), as_json))
+    app, name = forced[0]
+    result, errors = manual.recorded(
+        runtime,
+        "rotate-now",
+        app,
+        lambda: _run(runtime, "rotate", forced=forced),
+        reason=str(reason),
+        slot=name,
+        describe=manual.rotation_outcome(name),
+    )
+    code = report(result, as_json)
+    manual.unrecorded("rotate --now", errors)
+    raise typer.Exit(code)
 
 
 @guarded

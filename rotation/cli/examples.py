@@ -5,15 +5,19 @@ from __future__ import annotations
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "plan": ("rotation plan", "rotation plan --app contoso-fleet --json"),
-    "rotate": ("rotation rotate", "rotation rotate --app contoso-fleet --slot dashboard-reader --now"),
+    "rotate": (
+        "rotation rotate",
+        "rotation rotate --app contoso-fleet --slot dashboard-reader --now --reason 'INC-42: suspected leak'",
+    ),
     "revoke": ("rotation revoke", "rotation revoke --app contoso-fleet --json"),
     "run": ("rotation run", "rotation run --fail-on medium --json"),
     "simulate": ("rotation simulate --days 90", "rotation simulate --app contoso-fleet --json"),
     "revoke-now": (
-        "rotation revoke-now --app contoso-fleet --token-id ops-admin",
-        "rotation revoke-now --app contoso-fleet --token-id TOKEN_ID --force",
+        "rotation revoke-now --app contoso-fleet --token-id ops-admin --dry-run",
+        "rotation revoke-now --app contoso-fleet --token-id ops-admin --reason 'made by hand, CHG-7'",
+        "rotation revoke-now --app contoso-fleet --token-id TOKEN_ID --force --reason INC-42 --yes",
     ),
-    "import": ("rotation import --app greenhouse --slot ingest < key.txt",),
+    "import": ("rotation import --app greenhouse --slot ingest --reason 'new key, CHG-9' < key.txt",),
     "bootstrap": (
         "rotation bootstrap --app contoso-fleet < admin-token.txt",
         "rotation bootstrap --app contoso-fleet --object-id OBJECT_ID --tenant-id TENANT_ID < token.txt",

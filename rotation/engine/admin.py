@@ -3,12 +3,12 @@ acts and says what it did; none prints a token value."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from rotation.domain.model import AppSpec, IottlyAppSpec, RoleAssignment, SlotState
+from rotation.domain.events import jwt_claims
+from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, RoleAssignment, SlotState
 from rotation.domain.protocol import (
     CONTENT_TYPE_API_TOKEN,
     CONTENT_TYPE_IOTTLY_KEY,
@@ -23,7 +23,7 @@ from rotation.domain.secret import Secret
 from rotation.engine.actions import ActionKind
 from rotation.engine.executor import Outcome
 from rotation.engine.observe import observe_app
-from rotation.engine.ports import Connections
+from rotation.engine.ports import Connections, IoTCentralPort, VaultPort
 from rotation.errors import RotationError, UserError
 
 
@@ -37,20 +37,55 @@ def simulated_roles(spec: AppSpec) -> dict[str, str]:
     return roles
 
 
-def revoke_now(runtime: Connections, spec: AppSpec, token_id: str, *, force: bool) -> Outcome:
+@dataclass(frozen=True)
+class RevokePreview:
+    """What `revoke-now` would delete (its `--dry-run`), from the same lookup as the deletion itself."""
+
+    app: str
+    token_id: str
+    roles: tuple[str, ...]
+    expiry: datetime | None
+    current_of: tuple[str, ...]  # slots whose current token it is (only with --force)
+    versions: tuple[str, ...]  # `secret/version (stage)` of every enabled vault version naming it
+
+
+def _lookup(
+    runtime: Connections, spec: AppSpec, token_id: str, *, force: bool
+) -> tuple[IoTCentralPort, VaultPort, AppState, RevokePreview]:
     iotc = runtime.iotcentral(spec)
     vault = runtime.vault(spec.vault)
     state = observe_app(spec, iotc, vault)
     if state.tokens is None:
         raise RotationError(f"{spec.name}: cannot read the app's tokens ({'; '.join(state.errors)}); nothing revoked")
-    if state.token(token_id) is None:
+    token = state.token(token_id)
+    if token is None:
         raise UserError(f"--token-id: got {token_id!r}, expected a token of app {spec.name!r}")
-    slots = {name: slot for name, slot in state.slots.items() if slot.current and slot.current.token_id == token_id}
+    slots = tuple(name for name, slot in state.slots.items() if slot.current and slot.current.token_id == token_id)
     if slots and not force:
         raise UserError(
             f"--token-id: got {token_id!r}, the current token of slot {', '.join(slots)}; expected a "
             "non-current token (rotate the slot first, or pass --force for an incident)"
         )
+    versions = tuple(
+        f"{slot_spec.secret}/{version.version} ({version.stage or 'no stage'})"
+        for slot_spec in spec.slots
+        for version in state.slots.get(slot_spec.slot, SlotState()).versions
+        if version.token_id == token_id and version.enabled
+    )
+    roles = tuple(sorted(r.label(state.roles) for r in token.roles))
+    return iotc, vault, state, RevokePreview(spec.name, token_id, roles, token.expiry, slots, versions)
+
+
+def preview_revoke(runtime: Connections, spec: AppSpec, token_id: str, *, force: bool) -> RevokePreview:
+    """`revoke-now --dry-run`: the same checks and lookup, nothing deleted or disabled."""
+    return _lookup(runtime, spec, token_id, force=force)[3]
+
+
+def revoke_now(
+    runtime: Connections, spec: AppSpec, token_id: str, *, force: bool, reason: str = "operator request"
+) -> Outcome:
+    iotc, vault, state, preview = _lookup(runtime, spec, token_id, force=force)
+    slots = preview.current_of
     iotc.delete_token(token_id)
     now = runtime.now()
     for slot_spec in spec.slots:
@@ -58,7 +93,7 @@ def revoke_now(runtime: Connections, spec: AppSpec, token_id: str, *, force: boo
             if version.token_id == token_id and version.enabled:
                 vault.update(slot_spec.secret, version.version, enabled=False, tags=revoked_tags(version.tags, now))
     note = f"deleted; slot {', '.join(slots)} has no current token until the next rotate" if slots else "deleted"
-    return Outcome(spec.name, next(iter(slots), None), ActionKind.REVOKE_NOW, "done", "operator request", note)
+    return Outcome(spec.name, next(iter(slots), None), ActionKind.REVOKE_NOW, "done", reason, note)
 
 
 def import_iottly_key(
@@ -93,10 +128,9 @@ def import_iottly_key(
 def identity_claims(token: str) -> tuple[str, str]:
     """(object id, tenant id) of this service's identity, read from its own access token's claims."""
     try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = jwt_claims(token)
         return str(claims["oid"]), str(claims["tid"])
-    except (IndexError, KeyError, ValueError, binascii.Error):
+    except (KeyError, ValueError):
         raise RotationError("the identity's access token has no oid/tid claims; expected an Azure AD token") from None
 
 

@@ -24,10 +24,12 @@ from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions
 from rotation.adapters.sdk import timeouts
 from rotation.adapters.storage import MessageQueue, build_queue_client
+from rotation.domain.events import ManualEvent
 from rotation.domain.model import AppSpec, IottlyAppSpec, SlotState
 from rotation.domain.secret import Secret
 from rotation.engine.ports import AppLock
 from rotation.errors import ConfigError
+from rotation.hosting import manual
 from rotation.hosting.config import Settings
 
 if TYPE_CHECKING:
@@ -237,6 +239,11 @@ class Runtime:
     def identity_token(self) -> str:
         """This service's own access token for IoT Central (its claims name the identity)."""
         return str(self.credential_object().get_token(SCOPE).token)
+
+    def manual_events(self, since: datetime) -> list[ManualEvent]:
+        """The manual-action events of this runtime's apps since `since` (`rotation.hosting.manual`)."""
+        names = [a.name for a in self.apps] + [a.name for a in self.iottly_apps]
+        return manual.read_events(self, since, names)
 
     def poison_entries(self) -> list[PoisonEntry]:
         """What sits in the fan-out's poison queue (peeked, never removed); see `rotation.hosting.fanout`."""

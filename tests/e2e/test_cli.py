@@ -89,17 +89,23 @@ def test_plan_then_forced_rotation_and_revoke_now(world: RunningWorld, tmp_path:
     assert any(r.startswith("orphan: ") for r in reasons)
     before = set(world.world.iotcentral.app("contoso-fleet").tokens)
 
-    forced = rotation(["rotate", "--app", "contoso-fleet", "--slot", "dashboard-reader", "--now", "--json"], env)
+    forced = rotation(
+        ["rotate", "--app", "contoso-fleet", "--slot", "dashboard-reader", "--now", "--json", "--reason", "test"], env
+    )
     assert forced.returncode == 0, forced.stderr
     minted = set(world.world.iotcentral.app("contoso-fleet").tokens) - before
     assert len([t for t in minted if t.startswith("rot-dashboard-reader-")]) == 1
 
     current = world.world.vault.versions("iotc-contoso-fleet-dashboard-reader")[-1].tags["token-id"]
-    refused = rotation(["revoke-now", "--app", "contoso-fleet", "--token-id", current], env)
+    refused = rotation(
+        ["revoke-now", "--app", "contoso-fleet", "--token-id", current, "--reason", "test", "--yes"], env
+    )
     assert refused.returncode == 2
     assert "the current token of slot dashboard-reader" in refused.stderr
     assert current in world.world.iotcentral.app("contoso-fleet").tokens
-    done = rotation(["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"], env)
+    done = rotation(
+        ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin", "--reason", "test", "--yes"], env
+    )
     assert done.returncode == 0, done.stderr
     assert "ops-admin" not in world.world.iotcentral.app("contoso-fleet").tokens
 

@@ -102,7 +102,9 @@ def test_a_credential_failure_is_one_line(world: RunningWorld, tmp_path: Path, g
     """The managed-identity endpoint refuses the connection or answers HTML: revoke-now says so in one line."""
     endpoint = f"http://127.0.0.1:{closed_port()}/msi/token" if identity == "closed" else f"{garbage_url}/msi/token"
     env = {**service_env(world, tmp_path, timedelta(0)), "IDENTITY_ENDPOINT": endpoint}
-    done = rotation(["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"], env)
+    done = rotation(
+        ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin", "--reason", "test", "--yes"], env
+    )
     line = assert_one_error_line(done)
     assert done.returncode in (Exit.FAILED, Exit.INTERNAL), done.stderr
     assert line.startswith(("internal error: ", "error: ")), line

@@ -60,5 +60,7 @@ def test_every_command_json_matches_its_schema(world: RunningWorld, tmp_path: Pa
     _valid("report diff", rotation(["report", "diff", first["run_dir"], audit["run_dir"], "--json"], env).stdout)
     simulated = _valid("simulate", rotation(["simulate", "--days", "30", "--json"], env).stdout)
     assert "contoso-fleet" in simulated["apps"]
-    revoked = rotation(["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin", "--json"], env)
+    revoked = rotation(
+        ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin", "--json", "--reason", "t", "--yes"], env
+    )
     assert _valid("revoke-now", revoked.stdout)["status"] == "done"

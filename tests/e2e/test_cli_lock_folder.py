@@ -21,7 +21,7 @@ from rotation.policy.specs import load_app_specs
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 300  # seconds: only a bound on a run that would otherwise never end, never a timing
-ROTATE = ["rotate", "--app", "contoso-fleet", "--slot", "dashboard-reader", "--now", "--json"]
+ROTATE = ["rotate", "--app", "contoso-fleet", "--slot", "dashboard-reader", "--now", "--json", "--reason", "test"]
 
 
 def _rotate_from(folder: Path, env: dict[str, str]) -> dict[str, object]:

@@ -21,7 +21,7 @@ CAUSE = re.compile(r"certificate verify failed for host 127\.0\.0\.1:\d+: set RO
     "args",
     [
         ["rotate", "--app", "contoso-fleet"],
-        ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"],
+        ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin", "--reason", "test", "--yes"],
     ],
 )
 def test_an_untrusted_certificate_is_named_once(world: RunningWorld, tmp_path: Path, args: list[str]) -> None:

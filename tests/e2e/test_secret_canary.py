@@ -166,13 +166,13 @@ def _failure_paths(canary: Canary, world: RunningWorld, reports: Path, garbage_u
             "500",
             iotc,
             Fault("error", route="ApiTokens_Create", status=500),
-            ["rotate", "--app", "northwind-labs", "--slot", "telemetry-reader", "--now"],
+            ["rotate", "--app", "northwind-labs", "--slot", "telemetry-reader", "--now", "--reason", "canary"],
         ),
         (
             "drop",
             iotc,
             Fault("drop", route="ApiTokens_Remove"),
-            ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"],
+            ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin", "--reason", "canary", "--yes"],
         ),
     ]
     for name, faults, fault, args in provoked:
@@ -188,7 +188,9 @@ def _failure_paths(canary: Canary, world: RunningWorld, reports: Path, garbage_u
     assert canary.cli("identity-401", ["rotate", "--app", "contoso-fleet"], wrong_header) == 3
     garbage_identity = {**env, "IDENTITY_ENDPOINT": f"{garbage_url}/msi/token"}
     assert canary.cli(
-        "foreign-identity", ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin"], garbage_identity
+        "foreign-identity",
+        ["revoke-now", "--app", "contoso-fleet", "--token-id", "ops-admin", "--reason", "canary", "--yes"],
+        garbage_identity,
     ) in (3, 4)
     no_offset = service_env(world, reports, timedelta(0))  # `import` builds a runtime without apps: no offset
     assert canary.cli(

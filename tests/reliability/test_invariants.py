@@ -77,7 +77,9 @@ def test_c_catches_a_current_token_and_a_token_in_grace_being_deleted(
         deleted = [current.tags["token-id"], superseded.tags["token-id"], stale.tags["token-id"]]
         for token_id in deleted:
             done = scenario.server.run(
-                ["revoke-now", "--app", APP, "--token-id", token_id, "--force"], world.env(), tmp_path
+                ["revoke-now", "--app", APP, "--token-id", token_id, "--force", "--reason", "incident", "--yes"],
+                world.env(),
+                tmp_path,
             )
             assert done.returncode == 0, done.stderr
         violations = scenario.guard.violations
