@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rotation.audit.fanout import fanout_findings
-from rotation.audit.findings import Finding
+from rotation.audit.findings import Finding, age, sort_key, when
 from rotation.audit.iottly import audit_iottly
-from rotation.audit.memo import age, fast_sort_key, when
 from rotation.audit.slots import SlotChecks
 from rotation.domain.lifecycle import created_from_id, grace_ends, superseded_since, within_orphan_window
 from rotation.domain.model import (
@@ -292,33 +291,44 @@ class _AppAudit(SlotChecks):
 
 
 def evaluate(observed: Observed, policies: Policies, now: datetime) -> list[Finding]:
-    """Every control for every declared app, sorted: open findings first, worst severity first.
+    """Every control for every declared app as one list, sorted: open findings first, worst severity first.
+    For tests and the pure-audit benchmark; the audit job streams `evaluate_apps` instead.
 
     The cyclic garbage collector is paused meanwhile: the findings hold no cycles, and its full passes,
     each rescanning every finding made so far, made judging 100,000 tokens superlinear (issue 14)."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _evaluate(observed, policies, now)
+        return sorted((f for batch in evaluate_apps(observed, policies, now) for f in batch), key=sort_key)
     finally:
         if paused:
             gc.enable()
 
 
-def _evaluate(observed: Observed, policies: Policies, now: datetime) -> list[Finding]:
-    findings: list[Finding] = []
+def evaluate_apps(observed: Observed, policies: Policies, now: datetime) -> Iterator[list[Finding]]:
+    """The findings one app at a time (each batch sorted like `evaluate`, one app per batch): IoT Central
+    apps in policy order, then iottly apps, then the apps only the fan-out queue names and the pseudo-app
+    `-`. Only one app's findings exist at a time unless the consumer keeps them (issue 14: 1,000 apps of
+    50 tokens make ~290,000 findings). Each family of controls is a generator of its own; an app's
+    fan-out finding (OPS-001) joins its batch."""
     verify: dict[str, dict[str, VerifyCheck]] = {}
     for check in observed.verify:  # by app, then slot: the last check of a slot wins
         verify.setdefault(check.app, {})[check.slot] = check
+    keys: dict[str, dict[str, KeyCheck]] = {}
+    for key in observed.keys:
+        keys.setdefault(key.app, {})[key.slot] = key
+    fanout: dict[str, list[Finding]] = {}
+    for finding in fanout_findings(observed.poison, observed.poison_error, [a.name for a in policies.apps]):
+        fanout.setdefault(finding.app, []).append(finding)
     for spec in policies.apps:
         state = observed.apps.get(spec.name) or AppState(
             spec.name, None, vault_complete=False, errors=("not observed",)
         )
-        findings.extend(_AppAudit(spec, state, verify.get(spec.name, {}), now).all())
-    keys: dict[str, dict[str, KeyCheck]] = {}
-    for key in observed.keys:
-        keys.setdefault(key.app, {})[key.slot] = key
+        found = list(_AppAudit(spec, state, verify.get(spec.name, {}), now).all())
+        yield sorted(found + fanout.pop(spec.name, []), key=sort_key)
     for iottly in policies.iottly:
-        findings.extend(audit_iottly(iottly, keys.get(iottly.name, {}), now))
-    findings.extend(fanout_findings(observed.poison, observed.poison_error, [a.name for a in policies.apps]))
-    return sorted(findings, key=fast_sort_key)
+        yield sorted(
+            [*audit_iottly(iottly, keys.get(iottly.name, {}), now), *fanout.pop(iottly.name, [])], key=sort_key
+        )
+    for app in sorted(fanout):
+        yield sorted(fanout[app], key=sort_key)

@@ -3,13 +3,20 @@
 Attribute names, enums and the type_uid rule come from the OCSF schema files (vendored in
 tests/specs/ocsf/); a test checks every required attribute against the vendored definitions.
 `read_entries` reads a run back for the diff, from standard attributes only.
+
+The file (`audit.ocsf.json`) is one JSON array with ONE COMPACT EVENT PER LINE (`[`, then `{...},` lines,
+then `]`), written as the findings stream by (issue 14): a reader may `json.load` it whole or read it line by
+line (`iter_events`, which also reads the indent=2 files of earlier versions and JSON Lines).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from rotation import __version__
 from rotation.audit.findings import Finding
@@ -37,10 +44,10 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def finding_event(finding: Finding, report: AuditReport, diff_state: Mapping[str, str]) -> dict[str, Any]:
+def finding_event(finding: Finding, report: AuditReport) -> dict[str, Any]:
     control = finding.control
     severity_id = SEVERITY_IDS[finding.severity]
-    status_id, status = FINDING_STATUS["pass" if not finding.open else diff_state.get(finding.uid, "new")]
+    status_id, status = FINDING_STATUS[report.state_of(finding) or "pass"]
     time = _ms(report.generated_at)
     return {
         "activity_id": ACTIVITY_CREATE,
@@ -112,15 +119,54 @@ def _resource(finding: Finding) -> dict[str, Any]:
     }
 
 
-def to_ocsf(report: AuditReport) -> list[dict[str, Any]]:
-    states = report.diff.uids
-    return [finding_event(f, report, states) for f in report.findings]
+class OcsfWriter:
+    """Writes `audit.ocsf.json` as the findings go by: `[`, one compact event per line, `]`."""
+
+    def __init__(self, file: IO[str], report: AuditReport) -> None:
+        self._file, self._report, self._first = file, report, True
+        file.write("[")
+
+    def add(self, app: str, findings: Iterable[Finding]) -> None:
+        write, report = self._file.write, self._report
+        for finding in findings:
+            write("\n" if self._first else ",\n")
+            self._first = False
+            write(json.dumps(finding_event(finding, report), ensure_ascii=False, separators=(",", ":")))
+
+    def close(self, report: AuditReport) -> None:
+        self._file.write("\n]\n")
 
 
-def read_entries(events: Sequence[Mapping[str, Any]]) -> list[DiffEntry]:
-    """The diff's view of a stored run. Raises KeyError/TypeError on a document that is not ours."""
+def iter_events(file: Path) -> Iterator[Mapping[str, Any]]:
+    """The events of an OCSF file, one at a time: the line-per-event array the audit writes, JSON Lines, or
+    (earlier versions, any other layout) the whole document loaded at once. Raises ValueError on non-JSON."""
+    with file.open(encoding="utf-8") as lines:
+        first = lines.readline().strip()
+        if first.startswith("{"):  # JSON Lines
+            yield json.loads(first)
+            yield from (json.loads(line) for line in lines if line.strip())
+            return
+        second = lines.readline()
+        if first == "[" and (second.startswith("{") or second.strip() == "]"):
+            for line in itertools.chain([second], lines) if second.startswith("{") else ():
+                text = line.rstrip().removesuffix(",")
+                if text == "]":
+                    return
+                yield json.loads(text)
+            return
+    document = json.loads(file.read_text(encoding="utf-8"))
+    if not isinstance(document, list):
+        raise TypeError(f"{file}: got a JSON {type(document).__name__}, expected an array of OCSF events")
+    yield from document
+
+
+def read_entries(events: Iterable[Mapping[str, Any]]) -> list[DiffEntry]:
+    """The diff's view of a stored run: its OPEN findings only (a passing one is never new, resolved or
+    unchanged). Raises KeyError/TypeError on a document that is not ours."""
     entries = []
     for event in events:
+        if str(event["status_code"]) == "PASS":
+            continue
         info = event["finding_info"]
         severity = SEVERITY_CAPTIONS[int(event["severity_id"])].lower()
         entries.append(
@@ -134,3 +180,17 @@ def read_entries(events: Sequence[Mapping[str, Any]]) -> list[DiffEntry]:
             )
         )
     return entries
+
+
+def event_finding(event: Mapping[str, Any]) -> Finding:
+    """A finding read back from its event (the resource's evidence included): `AuditRun.all_findings`."""
+    resource = event["resources"][0]
+    return Finding(
+        str(event["compliance"]["control"]),
+        event["status_code"],
+        str(resource["group"]["name"]),
+        str(resource["type"]),
+        str(resource["name"]),
+        str(event.get("status_detail", "")),
+        {str(k): str(v) for k, v in resource.get("data", {}).items()},
+    )
