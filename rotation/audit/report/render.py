@@ -4,7 +4,8 @@ the findings stream by, one application at a time (issue 14: a 1,000-app fleet m
 The summary comes first on the page but is known only at the end, so application sections are written as
 they come (to a temporary file for a small fleet, to their own pages for a large one) and the page that
 carries the summary is written last:
-- up to `INLINE_APPS` applications: one page, `audit.html`: summary, then one collapsed section (`<details>`,
+- up to `INLINE_APPS` applications and `INLINE_TOKENS` listed tokens (known before the first finding is
+  judged; ~6 findings a token): one page, `audit.html`: summary, then one collapsed section (`<details>`,
   open when the app has open findings) per application, in the audit's order (policy order);
 - more: `audit.html` is an index (summary, a table of every application with its counts linking to its page,
   the first `INDEX_OPEN` open findings, worst first) and `apps/<name>.html` holds one page per application.
@@ -31,6 +32,7 @@ from rotation.audit.report.timeline import WIDTH, Timeline, app_timeline
 from rotation.domain.severity import SEVERITIES, Severity, severity_rank
 
 INLINE_APPS = 25  # a fleet of more applications gets an index page and a page per application
+INLINE_TOKENS = 2000  # ... and so does a fleet listing more tokens than this
 INDEX_OPEN = 200  # open findings listed on the index page (the rest: "and N more")
 APPS_DIR = "apps"
 
@@ -122,7 +124,8 @@ class HtmlWriter:
         self._specs = {a.name: a for a in report.policies.apps}
         self._providers = {a.name: "IoT Central" for a in report.policies.apps}
         self._providers.update({a.name: "iottly (keys rotated by hand)" for a in report.policies.iottly})
-        self.large = len(self._providers) > INLINE_APPS
+        tokens = sum(len(state.tokens or ()) for state in report.observed.apps.values())
+        self.large = len(self._providers) > INLINE_APPS or tokens > INLINE_TOKENS
         state: Callable[[Finding], str | None] = report.state_of if report.previous_run else (lambda _: None)
         self._macros: Any = ENV.get_template("audit.html.j2").make_module(
             {
