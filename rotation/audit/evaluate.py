@@ -1,4 +1,6 @@
-"""The audit, pure: `evaluate(observed, policies, now) -> findings`, one finding per control and resource.
+"""The audit, pure: `evaluate_apps(observed, policies, now)` yields one app's findings at a time (what the
+audit job streams into its reports), `evaluate` the same as one sorted list; one finding per control and
+resource.
 
 No I/O and no token values: the audit job gathers what it judges (token listings, vault version
 properties, verification results) and the reports render what it returns. It fails closed: an app that

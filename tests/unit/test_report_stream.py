@@ -23,7 +23,7 @@ from rotation.audit.findings import Finding
 from rotation.audit.report.files import FORMATS, load_entries, write_run
 from rotation.audit.report.locations import location_map
 from rotation.audit.report.model import AuditReport, Coverage, DiffEntry
-from rotation.audit.report.ocsf import finding_event, iter_events
+from rotation.audit.report.ocsf import _ENCODE, _EventText, finding_event, iter_events
 from rotation.audit.report.render import INLINE_APPS, page_name
 from rotation.cli.app import app as cli
 
@@ -228,3 +228,15 @@ def test_diff_entries_of_a_finding_round_trip_through_ocsf(tmp_path: Path) -> No
     assert sorted(load_entries(run_dir, "run")[1], key=lambda e: e.uid) == sorted(
         (DiffEntry.of(f) for f in report.open_findings), key=lambda e: e.uid
     )
+
+
+def test_the_fast_event_text_is_the_encoded_event() -> None:
+    observed, policies = _fleet(2)
+    odd = Finding("IOTC-002", "MANUAL", 'a"b', "tok\\en", "tokens/é\u0000", 'said "x"\n\u00000\u0000', {"k": "\u2028"})
+    findings = [*evaluate(observed, policies, NOW), odd]
+    previous = tuple(DiffEntry.of(f) for f in findings[:3] if f.open)
+    report = AuditReport(RUN, NOW, observed, policies, previous=previous, previous_run="20261101T000000.000000Z")
+    text = _EventText(report)
+    assert {report.state_of(f) for f in findings} == {"new", "unchanged", None}
+    for finding in findings:
+        assert text(finding) == _ENCODE(finding_event(finding, report)), finding

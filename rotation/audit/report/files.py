@@ -1,6 +1,7 @@
 """A run folder on disk: every format written, then the `latest` pointer moved to it.
 
-Layout: `<root>/<run-id>/{run.json, audit.ocsf.json, audit.sarif, audit.html, audit.csv, summary.md}` and
+Layout: `<root>/<run-id>/{run.json, audit.ocsf.json, audit.sarif, audit.html, audit.csv, summary.md}` (and
+`apps/<name>.html` for a large fleet: `rotation.audit.report.render`) and
 `<root>/latest` (a symlink to the newest FULL run folder, replaced atomically; a `LATEST` file naming it where
 symlinks are unavailable). A scoped run (`--app`) never moves `latest`: a reader of `latest` always sees every
 app; per-app baselines come from the manifests (`rotation.audit.report.baseline`). The OCSF file and the
