@@ -25,7 +25,7 @@ from rotation.audit.report.baseline import MANIFEST_FILE, POLICIES_APP, Baseline
 from rotation.audit.report.files import FORMATS, OCSF_FILE, load_entries, write_run
 from rotation.audit.report.locations import Location, declared, location_map
 from rotation.audit.report.model import AuditReport, Coverage, DiffEntry
-from rotation.audit.report.ocsf import event_finding, iter_events, read_entries
+from rotation.audit.report.ocsf import event_finding, iter_events, parse_lines, read_entries
 from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
 from rotation.domain.severity import SEVERITIES, at_or_above
 from rotation.engine.observe import observe_app
@@ -159,7 +159,7 @@ def _baseline(store: ReportStore | None, root: Path, report: AuditReport, curren
     covered = report.coverage.apps
     if store is not None:
         try:
-            found = select(BlobRuns(store, OCSF_FILE, read_entries), report.run_id, covered, current)
+            found = select(BlobRuns(store, OCSF_FILE, read_entries, parse_lines), report.run_id, covered, current)
             if found is not None:
                 return found
         except (RotationError, ValueError, KeyError, TypeError) as exc:

@@ -20,10 +20,11 @@ from typer.testing import CliRunner
 from bench.synthetic import NOW, synthetic_fleet
 from rotation.audit.evaluate import Observed, Policies, evaluate, evaluate_apps
 from rotation.audit.findings import Finding
+from rotation.audit.report.baseline import BlobRuns
 from rotation.audit.report.files import FORMATS, load_entries, write_run
 from rotation.audit.report.locations import location_map
 from rotation.audit.report.model import AuditReport, Coverage, DiffEntry
-from rotation.audit.report.ocsf import _ENCODE, _EventText, finding_event, iter_events
+from rotation.audit.report.ocsf import _ENCODE, _EventText, finding_event, iter_events, parse_lines, read_entries
 from rotation.audit.report.render import INLINE_APPS, page_name
 from rotation.cli.app import app as cli
 
@@ -240,3 +241,32 @@ def test_the_fast_event_text_is_the_encoded_event() -> None:
     assert {report.state_of(f) for f in findings} == {"new", "unchanged", None}
     for finding in findings:
         assert text(finding) == _ENCODE(finding_event(finding, report)), finding
+
+
+class _LinesStore:
+    """Stored runs as a blob store would answer them, with the streaming read the adapter may offer."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.whole_reads = folder, 0
+
+    def run_ids(self, file_name: str, before: str) -> list[str]:
+        return [self.folder.name] if self.folder.name < before else []
+
+    def read_json(self, run_id: str, file_name: str) -> object | None:
+        self.whole_reads += file_name == "audit.ocsf.json"
+        path = self.folder / file_name
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def read_lines(self, run_id: str, file_name: str) -> Iterator[str]:
+        with (self.folder / file_name).open(encoding="utf-8") as lines:
+            yield from lines
+
+
+def test_a_blob_baseline_is_read_line_by_line_when_the_store_can(tmp_path: Path) -> None:
+    observed, policies = _fleet(2)
+    run_dir, report = _write(tmp_path, observed, policies)
+    store = _LinesStore(run_dir)
+    runs = BlobRuns(store, "audit.ocsf.json", read_entries, parse_lines)
+    assert runs.entries(run_dir.name) == load_entries(run_dir, "run")[1]
+    assert len(runs.entries(run_dir.name)) == len(report.open_findings)
+    assert store.whole_reads == 0

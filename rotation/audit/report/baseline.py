@@ -150,8 +150,14 @@ class BlobStore(Protocol):
 class BlobRuns:
     """Runs under `runs/<run-id>/` in Blob Storage (`rotation.adapters.blobstore.BlobReportStore`)."""
 
-    def __init__(self, store: BlobStore, ocsf_file: str, read: Callable[[Any], list[DiffEntry]]) -> None:
-        self._store, self._ocsf, self._read = store, ocsf_file, read
+    def __init__(
+        self,
+        store: BlobStore,
+        ocsf_file: str,
+        read: Callable[[Any], list[DiffEntry]],
+        parse: Callable[[Iterable[str]], Any] | None = None,
+    ) -> None:
+        self._store, self._ocsf, self._read, self._parse = store, ocsf_file, read, parse
 
     def run_ids(self, before: str) -> list[str]:
         return self._store.run_ids(self._ocsf, before)
@@ -161,6 +167,10 @@ class BlobRuns:
         return LEGACY if document is None else Coverage.read(document)
 
     def entries(self, run_id: str) -> list[DiffEntry]:
+        """Streamed line by line when the store can (`read_lines`): a fleet's OCSF file is hundreds of MB."""
+        read_lines = getattr(self._store, "read_lines", None)
+        if read_lines is not None and self._parse is not None:
+            return self._read(self._parse(read_lines(run_id, self._ocsf) or ()))
         return self._read(self._store.read_json(run_id, self._ocsf) or [])
 
 

@@ -187,25 +187,34 @@ class OcsfWriter:
 
 
 def iter_events(file: Path) -> Iterator[Mapping[str, Any]]:
-    """The events of an OCSF file, one at a time: the line-per-event array the audit writes, JSON Lines, or
-    (earlier versions, any other layout) the whole document loaded at once. Raises ValueError on non-JSON."""
+    """The events of an OCSF file, one at a time (`parse_lines`)."""
     with file.open(encoding="utf-8") as lines:
-        first = lines.readline().strip()
-        if first.startswith("{"):  # JSON Lines
-            yield json.loads(first)
-            yield from (json.loads(line) for line in lines if line.strip())
-            return
-        second = lines.readline()
-        if first == "[" and (second.startswith("{") or second.strip() == "]"):
-            for line in itertools.chain([second], lines) if second.startswith("{") else ():
-                text = line.rstrip().removesuffix(",")
-                if text == "]":
-                    return
-                yield json.loads(text)
-            return
-    document = json.loads(file.read_text(encoding="utf-8"))
+        yield from parse_lines(lines)
+
+
+def parse_lines(lines: Iterable[str]) -> Iterator[Mapping[str, Any]]:
+    """Events from the lines of an OCSF file, one at a time: the line-per-event array the audit writes, or
+    JSON Lines; any other layout (the indented arrays of earlier versions) is loaded whole, as it was
+    written. Raises ValueError on text that is not JSON, TypeError on JSON that is not an array."""
+    rest = iter(lines)
+    first = next(rest, "").strip()
+    if first.startswith("{"):  # JSON Lines
+        yield json.loads(first)
+        yield from (json.loads(line) for line in rest if line.strip())
+        return
+    second = next(rest, "")
+    if first == "[" and second.strip() == "]":
+        return
+    if first == "[" and second.startswith("{"):
+        for line in itertools.chain([second], rest):
+            text = line.rstrip().removesuffix(",")
+            if text == "]":
+                return
+            yield json.loads(text)
+        raise ValueError("got an OCSF array without its closing ], expected the whole file")
+    document = json.loads("".join(itertools.chain([first, second], rest)))
     if not isinstance(document, list):
-        raise TypeError(f"{file}: got a JSON {type(document).__name__}, expected an array of OCSF events")
+        raise TypeError(f"got a JSON {type(document).__name__}, expected an array of OCSF events")
     yield from document
 
 
