@@ -30,6 +30,7 @@ from rotation.policy.specs import load_app_specs
 report_app = typer.Typer(help="Work with stored audit runs.", no_args_is_help=True)
 
 AppOpt = Annotated[list[str] | None, typer.Option("--app", help="only these apps (repeatable)")]
+TABLE_OPEN = 200  # open findings printed (worst first); --json and the run folder hold them all
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
@@ -73,11 +74,15 @@ def show_run(run: AuditRun, as_json: bool) -> None:
         emit_document(_run_document(run))
         return
     report = run.report
+    shown = report.open_findings[:TABLE_OPEN]
     table(
         f"audit {report.run_id}: open findings (fail on {run.fail_on} and above)",
         ("severity", "status", "control", "resource", "finding"),
-        [(f.severity, f.status, f.control_id, f"{f.app}/{f.resource}", f.message) for f in report.open_findings],
+        [(f.severity, f.status, f.control_id, f"{f.app}/{f.resource}", f.message) for f in shown],
     )
+    if len(report.open_findings) > len(shown):
+        more = len(report.open_findings) - len(shown)
+        console.print(f"… and {more} more open findings (worst first above; all in the run folder)", markup=False)
     counts = ", ".join(f"{n} {s}" for s, n in run.counts.items() if n) or "none open"
     diff = report.diff
     since = (

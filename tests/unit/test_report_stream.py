@@ -26,7 +26,9 @@ from rotation.audit.report.locations import location_map
 from rotation.audit.report.model import AuditReport, Coverage, DiffEntry
 from rotation.audit.report.ocsf import _ENCODE, _EventText, finding_event, iter_events, parse_lines, read_entries
 from rotation.audit.report.render import INLINE_APPS, page_name
+from rotation.audit.run import AuditRun
 from rotation.cli.app import app as cli
+from rotation.cli.audit import TABLE_OPEN, show_run
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 RUN = "20261124T120000.000000Z"
@@ -270,3 +272,12 @@ def test_a_blob_baseline_is_read_line_by_line_when_the_store_can(tmp_path: Path)
     assert runs.entries(run_dir.name) == load_entries(run_dir, "run")[1]
     assert len(runs.entries(run_dir.name)) == len(report.open_findings)
     assert store.whole_reads == 0
+
+
+def test_the_cli_prints_a_bounded_table_of_open_findings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = AuditReport(RUN, NOW, Observed({}), Policies([]))
+    run_dir, finished = write_run(report, _Once(batches=TABLE_OPEN + 7, size=2), tmp_path, ["md"])
+    show_run(AuditRun(finished, run_dir, "high"), as_json=False)
+    out = capsys.readouterr().out
+    assert "and 7 more open findings" in out
+    assert out.count("tokens/bad") == TABLE_OPEN
