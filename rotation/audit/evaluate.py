@@ -1,4 +1,6 @@
-"""The audit, pure: `evaluate(observed, policies, now) -> findings`, one finding per control and resource.
+"""The audit, pure: `evaluate_apps(observed, policies, now)` yields one app's findings at a time (what the
+audit job streams into its reports), `evaluate` the same as one sorted list; one finding per control and
+resource.
 
 No I/O and no token values: the audit job gathers what it judges (token listings, vault version
 properties, verification results) and the reports render what it returns. It fails closed: an app that
@@ -17,12 +19,12 @@ import gc
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 
 from rotation.audit.fanout import fanout_findings
-from rotation.audit.findings import Finding
+from rotation.audit.findings import Finding, age, sort_key, when
 from rotation.audit.iottly import audit_iottly
 from rotation.audit.manual import manual_findings
-from rotation.audit.memo import age, fast_sort_key, when
 from rotation.audit.slots import SlotChecks
 from rotation.domain.events import ManualEvent
 from rotation.domain.lifecycle import created_from_id, grace_ends, superseded_since, within_orphan_window
@@ -296,34 +298,47 @@ class _AppAudit(SlotChecks):
 
 
 def evaluate(observed: Observed, policies: Policies, now: datetime) -> list[Finding]:
-    """Every control for every declared app, sorted: open findings first, worst severity first.
+    """Every control for every declared app as one list, sorted: open findings first, worst severity first.
+    For tests and the pure-audit benchmark; the audit job streams `evaluate_apps` instead.
 
     The cyclic garbage collector is paused meanwhile: the findings hold no cycles, and its full passes,
     each rescanning every finding made so far, made judging 100,000 tokens superlinear (issue 14)."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _evaluate(observed, policies, now)
+        return sorted((f for batch in evaluate_apps(observed, policies, now) for f in batch), key=sort_key)
     finally:
         if paused:
             gc.enable()
 
 
-def _evaluate(observed: Observed, policies: Policies, now: datetime) -> list[Finding]:
-    findings: list[Finding] = []
+def evaluate_apps(observed: Observed, policies: Policies, now: datetime) -> Iterator[list[Finding]]:
+    """The findings one app at a time (each batch sorted like `evaluate`, one app per batch): IoT Central
+    apps in policy order, then iottly apps, then the apps only the fan-out queue names and the pseudo-app
+    `-`. Only one app's findings exist at a time unless the consumer keeps them (issue 14: 1,000 apps of
+    50 tokens make ~290,000 findings). Each family of controls is a generator of its own; an app's
+    fan-out finding (OPS-001) and its manual actions (OPS-002) join its batch."""
     verify: dict[str, dict[str, VerifyCheck]] = {}
     for check in observed.verify:  # by app, then slot: the last check of a slot wins
         verify.setdefault(check.app, {})[check.slot] = check
+    keys: dict[str, dict[str, KeyCheck]] = {}
+    for key in observed.keys:
+        keys.setdefault(key.app, {})[key.slot] = key
+    joined: dict[str, list[Finding]] = {}  # the fan-out and manual-action findings, by app
+    for finding in chain(
+        fanout_findings(observed.poison, observed.poison_error, [a.name for a in policies.apps]),
+        manual_findings(observed.manual_events, observed.manual_error),
+    ):
+        joined.setdefault(finding.app, []).append(finding)
     for spec in policies.apps:
         state = observed.apps.get(spec.name) or AppState(
             spec.name, None, vault_complete=False, errors=("not observed",)
         )
-        findings.extend(_AppAudit(spec, state, verify.get(spec.name, {}), now).all())
-    keys: dict[str, dict[str, KeyCheck]] = {}
-    for key in observed.keys:
-        keys.setdefault(key.app, {})[key.slot] = key
+        found = list(_AppAudit(spec, state, verify.get(spec.name, {}), now).all())
+        yield sorted(found + joined.pop(spec.name, []), key=sort_key)
     for iottly in policies.iottly:
-        findings.extend(audit_iottly(iottly, keys.get(iottly.name, {}), now))
-    findings.extend(fanout_findings(observed.poison, observed.poison_error, [a.name for a in policies.apps]))
-    findings.extend(manual_findings(observed.manual_events, observed.manual_error))
-    return sorted(findings, key=fast_sort_key)
+        yield sorted(
+            [*audit_iottly(iottly, keys.get(iottly.name, {}), now), *joined.pop(iottly.name, [])], key=sort_key
+        )
+    for app in sorted(joined):
+        yield sorted(joined[app], key=sort_key)

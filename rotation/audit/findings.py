@@ -1,6 +1,8 @@
 """What the audit returns and every report renders: one judgement of one control on one resource.
 
-Evidence is plain strings (ids, roles, dates, secret names and versions), never a token value.
+Evidence is plain strings (ids, roles, dates, secret names and versions), never a token value. A fleet
+audit makes hundreds of thousands of findings (issue 14), so a finding is compact (`slots`), and the hot
+helpers that format dates and order findings are memoised here (`when`, `age`, `sort_key`).
 """
 
 from __future__ import annotations
@@ -8,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from rotation.audit.controls import CONTROLS, Control, Status
 from rotation.domain.model import SecretVersion
 from rotation.domain.severity import Severity, severity_rank
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     control_id: str
     status: Status
@@ -47,15 +50,43 @@ class Finding:
         return self.status == "FAIL" and self.control_id.startswith("AUDIT-")
 
 
-def sort_key(finding: Finding) -> tuple[int, int, str, str]:
-    return (0 if finding.open else 1, severity_rank(finding.severity), finding.app, finding.uid)
+_RANK = {cid: severity_rank(control.severity) for cid, control in CONTROLS.items()}
+# With no control id a prefix of another, ordering uids ("<control>:<app>/<resource>") within one app is
+# ordering (control, resource): the key compares the parts instead of building each uid.
+_PREFIX_FREE = not any(a != b and b.startswith(a) for a in CONTROLS for b in CONTROLS)
+
+
+def sort_key(finding: Finding) -> tuple[int, int, str, str, str]:
+    """Open first, worst severity first, then app and uid; the rank looked up once per control."""
+    if _PREFIX_FREE:
+        return (
+            0 if finding.status != "PASS" else 1,
+            _RANK[finding.control_id],
+            finding.app,
+            finding.control_id,
+            finding.resource,
+        )
+    return (0 if finding.open else 1, severity_rank(finding.severity), finding.app, finding.uid, "")
+
+
+def _format_when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+@lru_cache(maxsize=1 << 16)
+def _when_at(moment: datetime, offset: timedelta | None) -> str:
+    return _format_when(moment)
 
 
 def when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "none"
+    """Memoised: a token's expiry and creation are formatted several times each. The key holds the UTC
+    offset, because equal instants in two zones compare equal but print differently."""
+    return "none" if moment is None else _when_at(moment, moment.utcoffset())
 
 
+@lru_cache(maxsize=1 << 16)
 def age(delta: timedelta) -> str:
+    """Memoised (timedeltas compare exactly, so equal ones print the same)."""
     hours = delta.total_seconds() / 3600
     return f"{hours / 24:.1f} days" if abs(hours) >= 48 else f"{hours:.0f} hours"
 

@@ -10,21 +10,22 @@ above it, 3 the audit is incomplete or its upload failed (the local copy is kept
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate
+from rotation.audit.evaluate import Observed, PoisonNote, Policies, evaluate_apps
+from rotation.audit.fanout import fanout_findings
 from rotation.audit.findings import Finding, policy_error
 from rotation.audit.ports import AuditRuntime, ReportStore
 from rotation.audit.report.baseline import MANIFEST_FILE, POLICIES_APP, Baseline, BlobRuns, LocalRuns, prune, select
 from rotation.audit.report.files import FORMATS, OCSF_FILE, load_entries, write_run
 from rotation.audit.report.locations import Location, declared, location_map
-from rotation.audit.report.model import AuditReport, Coverage, DiffEntry, compute_diff
-from rotation.audit.report.ocsf import read_entries
+from rotation.audit.report.model import AuditReport, Coverage, DiffEntry
+from rotation.audit.report.ocsf import event_finding, iter_events, parse_lines, read_entries
 from rotation.domain.events import WINDOW, ManualEvent
 from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
 from rotation.domain.severity import SEVERITIES, at_or_above
@@ -45,8 +46,14 @@ class AuditRun:
     upload_error: str | None = None
 
     @property
-    def findings(self) -> Sequence[Finding]:
-        return self.report.findings
+    def open_findings(self) -> list[Finding]:
+        """The open findings (FAIL and MANUAL), worst first: all the run keeps in memory (issue 14)."""
+        return self.report.open_findings
+
+    def all_findings(self) -> list[Finding]:
+        """Every finding, PASS included, read back from the run's OCSF file (for tests and small runs: the
+        audit itself never holds them all)."""
+        return [event_finding(e) for e in iter_events(self.run_dir / OCSF_FILE)]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -55,7 +62,7 @@ class AuditRun:
 
     @property
     def over_threshold(self) -> list[Finding]:
-        return [f for f in self.findings if f.open and at_or_above(f.severity, self.fail_on)]
+        return [f for f in self.open_findings if at_or_above(f.severity, self.fail_on)]
 
     @property
     def failed(self) -> bool:
@@ -164,7 +171,7 @@ def _baseline(store: ReportStore | None, root: Path, report: AuditReport, curren
     covered = report.coverage.apps
     if store is not None:
         try:
-            found = select(BlobRuns(store, OCSF_FILE, read_entries), report.run_id, covered, current)
+            found = select(BlobRuns(store, OCSF_FILE, read_entries, parse_lines), report.run_id, covered, current)
             if found is not None:
                 return found
         except (RotationError, ValueError, KeyError, TypeError) as exc:
@@ -192,16 +199,15 @@ def _publish(store: ReportStore, run: AuditRun) -> None:
 
 def _log_findings(run: AuditRun) -> None:
     """One structured line per open finding: what the high-severity alert rule in Azure Monitor queries."""
-    for finding in run.findings:
-        if finding.open:
-            log.info(
-                "audit_finding control=%s severity=%s status=%s app=%s resource=%s",
-                finding.control_id,
-                finding.severity,
-                finding.status,
-                finding.app,
-                finding.resource,
-            )
+    for finding in run.open_findings:
+        log.info(
+            "audit_finding control=%s severity=%s status=%s app=%s resource=%s",
+            finding.control_id,
+            finding.severity,
+            finding.status,
+            finding.app,
+            finding.resource,
+        )
     log.info(
         "audit_summary run=%s open=%s exit=%s",
         run.report.run_id,
@@ -230,11 +236,15 @@ def run_audit(
     run_id = run_id_for(now)
     policies = Policies(runtime.apps, runtime.iottly_apps)
     observed = gather(runtime, poison, on_app_done)
-    findings = evaluate(observed, policies, now)
     audited = [a.name for a in runtime.apps] + [a.name for a in runtime.iottly_apps]
     coverage = Coverage(frozenset([POLICIES_APP, *audited]), full=not scoped)
-    report = AuditReport(run_id, now, findings, observed, policies, coverage=coverage, locations=location_map(policies))
-    return _finish(runtime, report, root, formats, fail_on)
+    report = AuditReport(run_id, now, observed, policies, coverage=coverage, locations=location_map(policies))
+    uncovered = [  # what the run found about apps it did not cover (the fan-out queue names them)
+        DiffEntry.of(f)
+        for f in fanout_findings(observed.poison, observed.poison_error, [a.name for a in runtime.apps])
+        if not coverage.covers(f.app)
+    ]
+    return _finish(runtime, report, evaluate_apps(observed, policies, now), uncovered, (root, formats, fail_on))
 
 
 def record_policy_error(
@@ -250,13 +260,14 @@ def record_policy_error(
     report = AuditReport(
         run_id_for(now),
         now,
-        [policy_error(message)],
         Observed(apps={}),
         Policies([]),
         coverage=Coverage(frozenset([POLICIES_APP]), full=True),
         locations=_error_location(message),
     )
-    return _finish(runtime, report, out_dir or runtime.settings.reports_dir, formats, fail_on)
+    return _finish(
+        runtime, report, [[policy_error(message)]], [], (out_dir or runtime.settings.reports_dir, formats, fail_on)
+    )
 
 
 def _error_location(message: str) -> dict[str, Location]:
@@ -282,14 +293,23 @@ def _prune(runtime: AuditRuntime, root: Path, report: AuditReport) -> None:
         log.info("audit retention: removed %d run folder(s) from %s", len(removed), root)
 
 
-def _finish(runtime: AuditRuntime, report: AuditReport, root: Path, formats: Sequence[str], fail_on: str) -> AuditRun:
+def _finish(
+    runtime: AuditRuntime,
+    report: AuditReport,
+    batches: Iterable[Sequence[Finding]],
+    uncovered: list[DiffEntry],
+    where: tuple[Path, Sequence[str], str],
+) -> AuditRun:
+    """The baseline first (so each finding is written knowing whether it is new), then one streamed pass
+    of the findings into every format (`write_run`), then retention, publishing and the log lines."""
+    root, formats, fail_on = where
     store = runtime.report_store()  # one client for reading the previous run and publishing this one
     try:
-        current = [DiffEntry.of(f) for f in report.findings]
-        baseline = _baseline(store, root, report, current)
-        diff = compute_diff(baseline.entries if baseline else None, current, baseline.newest if baseline else None)
-        report = replace(report, diff=replace(diff, baselines=dict(baseline.runs) if baseline else {}))
-        run = AuditRun(report, write_run(report, root, formats), fail_on)
+        baseline = _baseline(store, root, report, uncovered)
+        if baseline is not None:
+            report = replace(report, previous=baseline.entries, previous_run=baseline.newest, baselines=baseline.runs)
+        run_dir, report = write_run(report, batches, root, formats)
+        run = AuditRun(report, run_dir, fail_on)
         _prune(runtime, root, report)
         if store is not None:
             _publish(store, run)

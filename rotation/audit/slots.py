@@ -10,8 +10,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 
 from rotation.audit.controls import CONTROLS, Status
-from rotation.audit.findings import Finding, version_hygiene
-from rotation.audit.memo import age, when
+from rotation.audit.findings import Finding, age, version_hygiene, when
 from rotation.domain.assignments import resolve_roles, roles_drift
 from rotation.domain.lifecycle import renewal
 from rotation.domain.model import AppSpec, AppToken, SecretVersion, SlotSpec, SlotState, VerifyCheck

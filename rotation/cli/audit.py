@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from rotation.audit.report.files import FORMATS, load_entries
+from rotation.audit.report.baseline import comparable
+from rotation.audit.report.files import FORMATS, load_coverage, load_entries
 from rotation.audit.report.model import Diff, DiffEntry, compute_diff
 from rotation.audit.run import AuditRun, record_policy_error, run_audit
 from rotation.cli.examples import epilog
@@ -29,6 +30,7 @@ from rotation.policy.specs import load_app_specs
 report_app = typer.Typer(help="Work with stored audit runs.", no_args_is_help=True)
 
 AppOpt = Annotated[list[str] | None, typer.Option("--app", help="only these apps (repeatable)")]
+TABLE_OPEN = 200  # open findings printed (worst first); --json and the run folder hold them all
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
@@ -72,11 +74,15 @@ def show_run(run: AuditRun, as_json: bool) -> None:
         emit_document(_run_document(run))
         return
     report = run.report
+    shown = report.open_findings[:TABLE_OPEN]
     table(
         f"audit {report.run_id}: open findings (fail on {run.fail_on} and above)",
         ("severity", "status", "control", "resource", "finding"),
-        [(f.severity, f.status, f.control_id, f"{f.app}/{f.resource}", f.message) for f in report.findings if f.open],
+        [(f.severity, f.status, f.control_id, f"{f.app}/{f.resource}", f.message) for f in shown],
     )
+    if len(report.open_findings) > len(shown):
+        more = len(report.open_findings) - len(shown)
+        console.print(f"… and {more} more open findings (worst first above; all in the run folder)", markup=False)
     counts = ", ".join(f"{n} {s}" for s, n in run.counts.items() if n) or "none open"
     diff = report.diff
     since = (
@@ -93,7 +99,8 @@ def show_run(run: AuditRun, as_json: bool) -> None:
 
 
 def _run_document(run: AuditRun) -> dict[str, object]:
-    """The --json document of one audit run (its schema is checked by the e2e JSON schema tests)."""
+    """The --json document of one audit run (its schema is checked by the e2e JSON schema tests). Its
+    findings are the open ones, worst first (every finding is in the run folder's OCSF file and CSV)."""
     report = run.report
     return {
         "run_id": report.run_id,
@@ -121,7 +128,7 @@ def _run_document(run: AuditRun) -> dict[str, object]:
                 "message": f.message,
                 "evidence": dict(f.evidence),
             }
-            for f in report.findings
+            for f in report.open_findings
         ],
     }
 
@@ -203,9 +210,13 @@ def diff_runs(
     new: Annotated[Path, typer.Argument(help="newer run folder (or its audit.ocsf.json)")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Compare two stored audit runs: open findings that are new, resolved or unchanged."""
+    """Compare two stored audit runs: open findings that are new, resolved or unchanged. When either run
+    was scoped (`rotation audit --app`), only the applications both runs covered are compared."""
     old_id, old_entries = load_entries(old, "OLD")
     new_id, new_entries = load_entries(new, "NEW")
+    apps, old_entries, new_entries = comparable(
+        load_coverage(old, "OLD"), load_coverage(new, "NEW"), old_entries, new_entries
+    )
     diff = compute_diff(old_entries, new_entries, old_id)
     if as_json:
         emit_document(
@@ -223,4 +234,7 @@ def diff_runs(
             ("change", "severity", "status", Col("finding", "id"), "message"),
             _diff_rows(diff),
         )
+        if apps is not None:
+            shown = ", ".join(sorted(a for a in apps if a != "-")) or "none"
+            console.print(f"scoped: compared only the apps both runs covered: {shown}", markup=False)
     raise typer.Exit(Exit.OK)

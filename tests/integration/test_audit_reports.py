@@ -57,7 +57,7 @@ def test_sarif_validates_against_the_2_1_0_schema(world: RunningWorld, tmp_path:
     results = document["runs"][0]["results"]
     rules = document["runs"][0]["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == [c.id for c in CATALOG]
-    assert len(results) == sum(1 for f in run.findings if f.open)
+    assert len(results) == len(run.open_findings)
     assert {r["kind"] for r in results} == {"fail", "review"}  # FAIL and MANUAL
     assert all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in results)
 
@@ -101,7 +101,7 @@ def test_a_policy_error_result_points_at_the_bad_line(tmp_path: Path) -> None:
 def test_ocsf_events_carry_every_required_attribute(world: RunningWorld, tmp_path: Path) -> None:
     run = _audit(world, tmp_path)
     events = json.loads((run.run_dir / "audit.ocsf.json").read_text(encoding="utf-8"))
-    assert len(events) == len(run.findings)  # one object per finding, PASS included
+    assert len(events) == len(run.all_findings())  # one object per finding, PASS included
     required = _required(
         _definition("events/base_event.json"),
         _definition("events/findings/finding.json"),
@@ -136,7 +136,7 @@ def test_html_is_self_contained_and_summary_comes_first(world: RunningWorld, tmp
     assert "<script" not in html.lower()
     assert "<link" not in html.lower()
     assert html.index("Summary by severity") < html.index("Changes since the previous run") < html.index("<svg")
-    for finding in run.findings:
+    for finding in run.all_findings():
         if finding.open:  # each open finding with its resource, evidence and remediation
             assert f"{finding.resource}</span> — " in html
             assert html.count(f"<code>{finding.control_id}</code>") >= 2
@@ -145,7 +145,7 @@ def test_html_is_self_contained_and_summary_comes_first(world: RunningWorld, tmp
 def test_csv_and_markdown(world: RunningWorld, tmp_path: Path) -> None:
     run = _audit(world, tmp_path)
     rows = list(csv.DictReader(io.StringIO((run.run_dir / "audit.csv").read_text(encoding="utf-8"))))
-    assert len(rows) == len(run.findings)
+    assert len(rows) == len(run.all_findings())
     assert {r["status"] for r in rows} == {"PASS", "FAIL", "MANUAL"}
     assert all(json.loads(r["evidence"]) is not None for r in rows)
     summary = (run.run_dir / "summary.md").read_text(encoding="utf-8")

@@ -37,14 +37,14 @@ def test_every_seeded_violation_fails_and_compliant_tokens_pass(
             .replace("{previous}", "*-a1b2")
         )
         matching = [
-            f for f in run.findings if f.control_id == control and fnmatch.fnmatch(f"{f.app}/{f.resource}", glob)
+            f for f in run.all_findings() if f.control_id == control and fnmatch.fnmatch(f"{f.app}/{f.resource}", glob)
         ]
         expected = "MANUAL" if control == "IOTY-002" else "FAIL"
         assert [f.status for f in matching] == [expected], (control, glob, matching)
 
     contoso = world.world.iotcentral.app("contoso-fleet")
     compliant = next(t for t in contoso.tokens if t.endswith("-c3d4"))
-    by_key = {(f.control_id, f.app, f.resource): f.status for f in run.findings}
+    by_key = {(f.control_id, f.app, f.resource): f.status for f in run.all_findings()}
     for control in CONTROLS_ON_EVERY_TOKEN:
         assert by_key[(control, "contoso-fleet", f"tokens/{compliant}")] == "PASS", control
     for control in CONTROLS_ON_EVERY_SLOT:
@@ -93,7 +93,7 @@ def test_an_unreadable_app_fails_closed(world: RunningWorld, tmp_path: Path) -> 
     assert run.exit_code == 3
     html = (run.run_dir / "audit.html").read_text(encoding="utf-8")
     assert "Audit incomplete (fail closed)" in html
-    assert not [f for f in run.findings if f.app == "northwind-labs" and f.status == "PASS"]
+    assert not [f for f in run.all_findings() if f.app == "northwind-labs" and f.status == "PASS"]
     runtime.close()
 
 

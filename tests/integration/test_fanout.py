@@ -116,7 +116,7 @@ def test_each_message_rotates_its_app_and_a_failing_app_ends_in_the_poison_queue
     assert poison_entries(runtime) == [entry]  # peeked, never removed
     # ... and the next audit reports the app that keeps failing.
     audit = run_audit(runtime)
-    assert {f.app: f.status for f in audit.findings if f.control_id == "OPS-001"} == {
+    assert {f.app: f.status for f in audit.all_findings() if f.control_id == "OPS-001"} == {
         "contoso-fleet": "PASS",
         "fabrikam-stores": "PASS",
         "northwind-labs": "FAIL",

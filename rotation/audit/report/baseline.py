@@ -68,7 +68,8 @@ def select(source: RunSource, run_id: str, covered: Iterable[str], current: Sequ
     """Per-app baseline of run `run_id`, which covered `covered` and found `current`.
 
     Apps the run has findings for without covering them (an undeclared app's poison-queue finding) are
-    compared too, but only on the findings the run has: what it did not look at is never *resolved*."""
+    compared too, but only on the findings the run has: what it did not look at is never *resolved*.
+    `current` needs to hold (at least) those findings: for a covered app it is not consulted."""
     covered_set, now = set(covered), {e.uid for e in current}
     wanted = covered_set | {entry_app(e) for e in current}
     runs: dict[str, str] = {}
@@ -84,6 +85,27 @@ def select(source: RunSource, run_id: str, covered: Iterable[str], current: Sequ
         if not wanted - set(runs):
             break
     return Baseline(runs, tuple(entries)) if runs else None
+
+
+def comparable(
+    old: Coverage | None, new: Coverage | None, old_entries: Sequence[DiffEntry], new_entries: Sequence[DiffEntry]
+) -> tuple[frozenset[str] | None, list[DiffEntry], list[DiffEntry]]:
+    """`rotation report diff OLD NEW` by the audit's own rule: what a run did not look at is never *new* nor
+    *resolved*. Two full (or legacy) runs compare everything (an app dropped from the policies is resolved);
+    when either is scoped, only the apps both covered are compared (a legacy run covered every app).
+    Returns (the compared apps or None for all, the old entries, the new entries)."""
+    if (old is None or old.full) and (new is None or new.full):
+        return None, list(old_entries), list(new_entries)
+    scopes = [c.apps for c in (old, new) if c is not None and not c.full]
+    apps = frozenset.intersection(*scopes)
+    for coverage in (old, new):
+        if coverage is not None and coverage.full:
+            apps &= coverage.apps
+    return (
+        apps,
+        [e for e in old_entries if entry_app(e) in apps],
+        [e for e in new_entries if entry_app(e) in apps],
+    )
 
 
 def baselines_to_keep(source: RunSource, newest: str) -> set[str]:
@@ -128,8 +150,14 @@ class BlobStore(Protocol):
 class BlobRuns:
     """Runs under `runs/<run-id>/` in Blob Storage (`rotation.adapters.blobstore.BlobReportStore`)."""
 
-    def __init__(self, store: BlobStore, ocsf_file: str, read: Callable[[Any], list[DiffEntry]]) -> None:
-        self._store, self._ocsf, self._read = store, ocsf_file, read
+    def __init__(
+        self,
+        store: BlobStore,
+        ocsf_file: str,
+        read: Callable[[Any], list[DiffEntry]],
+        parse: Callable[[Iterable[str]], Any] | None = None,
+    ) -> None:
+        self._store, self._ocsf, self._read, self._parse = store, ocsf_file, read, parse
 
     def run_ids(self, before: str) -> list[str]:
         return self._store.run_ids(self._ocsf, before)
@@ -139,6 +167,10 @@ class BlobRuns:
         return LEGACY if document is None else Coverage.read(document)
 
     def entries(self, run_id: str) -> list[DiffEntry]:
+        """Streamed line by line when the store can (`read_lines`): a fleet's OCSF file is hundreds of MB."""
+        read_lines = getattr(self._store, "read_lines", None)
+        if read_lines is not None and self._parse is not None:
+            return self._read(self._parse(read_lines(run_id, self._ocsf) or ()))
         return self._read(self._store.read_json(run_id, self._ocsf) or [])
 
 

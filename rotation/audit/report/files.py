@@ -1,6 +1,7 @@
 """A run folder on disk: every format written, then the `latest` pointer moved to it.
 
-Layout: `<root>/<run-id>/{run.json, audit.ocsf.json, audit.sarif, audit.html, audit.csv, summary.md}` and
+Layout: `<root>/<run-id>/{run.json, audit.ocsf.json, audit.sarif, audit.html, audit.csv, summary.md}` (and
+`apps/<name>.html` for a large fleet: `rotation.audit.report.render`) and
 `<root>/latest` (a symlink to the newest FULL run folder, replaced atomically; a `LATEST` file naming it where
 symlinks are unavailable). A scoped run (`--app`) never moves `latest`: a reader of `latest` always sees every
 app; per-app baselines come from the manifests (`rotation.audit.report.baseline`). The OCSF file and the
@@ -12,31 +13,37 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import IO, Protocol
 
+from rotation.audit.findings import Finding
 from rotation.audit.report.baseline import MANIFEST_FILE
-from rotation.audit.report.model import AuditReport, DiffEntry
-from rotation.audit.report.ocsf import read_entries, to_ocsf
-from rotation.audit.report.render import render_csv, render_html, render_summary
-from rotation.audit.report.sarif import to_sarif
+from rotation.audit.report.model import AuditReport, Coverage, DiffEntry, Tally
+from rotation.audit.report.ocsf import OcsfWriter, iter_events, read_entries
+from rotation.audit.report.render import APPS_DIR, HtmlWriter
+from rotation.audit.report.sarif import SarifWriter
+from rotation.audit.report.text import CsvWriter, SummaryWriter
 from rotation.errors import UserError
 
 OCSF_FILE = "audit.ocsf.json"
 
 
-def _json(document: object) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+class Writer(Protocol):
+    """One format, fed every application's findings once (`add`), then the finished report (`close`)."""
+
+    def add(self, app: str, findings: Sequence[Finding]) -> None: ...
+    def close(self, report: AuditReport) -> None: ...
 
 
-RENDERERS: dict[str, tuple[str, Callable[[AuditReport], str]]] = {
-    "ocsf": (OCSF_FILE, lambda r: _json(to_ocsf(r))),
-    "sarif": ("audit.sarif", lambda r: _json(to_sarif(r))),
-    "html": ("audit.html", render_html),
-    "csv": ("audit.csv", render_csv),
-    "md": ("summary.md", render_summary),
+WRITERS: dict[str, tuple[str, Callable[[IO[str], AuditReport], Writer]]] = {
+    "ocsf": (OCSF_FILE, OcsfWriter),
+    "sarif": ("audit.sarif", SarifWriter),
+    "html": ("audit.html", HtmlWriter),
+    "csv": ("audit.csv", CsvWriter),
+    "md": ("summary.md", SummaryWriter),
 }
-FORMATS = tuple(RENDERERS)
+FORMATS = tuple(WRITERS)
 CONTENT_TYPES = {
     MANIFEST_FILE: "application/json",
     "audit.ocsf.json": "application/json",
@@ -47,16 +54,43 @@ CONTENT_TYPES = {
 }
 
 
-def write_run(report: AuditReport, root: Path, formats: Iterable[str] = FORMATS) -> Path:
+def content_type(relative: str) -> str:
+    """By name for the run's own files, by suffix for the per-app pages under `apps/`."""
+    name = relative.rsplit("/", 1)[-1]
+    if name in CONTENT_TYPES:
+        return CONTENT_TYPES[name]
+    return "text/html; charset=utf-8" if relative.startswith(f"{APPS_DIR}/") else "application/octet-stream"
+
+
+def write_run(
+    report: AuditReport, batches: Iterable[Sequence[Finding]], root: Path, formats: Iterable[str] = FORMATS
+) -> tuple[Path, AuditReport]:
+    """Streams the findings (one application's batch at a time, consumed once) into every chosen format at
+    once; keeps only the open findings and counters (`Tally`). Returns the run folder and the finished report
+    (its tally and diff)."""
     run_dir = root / report.run_id
     run_dir.mkdir(parents=True, exist_ok=False)
-    for fmt in dict.fromkeys(["ocsf", *formats]):
-        name, render = RENDERERS[fmt]
-        (run_dir / name).write_text(render(report), encoding="utf-8")
-    (run_dir / MANIFEST_FILE).write_text(_json(report.coverage.document(report.run_id)), encoding="utf-8")
-    if report.coverage.full:
-        _point_latest(root, report.run_id)
-    return run_dir
+    with contextlib.ExitStack() as files:
+        writers = []
+        for fmt in dict.fromkeys(["ocsf", *formats]):
+            name, make = WRITERS[fmt]
+            writers.append(make(files.enter_context((run_dir / name).open("w", encoding="utf-8")), report))
+        tally = Tally()
+        for batch in batches:
+            if not batch:
+                continue
+            for finding in batch:
+                tally.add(finding)
+            for writer in writers:
+                writer.add(batch[0].app, batch)
+        finished = report.finished(tally)
+        for writer in writers:
+            writer.close(finished)
+    manifest = json.dumps(finished.coverage.document(finished.run_id), indent=2, ensure_ascii=False) + "\n"
+    (run_dir / MANIFEST_FILE).write_text(manifest, encoding="utf-8")
+    if finished.coverage.full:
+        _point_latest(root, finished.run_id)
+    return run_dir, finished
 
 
 def _point_latest(root: Path, run_id: str) -> None:
@@ -79,11 +113,11 @@ def latest_run(root: Path) -> Path | None:
 
 
 def load_entries(path: Path, what: str) -> tuple[str, list[DiffEntry]]:
-    """(run id, entries) of a run folder or of its OCSF file; a clear user error for anything else."""
+    """(run id, OPEN entries) of a run folder or of its OCSF file, read line by line; a clear user error for
+    anything else."""
     file = path / OCSF_FILE if path.is_dir() else path
     try:
-        events = json.loads(file.read_text(encoding="utf-8"))
-        entries = read_entries(events)
+        entries = read_entries(iter_events(file))
     except FileNotFoundError:
         raise UserError(f"{what}: got {str(path)!r}, expected a run folder or its {OCSF_FILE}") from None
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -93,3 +127,17 @@ def load_entries(path: Path, what: str) -> tuple[str, list[DiffEntry]]:
         ) from None
     run_id = file.parent.name if path.is_dir() or file.name == OCSF_FILE else file.stem
     return run_id, entries
+
+
+def load_coverage(path: Path, what: str) -> Coverage | None:
+    """The manifest beside a run's OCSF file (`run.json`); None for a run written before manifests (full,
+    every app)."""
+    file = (path if path.is_dir() else path.parent) / MANIFEST_FILE
+    if not file.is_file():
+        return None
+    try:
+        return Coverage.read(json.loads(file.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError):
+        raise UserError(
+            f"{what}: {file}: got a file that is not an audit manifest, expected the {MANIFEST_FILE} the audit writes"
+        ) from None

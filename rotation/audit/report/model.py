@@ -9,12 +9,12 @@ be compared with any other (`rotation report diff OLD NEW`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from rotation.audit.evaluate import Observed, Policies
-from rotation.audit.findings import Finding
+from rotation.audit.findings import Finding, sort_key
 from rotation.audit.report.locations import Location
 from rotation.domain.severity import SEVERITIES, Severity, severity_rank
 
@@ -93,27 +93,98 @@ class Coverage:
         return cls(frozenset(str(a) for a in document["apps"]), scope == "full")
 
 
+@dataclass(slots=True)
+class AppTally:
+    """One app's counts for the summaries (the HTML index's per-app table)."""
+
+    open: dict[Severity, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))
+    passed: int = 0
+
+    @property
+    def open_total(self) -> int:
+        return sum(self.open.values())
+
+    @property
+    def worst(self) -> int:
+        return min((severity_rank(s) for s, n in self.open.items() if n), default=len(SEVERITIES))
+
+
+@dataclass
+class Tally:
+    """What is kept of a streamed run (issue 14): the OPEN findings, and counters. PASS findings are
+    counted and dropped, so memory is bounded by what is open, not by the fleet."""
+
+    open: list[Finding] = field(default_factory=list)
+    apps: dict[str, AppTally] = field(default_factory=dict)
+    total: int = 0
+    passed: int = 0
+    manual: int = 0
+
+    def add(self, finding: Finding) -> None:
+        app = self.apps.get(finding.app)
+        if app is None:
+            app = self.apps[finding.app] = AppTally()
+        self.total += 1
+        if finding.open:
+            self.open.append(finding)
+            app.open[finding.severity] += 1
+            self.manual += finding.status == "MANUAL"
+        else:
+            self.passed += 1
+            app.passed += 1
+
+    def sort(self) -> None:
+        """The order a human reads the bounded lists in: open first, worst severity, app, uid."""
+        self.open.sort(key=sort_key)
+
+
 @dataclass(frozen=True)
 class AuditReport:
+    """One run. Made before the findings are streamed (`files.write_run` fills `tally` and `diff`): the
+    writers then know, per finding, whether it is new (`state_of`), from the baseline's open uids."""
+
     run_id: str
     generated_at: datetime
-    findings: Sequence[Finding]
     observed: Observed
     policies: Policies
-    diff: Diff = field(default_factory=lambda: Diff(None))
     coverage: Coverage = field(default_factory=lambda: Coverage(frozenset(), full=True))
     locations: dict[str, Location] = field(default_factory=dict)  # rotation.audit.report.locations
+    previous: tuple[DiffEntry, ...] | None = None  # the baseline's open entries; None: nothing to compare
+    previous_run: str | None = None
+    baselines: Mapping[str, str] = field(default_factory=dict)  # app -> the run it is compared with
+    tally: Tally = field(default_factory=Tally)
+    diff: Diff = field(default_factory=lambda: Diff(None))
+    before: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "before", frozenset(e.uid for e in self.previous or () if e.open))
+
+    def state_of(self, finding: Finding) -> str | None:
+        """'new' or 'unchanged' for an open finding, None for a passing one."""
+        if not finding.open:
+            return None
+        return "unchanged" if finding.uid in self.before else "new"
+
+    def finished(self, tally: Tally) -> AuditReport:
+        """The report once every finding went by: its tally and the diff of its open findings."""
+        tally.sort()
+        diff = compute_diff(self.previous, [DiffEntry.of(f) for f in tally.open], self.previous_run)
+        return replace(self, tally=tally, diff=replace(diff, baselines=dict(self.baselines)))
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        return self.tally.open
 
     def open_counts(self) -> dict[Severity, int]:
         counts: dict[Severity, int] = dict.fromkeys(SEVERITIES, 0)
-        for finding in self.findings:
-            if finding.open:
-                counts[finding.severity] += 1
+        for app in self.tally.apps.values():
+            for severity, n in app.open.items():
+                counts[severity] += n
         return counts
 
     @property
     def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.is_error]
+        return [f for f in self.tally.open if f.is_error]
 
     @property
     def complete(self) -> bool:

@@ -3,13 +3,21 @@
 Attribute names, enums and the type_uid rule come from the OCSF schema files (vendored in
 tests/specs/ocsf/); a test checks every required attribute against the vendored definitions.
 `read_entries` reads a run back for the diff, from standard attributes only.
+
+The file (`audit.ocsf.json`) is one JSON array with ONE COMPACT EVENT PER LINE (`[`, then `{...},` lines,
+then `]`), written as the findings stream by (issue 14): a reader may `json.load` it whole or read it line by
+line (`iter_events`, which also reads the indent=2 files of earlier versions and JSON Lines).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from rotation import __version__
 from rotation.audit.findings import Finding
@@ -37,10 +45,10 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def finding_event(finding: Finding, report: AuditReport, diff_state: Mapping[str, str]) -> dict[str, Any]:
+def finding_event(finding: Finding, report: AuditReport) -> dict[str, Any]:
     control = finding.control
     severity_id = SEVERITY_IDS[finding.severity]
-    status_id, status = FINDING_STATUS["pass" if not finding.open else diff_state.get(finding.uid, "new")]
+    status_id, status = FINDING_STATUS[report.state_of(finding) or "pass"]
     time = _ms(report.generated_at)
     return {
         "activity_id": ACTIVITY_CREATE,
@@ -112,15 +120,111 @@ def _resource(finding: Finding) -> dict[str, Any]:
     }
 
 
-def to_ocsf(report: AuditReport) -> list[dict[str, Any]]:
-    states = report.diff.uids
-    return [finding_event(f, report, states) for f in report.findings]
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_HOLE = re.compile(r'"\\u0000(\d+)\\u0000"')  # a placeholder string, as the encoder writes it
 
 
-def read_entries(events: Sequence[Mapping[str, Any]]) -> list[DiffEntry]:
-    """The diff's view of a stored run. Raises KeyError/TypeError on a document that is not ours."""
+def _hole(index: int) -> str:
+    return f"\0{index}\0"
+
+
+class _EventText:
+    """`finding_event` as compact JSON text, fast: the event of one (control, status, diff state) is encoded
+    once with placeholders for what differs per finding, and each finding fills them in. Same text as
+    encoding `finding_event` (tests/unit/test_report_stream.py holds them equal), a fraction of the cost:
+    most of an event is its control's (titles, rationale, remediation, frameworks) and the run's."""
+
+    def __init__(self, report: AuditReport) -> None:
+        self._report = report
+        self._shapes: dict[tuple[str, str, str | None], list[str]] = {}
+
+    def _shape(self, finding: Finding, state: str | None) -> list[str]:
+        dummy = Finding(finding.control_id, finding.status, _hole(0), _hole(1), _hole(2), _hole(3))
+        event = finding_event(dummy, self._report)
+        event["message"] = _hole(4)
+        event["finding_info"]["uid"] = _hole(5)
+        event["resources"] = _hole(6)
+        event["status_id"], event["status"] = FINDING_STATUS[state or "pass"]
+        return _HOLE.split(_ENCODE(event))  # text, hole number, text, hole number, ..., text
+
+    def __call__(self, finding: Finding) -> str:
+        state = self._report.state_of(finding)
+        key = (finding.control_id, finding.status, state)
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shapes[key] = self._shape(finding, state)
+        values = (
+            finding.app,
+            finding.resource_type,
+            finding.resource,
+            finding.message,
+            f"{finding.control.title}: {finding.message}",
+            finding.uid,
+            [_resource(finding)],
+        )
+        parts = [shape[0]]
+        for i in range(1, len(shape), 2):
+            parts += (_ENCODE(values[int(shape[i])]), shape[i + 1])
+        return "".join(parts)
+
+
+class OcsfWriter:
+    """Writes `audit.ocsf.json` as the findings go by: `[`, one compact event per line, `]`."""
+
+    def __init__(self, file: IO[str], report: AuditReport) -> None:
+        self._file, self._text, self._first = file, _EventText(report), True
+        file.write("[")
+
+    def add(self, app: str, findings: Iterable[Finding]) -> None:
+        write, text = self._file.write, self._text
+        for finding in findings:
+            write("\n" if self._first else ",\n")
+            self._first = False
+            write(text(finding))
+
+    def close(self, report: AuditReport) -> None:
+        self._file.write("\n]\n")
+
+
+def iter_events(file: Path) -> Iterator[Mapping[str, Any]]:
+    """The events of an OCSF file, one at a time (`parse_lines`)."""
+    with file.open(encoding="utf-8") as lines:
+        yield from parse_lines(lines)
+
+
+def parse_lines(lines: Iterable[str]) -> Iterator[Mapping[str, Any]]:
+    """Events from the lines of an OCSF file, one at a time: the line-per-event array the audit writes, or
+    JSON Lines; any other layout (the indented arrays of earlier versions) is loaded whole, as it was
+    written. Raises ValueError on text that is not JSON, TypeError on JSON that is not an array."""
+    rest = iter(lines)
+    first = next(rest, "").strip()
+    if first.startswith("{"):  # JSON Lines
+        yield json.loads(first)
+        yield from (json.loads(line) for line in rest if line.strip())
+        return
+    second = next(rest, "")
+    if first == "[" and second.strip() == "]":
+        return
+    if first == "[" and second.startswith("{"):
+        for line in itertools.chain([second], rest):
+            text = line.rstrip().removesuffix(",")
+            if text == "]":
+                return
+            yield json.loads(text)
+        raise ValueError("got an OCSF array without its closing ], expected the whole file")
+    document = json.loads("".join(itertools.chain([first, second], rest)))
+    if not isinstance(document, list):
+        raise TypeError(f"got a JSON {type(document).__name__}, expected an array of OCSF events")
+    yield from document
+
+
+def read_entries(events: Iterable[Mapping[str, Any]]) -> list[DiffEntry]:
+    """The diff's view of a stored run: its OPEN findings only (a passing one is never new, resolved or
+    unchanged). Raises KeyError/TypeError on a document that is not ours."""
     entries = []
     for event in events:
+        if str(event["status_code"]) == "PASS":
+            continue
         info = event["finding_info"]
         severity = SEVERITY_CAPTIONS[int(event["severity_id"])].lower()
         entries.append(
@@ -134,3 +238,17 @@ def read_entries(events: Sequence[Mapping[str, Any]]) -> list[DiffEntry]:
             )
         )
     return entries
+
+
+def event_finding(event: Mapping[str, Any]) -> Finding:
+    """A finding read back from its event (the resource's evidence included): `AuditRun.all_findings`."""
+    resource = event["resources"][0]
+    return Finding(
+        str(event["compliance"]["control"]),
+        event["status_code"],
+        str(resource["group"]["name"]),
+        str(resource["type"]),
+        str(resource["name"]),
+        str(event.get("status_detail", "")),
+        {str(k): str(v) for k, v in resource.get("data", {}).items()},
+    )

@@ -1,11 +1,18 @@
 """SARIF 2.1.0: rules are the controls, results are the open findings (FAIL and MANUAL), so code-scanning
 style tools (GitHub code scanning, Azure DevOps SARIF viewer) can show and track them. A test validates
-the output against the official 2.1.0 JSON schema."""
+the output against the official 2.1.0 JSON schema.
+
+Written as the findings stream by (issue 14): the rules first (every control is known up front), then one
+result per line, then the invocation (whether the audit completed is known only at the end; JSON members
+have no order, so it follows the results).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import json
+from collections.abc import Iterable
+from typing import IO, Any
 
 from rotation import __version__
 from rotation.audit.controls import CATALOG, Control
@@ -56,9 +63,7 @@ def _location(finding: Finding, locations: dict[str, Location]) -> dict[str, Any
     return location
 
 
-def _result(
-    finding: Finding, index: dict[str, int], diff_state: dict[str, str] | None, locations: dict[str, Location]
-) -> dict[str, Any]:
+def _result(finding: Finding, index: dict[str, int], report: AuditReport) -> dict[str, Any]:
     manual = finding.status == "MANUAL"
     result: dict[str, Any] = {
         "ruleId": finding.control_id,
@@ -66,7 +71,7 @@ def _result(
         "kind": "review" if manual else "fail",
         "level": "none" if manual else LEVELS[finding.severity],
         "message": {"text": f"{finding.app}/{finding.resource}: {finding.message}"},
-        "locations": [_location(finding, locations)],
+        "locations": [_location(finding, report.locations)],
         "partialFingerprints": {"findingUid/v1": hashlib.sha256(finding.uid.encode()).hexdigest()[:32]},
         "properties": {
             "app": finding.app,
@@ -75,39 +80,49 @@ def _result(
             "evidence": dict(finding.evidence),
         },
     }
-    if diff_state is not None:  # compared with a previous run
-        result["baselineState"] = diff_state.get(finding.uid, "new")
+    if report.previous_run is not None:  # compared with a previous run
+        result["baselineState"] = report.state_of(finding) or "new"
     return result
 
 
-def to_sarif(report: AuditReport) -> dict[str, Any]:
-    index = {control.id: i for i, control in enumerate(CATALOG)}
-    states = report.diff.uids if report.diff.previous_run else None
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "rotation-audit",
-                        "version": __version__,
-                        "semanticVersion": __version__,
-                        "rules": [_rule(c) for c in CATALOG],
-                    }
-                },
-                "automationDetails": {"id": f"rotation-audit/{report.run_id}"},
-                "invocations": [
-                    {
-                        "executionSuccessful": report.complete,
-                        "endTimeUtc": report.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "toolExecutionNotifications": [
-                            {"level": "error", "message": {"text": f"{f.app}: {f.message}"}} for f in report.errors
-                        ],
-                    }
-                ],
-                "originalUriBaseIds": {SRCROOT: {"description": {"text": "The repository root (policy files)"}}},
-                "results": [_result(f, index, states, report.locations) for f in report.findings if f.open],
-            }
-        ],
-    }
+def _compact(document: object) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+class SarifWriter:
+    """`audit.sarif`: the document up to `"results":[` at once, a line per open finding, then the rest."""
+
+    def __init__(self, file: IO[str], report: AuditReport) -> None:
+        self._file, self._report, self._first = file, report, True
+        self._index = {control.id: i for i, control in enumerate(CATALOG)}
+        head = {"$schema": SARIF_SCHEMA, "version": "2.1.0"}
+        run = {
+            "tool": {
+                "driver": {
+                    "name": "rotation-audit",
+                    "version": __version__,
+                    "semanticVersion": __version__,
+                    "rules": [_rule(c) for c in CATALOG],
+                }
+            },
+            "automationDetails": {"id": f"rotation-audit/{report.run_id}"},
+            "originalUriBaseIds": {SRCROOT: {"description": {"text": "The repository root (policy files)"}}},
+        }
+        file.write(f'{_compact(head)[:-1]},"runs":[{_compact(run)[:-1]},"results":[')
+
+    def add(self, app: str, findings: Iterable[Finding]) -> None:
+        for finding in findings:
+            if finding.open:
+                self._file.write("\n" if self._first else ",\n")
+                self._first = False
+                self._file.write(_compact(_result(finding, self._index, self._report)))
+
+    def close(self, report: AuditReport) -> None:
+        invocation = {
+            "executionSuccessful": report.complete,
+            "endTimeUtc": report.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "toolExecutionNotifications": [
+                {"level": "error", "message": {"text": f"{f.app}: {f.message}"}} for f in report.errors
+            ],
+        }
+        self._file.write(f'\n],"invocations":[{_compact(invocation)}]}}]}}\n')
