@@ -8,7 +8,9 @@ A failed upload raises `ServiceError`; the caller keeps the local copy and exits
 
 from __future__ import annotations
 
+import codecs
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,21 +67,24 @@ def build_container_client(
 
 
 class BlobReportStore:
-    def __init__(self, container: ContainerClient, content_types: dict[str, str]) -> None:
+    def __init__(self, container: ContainerClient, content_type: Callable[[str], str]) -> None:
+        """`content_type`: of a file by its path inside the run folder (`rotation.audit.report.files`)."""
         self._container = container
-        self._types = content_types
+        self._content_type = content_type
         self.location = f"{container.url}/{PREFIX}"
 
     def close(self) -> None:
         self._container.close()
 
     def publish(self, run_dir: Path) -> list[str]:
-        """Uploads every file of the run folder; returns the blob names."""
+        """Uploads every file of the run folder, subfolders too (a large fleet's `apps/` pages), named by
+        their path inside it; returns the blob names."""
         names = []
         ensure_container(self._container, "reports")
-        for file in sorted(p for p in run_dir.iterdir() if p.is_file()):
-            name = f"{PREFIX}{run_dir.name}/{file.name}"
-            settings = ContentSettings(content_type=self._types.get(file.name, "application/octet-stream"))
+        for file in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+            relative = file.relative_to(run_dir).as_posix()
+            name = f"{PREFIX}{run_dir.name}/{relative}"
+            settings = ContentSettings(content_type=self._content_type(relative))
             try:
                 with file.open("rb") as data:
                     self._container.upload_blob(name, data, overwrite=False, content_settings=settings)
@@ -116,6 +121,32 @@ class BlobReportStore:
         except AzureError as exc:
             raise storage_error(f"read audit run {run_id}", exc) from None
         return json.loads(data)
+
+    def read_lines(self, run_id: str, file_name: str) -> Iterator[str] | None:
+        """One stored run's text file line by line, downloaded in chunks (a fleet's OCSF file is hundreds of
+        MB: never read whole); None when the run has no such file."""
+        try:
+            downloader = self._container.download_blob(f"{PREFIX}{run_id}/{file_name}")
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise storage_error(f"read audit run {run_id}", exc) from None
+        return self._lines(run_id, downloader.chunks())
+
+    @staticmethod
+    def _lines(run_id: str, chunks: Iterator[bytes]) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        pending = ""
+        try:
+            for chunk in chunks:
+                pending += decoder.decode(chunk)
+                *lines, pending = pending.split("\n")
+                yield from lines
+        except AzureError as exc:
+            raise storage_error(f"read audit run {run_id}", exc) from None
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            yield pending
 
     def latest(self, file_name: str, before: str) -> tuple[str, Any] | None:
         """(run id, parsed JSON of `file_name`) of the newest stored run older than `before`, if any."""

@@ -5,7 +5,7 @@ BlobReportStore` implement them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +33,10 @@ class ReportStore(Protocol):
 
     def read_json(self, run_id: str, file_name: str) -> Any | None:
         """The parsed JSON of one stored run's file, None when that run has no such file."""
+        ...
+
+    def read_lines(self, run_id: str, file_name: str) -> Iterable[str] | None:
+        """One stored run's text file line by line, never downloaded whole; None when it has no such file."""
         ...
 
     def close(self) -> None: ...

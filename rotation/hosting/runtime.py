@@ -136,7 +136,7 @@ class Runtime:
         settings = self.settings
         if not (settings.reports_account_url or settings.reports_connection_string):
             return None
-        from rotation.audit.report.files import CONTENT_TYPES  # noqa: PLC0415 -- jinja2 only when the audit runs
+        from rotation.audit.report.files import content_type  # noqa: PLC0415 -- jinja2 only when the audit runs
 
         container = build_container_client(
             settings.reports_container,
@@ -146,7 +146,7 @@ class Runtime:
             timeout=settings.http_timeout,
             logging_enable=self.sdk_logging,
         )
-        return BlobReportStore(container, CONTENT_TYPES)
+        return BlobReportStore(container, content_type)
 
     @property
     def sdk_logging(self) -> bool:

@@ -13,7 +13,8 @@ from azure.storage.blob import BlobServiceClient
 
 from emulators.azurite import AzuriteEndpoints, connection_string
 from emulators.sandbox import RunningWorld
-from rotation.audit.report.files import CONTENT_TYPES
+from rotation.adapters.blobstore import BlobReportStore
+from rotation.audit.report.files import CONTENT_TYPES, content_type
 from rotation.audit.run import run_audit
 from rotation.errors import ServiceError
 from tests.integration.audit_support import audit_runtime, register_northwind
@@ -80,3 +81,28 @@ def test_a_failed_upload_is_an_error_and_the_local_copy_survives(world: RunningW
     assert run.published == []
     assert (run.run_dir / "audit.html").is_file()
     assert (tmp_path / "latest").resolve() == run.run_dir.resolve()
+
+
+def test_a_large_fleets_app_pages_are_published_and_a_stored_file_is_read_line_by_line_in_chunks(
+    azurite: AzuriteEndpoints, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "20261202T000000.000000Z"
+    (run_dir / "apps").mkdir(parents=True)
+    lines = [f'{{"n": {i}, "text": "é✓ {"x" * (i % 50)}"}}' for i in range(400)]  # multi-byte across chunks
+    (run_dir / "audit.ocsf.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (run_dir / "apps" / "store-us.html").write_text("<html></html>", encoding="utf-8")
+    container = BlobServiceClient.from_connection_string(
+        azurite.connection_string, max_single_get_size=1024, max_chunk_get_size=1024
+    ).get_container_client(_container())
+    store = BlobReportStore(container, content_type)
+
+    published = store.publish(run_dir)
+
+    assert published == [f"runs/{run_dir.name}/apps/store-us.html", f"runs/{run_dir.name}/audit.ocsf.json"]
+    page = container.get_blob_client(published[0]).get_blob_properties()
+    assert page.content_settings.content_type == "text/html; charset=utf-8"
+    read = store.read_lines(run_dir.name, "audit.ocsf.json")
+    assert read is not None
+    assert list(read) == lines  # 400 lines over ~20 chunks of 1 KiB, none split or lost
+    assert store.read_lines(run_dir.name, "absent.json") is None
+    store.close()

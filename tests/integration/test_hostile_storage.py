@@ -56,7 +56,7 @@ def container(storage: Storage) -> BlobReportStore:
     client = build_container_client(
         "reports", account_url=None, connection_string=storage.connection_string, credential=None
     )
-    return BlobReportStore(client, {})
+    return BlobReportStore(client, lambda _: "application/octet-stream")
 
 
 def test_a_redirected_report_upload_sends_nothing_elsewhere(storage: Storage, tmp_path: Path) -> None:

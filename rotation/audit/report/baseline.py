@@ -145,6 +145,7 @@ class LocalRuns:
 class BlobStore(Protocol):
     def run_ids(self, file_name: str, before: str) -> list[str]: ...
     def read_json(self, run_id: str, file_name: str) -> Any | None: ...
+    def read_lines(self, run_id: str, file_name: str) -> Iterable[str] | None: ...
 
 
 class BlobRuns:
@@ -167,10 +168,10 @@ class BlobRuns:
         return LEGACY if document is None else Coverage.read(document)
 
     def entries(self, run_id: str) -> list[DiffEntry]:
-        """Streamed line by line when the store can (`read_lines`): a fleet's OCSF file is hundreds of MB."""
-        read_lines = getattr(self._store, "read_lines", None)
-        if read_lines is not None and self._parse is not None:
-            return self._read(self._parse(read_lines(run_id, self._ocsf) or ()))
+        """Streamed line by line (`read_lines`) when a line parser is given: a fleet's OCSF file is hundreds
+        of MB, never downloaded whole."""
+        if self._parse is not None:
+            return self._read(self._parse(self._store.read_lines(run_id, self._ocsf) or ()))
         return self._read(self._store.read_json(run_id, self._ocsf) or [])
 
 
