@@ -29,7 +29,7 @@ from rotation.domain.model import AppSpec, AppState
 from rotation.engine.actions import Action, ActionKind, Blocked
 from rotation.engine.executor import AppExecutor, Outcome, VerifyPolicy
 from rotation.engine.observe import observe_app
-from rotation.engine.planner import plan_revocation, plan_rotation
+from rotation.engine.planner import plan_revocation, plan_rotation, replaced_anyway
 from rotation.engine.ports import AppLock, Connections
 
 Job = Literal["rotate", "revoke"]
@@ -152,7 +152,16 @@ class _AppWorker:
     def attempt(self, app: AppSpec) -> AppRun:
         iotc = self.runtime.iotcentral(app)
         vault = self.runtime.vault(app.vault)
-        state = observe_app(app, iotc, vault, verify_current=self.job == "rotate", all_role_names=False, pool=self.pool)
+        now = self.runtime.now()
+        state = observe_app(
+            app,
+            iotc,
+            vault,
+            verify_current=self.job == "rotate",
+            all_role_names=False,
+            pool=self.pool,
+            unverified=lambda seen: replaced_anyway(app, seen, now, self.forced),
+        )
         run = AppRun(app.name, state, _plan(self.job, app, state, self.runtime, self.forced))
         if not self.dry_run:
             executor = AppExecutor(

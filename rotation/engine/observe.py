@@ -14,12 +14,12 @@ concurrently on `pool` when one is given (each round needs the one before):
    not built-in), the staging listing of a slot (the app lists a managed token no secret version references:
    it may be staged there), and the confirmation that an empty listing means "no such secret" (the app lists
    managed tokens of that slot, so the slot's doubt depends on it);
-3. when asked, the verification of each slot's current token.
+3. when asked, the verification of each slot's current token (not of one the run replaces anyway).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -102,12 +102,14 @@ def observe_app(
     verify_current: bool = False,
     all_role_names: bool = True,
     pool: Executor | None = None,
+    unverified: Callable[[AppState], Collection[str]] = lambda _: (),
 ) -> AppState:
     """`verify_current`: also call the app with each slot's current token (rotate repairs a current
     token that no longer authenticates; the audit reports it). Revoke does not need it.
     `all_role_names`: list the app's roles even when every role in sight is built-in (the audit judges and
     shows roles by their display names); rotate and revoke pass False. `pool`: runs each round's reads
-    concurrently (the caller bounds it; see `rotation.engine.jobs`)."""
+    concurrently (the caller bounds it; see `rotation.engine.jobs`). `unverified(state)`: the slots whose
+    check would decide nothing (rotate replaces their token anyway: `planner.replaced_anyway`)."""
     reading = _Reading([_Slot(s) for s in spec.slots])
     listing, *secrets = run_all(
         pool, [_attempt(iotc.list_tokens), *(_attempt(partial(vault.list_versions, s.secret)) for s in spec.slots)]
@@ -125,8 +127,10 @@ def observe_app(
     state = reading.state(spec.name)
     if not verify_current or not state.complete:
         return state
-    verified = run_all(pool, [partial(verify_slot, s, state, iotc, vault) for s in spec.slots])
-    checks = {s.slot: check for s, check in zip(spec.slots, verified, strict=True) if check is not None}
+    skipped = unverified(state)
+    wanted = [s for s in spec.slots if s.slot not in skipped]
+    verified = run_all(pool, [partial(verify_slot, s, state, iotc, vault) for s in wanted])
+    checks = {s.slot: check for s, check in zip(wanted, verified, strict=True) if check is not None}
     return replace(state, checks=checks)
 
 
