@@ -3,8 +3,8 @@ at any line leaves a state the next plan repairs:
 
 mint → stage (`N-pending`, compensate by deleting the new token if staging fails) → verify (retried for
 propagation; a definitive failure revokes the new token and abandons the staged version) → promote (new
-version of `N` tagged current, then the old one tagged previous, then the staged one promoted: the one
-record of the promotion that does not depend on `N`, see docs/protocol.md, step 6).
+version of `N` tagged current, then the staged one tagged promoted -- the one record of the promotion that
+does not depend on `N` (docs/protocol.md, step 5) -- then the old one tagged previous).
 
 What the run observed is reused (`observed`): the slot's current version before the promotion and a staged
 token's listing are not read again; the executor knows the versions it writes itself. With a `pool`, the
@@ -260,9 +260,9 @@ class AppExecutor:
             expires_on=token.expiry,
             content_type=CONTENT_TYPE_API_TOKEN,
         )
-        if old is not None:
-            self.vault.update(spec.secret, old.version, tags=superseded_tags(old.tags, self.now()))
         self.vault.update(spec.pending_secret, staged_version, tags=restaged(staged_tags, STAGE_PROMOTED))
+        if old is not None:  # last: a retired predecessor of the current version says 5 was done (observe)
+            self.vault.update(spec.secret, old.version, tags=superseded_tags(old.tags, self.now()))
 
     def _current(self, spec: SlotSpec) -> SecretVersion | None:
         """The slot's current version before this promotion: as observed (nothing else changes the app under

@@ -12,8 +12,9 @@ concurrently on `pool` when one is given (each round needs the one before):
 1. the token listing and each slot's secret listing;
 2. only when the first round calls for them: the roles (a declared role or a listed token's role that is
    not built-in), the staging listing of a slot (the app lists a managed token no secret version references:
-   it may be staged there), and the confirmation that an empty listing means "no such secret" (the app lists
-   managed tokens of that slot, so the slot's doubt depends on it);
+   it may be staged there; or the secret does not show its last promotion finished: `settled`), and the
+   confirmation that an empty listing means "no such secret" (the app lists managed tokens of that slot,
+   so the slot's doubt depends on it);
 3. when asked, the verification of each slot's current token (not of one the run replaces anyway).
 """
 
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 
 from rotation.domain.ids import is_guid
 from rotation.domain.model import AppSpec, AppState, AppToken, SecretVersion, SlotSpec, SlotState, VerifyCheck
+from rotation.domain.protocol import STAGE_CURRENT, STAGE_PREVIOUS, STAGE_REVOKED
 from rotation.domain.roles import ALIAS_BY_ID
 from rotation.domain.values import managed_slot_part, parse_managed_id
 from rotation.engine.ports import IoTCentralPort, VaultPort
@@ -186,17 +188,17 @@ def _builtin(ref: str) -> bool:
 
 
 def staging_to_read(slots: Sequence[_Slot], tokens: tuple[AppToken, ...] | None) -> list[_Slot]:
-    """The slots whose staging secret may hold a version that matters: the app lists a managed token that
-    no secret version references, minted for that slot (or for no declared slot: a renamed slot's tokens
-    may be staged under any of them). A crash between staging and promotion leaves exactly that (the
-    staged token is in the app, no version of the secret names it), so it is never skipped; a staging
-    secret whose every token is gone or promoted decides nothing. Unreadable listing: none (the app is
-    unreadable anyway)."""
+    """The slots whose staging secret may hold a version that matters: the secret is not `settled`, or the
+    app lists a managed token that no secret version references, minted for that slot (or for no declared
+    slot: a renamed slot's tokens may be staged under any of them). A crash between staging and promotion
+    leaves exactly that (the staged token is in the app, no version of the secret names it), so it is never
+    skipped; a staging secret whose every token is gone or promoted decides nothing. Unreadable listing:
+    none (the app is unreadable anyway)."""
     if tokens is None:
         return []
+    wanted = [s for s in slots if not settled(s.versions)]
     referenced = {v.token_id for s in slots for v in s.versions if v.token_id}
     parts = {managed_slot_part(s.spec.slot): s for s in slots}
-    wanted: list[_Slot] = []
     for token in tokens:
         if not token.managed or token.id in referenced:
             continue
@@ -206,6 +208,20 @@ def staging_to_read(slots: Sequence[_Slot], tokens: tuple[AppToken, ...] | None)
             if not any(slot is w for w in wanted):
                 wanted.append(slot)
     return [s for s in slots if any(s is w for w in wanted)]
+
+
+def settled(versions: Sequence[SecretVersion]) -> bool:
+    """The secret alone shows that its last promotion finished, so the staging secret holds nothing to
+    repair unless the app lists a token no version names: no version at all (never promoted), or the
+    newest version is the one enabled `current` and the one before it is retired (`previous` or `revoked`).
+    The executor retires the old version last (step 6, after the staging version is tagged `promoted`), so
+    an unfinished promotion always shows: two versions tagged current, or a first promotion (nothing
+    before it to retire), whose staging secret is read on every run until the slot's next promotion."""
+    if not versions:
+        return True
+    newest = versions[-1]
+    currents = [v for v in versions if v.enabled and v.stage == STAGE_CURRENT]
+    return currents == [newest] and len(versions) > 1 and versions[-2].stage in (STAGE_PREVIOUS, STAGE_REVOKED)
 
 
 def _lists_tokens_of(slot: SlotSpec, tokens: tuple[AppToken, ...] | None) -> bool:
