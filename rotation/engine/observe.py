@@ -148,13 +148,14 @@ def _second_round(
     """The reads the first round calls for (module docstring), all at once."""
     tokens = reading.tokens
     want_roles = tokens is not None and (all_role_names or needs_roles(spec, tokens))
-    staged = staging_to_read(reading.slots, tokens)
+    suspect = {id(s) for s in staged_suspects(reading.slots, tokens)}
+    staged = [s for s in reading.slots if tokens is not None and (id(s) in suspect or not settled(s.versions))]
     confirm = [s for s in reading.slots if not s.versions and _lists_tokens_of(s.spec, tokens)]
     reads = run_all(
         pool,
         [
             *([_attempt(iotc.list_roles)] if want_roles else []),
-            *(_attempt(partial(vault.read_versions, s.spec.pending_secret)) for s in staged),
+            *(_attempt(partial(_staging, vault, s.spec.pending_secret, id(s) in suspect)) for s in staged),
             *(_attempt(partial(vault.confirm_absent, s.spec.secret)) for s in confirm),
         ],
     )
@@ -187,16 +188,20 @@ def _builtin(ref: str) -> bool:
     return is_guid(ref) and ref.lower() in ALIAS_BY_ID
 
 
-def staging_to_read(slots: Sequence[_Slot], tokens: tuple[AppToken, ...] | None) -> list[_Slot]:
-    """The slots whose staging secret may hold a version that matters: the secret is not `settled`, or the
-    app lists a managed token that no secret version references, minted for that slot (or for no declared
-    slot: a renamed slot's tokens may be staged under any of them). A crash between staging and promotion
-    leaves exactly that (the staged token is in the app, no version of the secret names it), so it is never
-    skipped; a staging secret whose every token is gone or promoted decides nothing. Unreadable listing:
-    none (the app is unreadable anyway)."""
+def _staging(vault: VaultPort, name: str, suspect: bool) -> list[SecretVersion]:
+    """A staging secret's versions; an empty listing is confirmed (`read_versions`) only for a `suspect`
+    slot, where a listing hiding a staged token would make that token look like an orphan."""
+    return (vault.read_versions(name) or []) if suspect else vault.list_versions(name)
+
+
+def staged_suspects(slots: Sequence[_Slot], tokens: tuple[AppToken, ...] | None) -> list[_Slot]:
+    """The slots whose staging secret may hold a token the app lists: the app lists a managed token that
+    no secret version references, minted for that slot (or for no declared slot: a renamed slot's tokens
+    may be staged under any of them). A crash after minting or staging leaves exactly that. Unreadable
+    listing: none (the app is unreadable anyway)."""
     if tokens is None:
         return []
-    wanted = [s for s in slots if not settled(s.versions)]
+    wanted: list[_Slot] = []
     referenced = {v.token_id for s in slots for v in s.versions if v.token_id}
     parts = {managed_slot_part(s.spec.slot): s for s in slots}
     for token in tokens:
@@ -212,13 +217,15 @@ def staging_to_read(slots: Sequence[_Slot], tokens: tuple[AppToken, ...] | None)
 
 def settled(versions: Sequence[SecretVersion]) -> bool:
     """The secret alone shows that its last promotion finished, so the staging secret holds nothing to
-    repair unless the app lists a token no version names: no version at all (never promoted), or the
-    newest version is the one enabled `current` and the one before it is retired (`previous` or `revoked`).
-    The executor retires the old version last (step 6, after the staging version is tagged `promoted`), so
-    an unfinished promotion always shows: two versions tagged current, or a first promotion (nothing
-    before it to retire), whose staging secret is read on every run until the slot's next promotion."""
+    repair unless the app lists a token no version names (`staged_suspects`): the newest version is the one
+    enabled `current` and the one before it is retired (`previous` or `revoked`). The executor retires the
+    old version last (step 6, after the staging version is tagged `promoted`), so an unfinished promotion
+    always shows: two versions tagged current, or a first promotion (nothing before it to retire), whose
+    staging secret is read on every run until the slot's next promotion. A secret without versions is
+    not settled either: its staging secret may hold leftovers to abandon (re-planning after a first
+    promotion, which reads it, must find nothing new)."""
     if not versions:
-        return True
+        return False
     newest = versions[-1]
     currents = [v for v in versions if v.enabled and v.stage == STAGE_CURRENT]
     return currents == [newest] and len(versions) > 1 and versions[-2].stage in (STAGE_PREVIOUS, STAGE_REVOKED)
