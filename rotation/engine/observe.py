@@ -69,6 +69,7 @@ def _attempt(call: Callable[[], Any]) -> Callable[[], _Read]:
 @dataclass
 class _Slot:
     spec: SlotSpec
+    listed: bool = False  # its secret's listing succeeded (else nothing more is read for it)
     versions: list[SecretVersion] = field(default_factory=list)
     pending: list[SecretVersion] = field(default_factory=list)
 
@@ -124,7 +125,7 @@ def observe_app(
         if read.error is not None:
             reading.vault_failed(read.error)
         else:
-            slot.versions = list(read.value)
+            slot.listed, slot.versions = True, list(read.value)
     _second_round(spec, iotc, vault, reading, all_role_names=all_role_names, pool=pool)
     state = reading.state(spec.name)
     if not verify_current or not state.complete:
@@ -149,8 +150,9 @@ def _second_round(
     tokens = reading.tokens
     want_roles = tokens is not None and (all_role_names or needs_roles(spec, tokens))
     suspect = {id(s) for s in staged_suspects(reading.slots, tokens)}
-    staged = [s for s in reading.slots if tokens is not None and (id(s) in suspect or not settled(s.versions))]
-    confirm = [s for s in reading.slots if not s.versions and _lists_tokens_of(s.spec, tokens)]
+    listed = [s for s in reading.slots if s.listed and tokens is not None]
+    staged = [s for s in listed if id(s) in suspect or not settled(s.versions)]
+    confirm = [s for s in listed if not s.versions and _lists_tokens_of(s.spec, tokens)]
     reads = run_all(
         pool,
         [
