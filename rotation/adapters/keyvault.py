@@ -137,12 +137,17 @@ class KeyVaultSecrets:
         versions = self._list(name)
         if versions is None or versions:
             return versions
+        self.confirm_absent(name)
+        return None
+
+    def confirm_absent(self, name: str) -> None:
+        """A GetSecret answering 404 SecretNotFound, or an `IncompleteListingError`."""
         what = f"list versions of {name}"
         try:
             self._client.get_secret(name)
         except ResourceNotFoundError as exc:
             if _secret_not_found(exc):
-                return None
+                return
             raise IncompleteListingError(f"{_service_error(what, exc)} (listing incomplete)", status=404) from None
         except (*SDK_ERRORS, ServiceError) as exc:
             raise IncompleteListingError(

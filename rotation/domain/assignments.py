@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from rotation.domain.ids import is_guid
 from rotation.domain.model import RoleAssignment, SlotSpec
+from rotation.domain.roles import ALIAS_BY_ID
 
 
 def resolve_roles(spec: SlotSpec, app_roles: Mapping[str, str]) -> frozenset[RoleAssignment] | str:
@@ -28,6 +29,7 @@ def resolve_roles(spec: SlotSpec, app_roles: Mapping[str, str]) -> frozenset[Rol
 def roles_drift(
     want: frozenset[RoleAssignment], have: frozenset[RoleAssignment], names: Mapping[str, str]
 ) -> str | None:
+    names = names or ALIAS_BY_ID  # rotate lists the roles only when one is custom: built-ins by their alias
     added = sorted(r.label(names) for r in want - have)
     removed = sorted(r.label(names) for r in have - want)
     if not added and not removed:

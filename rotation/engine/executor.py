@@ -3,7 +3,13 @@ at any line leaves a state the next plan repairs:
 
 mint → stage (`N-pending`, compensate by deleting the new token if staging fails) → verify (retried for
 propagation; a definitive failure revokes the new token and abandons the staged version) → promote (new
-version of `N` tagged current, then the old one tagged previous, then the staged one promoted).
+version of `N` tagged current, then the staged one tagged promoted -- the one record of the promotion that
+does not depend on `N` (docs/protocol.md, step 5) -- then the old one tagged previous).
+
+What the run observed is reused (`observed`): the slot's current version before the promotion and a staged
+token's listing are not read again; the executor knows the versions it writes itself. With a `pool`, the
+actions of different slots run concurrently (nothing in the protocol orders two slots), each slot's in
+the planned order, and the app-wide ones (the sweep: no slot) after every slot's.
 
 Every action yields an `Outcome` with its reason; one failure never stops the other actions.
 """
@@ -15,11 +21,13 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal, assert_never
 
-from rotation.domain.model import AppSpec, AppToken, SlotSpec, SlotState
+from rotation.domain.model import AppSpec, AppState, AppToken, SecretVersion, SlotSpec, SlotState
 from rotation.domain.protocol import (
     CONTENT_TYPE_API_TOKEN,
     STAGE_ABANDONED,
@@ -47,7 +55,7 @@ from rotation.engine.actions import (
     ResumePending,
     Revoke,
 )
-from rotation.engine.observe import DEFAULT_VERIFY_PATH
+from rotation.engine.observe import DEFAULT_VERIFY_PATH, run_all
 from rotation.engine.ports import IoTCentralPort, VaultPort
 from rotation.errors import RotationError, VerificationError
 
@@ -93,6 +101,8 @@ class AppExecutor:
     now: Callable[[], datetime]
     rng: random.Random = field(default_factory=random.SystemRandom)
     verify_policy: VerifyPolicy = field(default_factory=VerifyPolicy)
+    observed: AppState | None = None  # what this run observed (and planned from) under the app's lock
+    pool: Executor | None = None
 
     def _slot(self, name: str) -> SlotSpec:
         return next(s for s in self.spec.slots if s.slot == name)
@@ -101,25 +111,33 @@ class AppExecutor:
         return token_tags(app=spec.app, slot=spec.slot, token_id=token.id, roles=token.roles, stage=stage, extra=extra)
 
     def run(self, actions: Sequence[Action]) -> list[Outcome]:
-        outcomes = []
-        for action in actions:
-            name, slot = action.kind, action.slot
-            if isinstance(action, Blocked):
-                outcomes.append(Outcome(action.app, action.slot, name, "skipped", action.reason))
-                continue
-            try:
-                detail = self.apply(action)
-            except RotationError as exc:
-                outcomes.append(Outcome(action.app, slot, name, "failed", action.reason, str(exc)))
-            except Exception as exc:  # noqa: BLE001 -- a bug fails this action, never the outcomes already done
-                outcomes.append(
-                    Outcome(
-                        action.app, slot, name, "failed", action.reason, f"internal error: {type(exc).__name__}: {exc}"
-                    )
-                )
-            else:
-                outcomes.append(Outcome(action.app, slot, name, "done", action.reason, detail))
-        return outcomes
+        """The outcomes in the planned order, whatever order the slots ran in."""
+        by_slot: dict[str, list[int]] = {}
+        app_wide: list[int] = []
+        for index, action in enumerate(actions):
+            (by_slot.setdefault(action.slot, []) if action.slot is not None else app_wide).append(index)
+        outcomes: dict[int, Outcome] = {}
+
+        def slot_run(indexes: list[int]) -> None:
+            outcomes.update({i: self.outcome(actions[i]) for i in indexes})
+
+        run_all(self.pool, [partial(slot_run, ix) for ix in by_slot.values()])
+        slot_run(app_wide)
+        return [outcomes[i] for i in range(len(actions))]
+
+    def outcome(self, action: Action) -> Outcome:
+        name, slot = action.kind, action.slot
+        if isinstance(action, Blocked):
+            return Outcome(action.app, action.slot, name, "skipped", action.reason)
+        try:
+            detail = self.apply(action)
+        except RotationError as exc:
+            return Outcome(action.app, slot, name, "failed", action.reason, str(exc))
+        except Exception as exc:  # noqa: BLE001 -- a bug fails this action, never the outcomes already done
+            return Outcome(
+                action.app, slot, name, "failed", action.reason, f"internal error: {type(exc).__name__}: {exc}"
+            )
+        return Outcome(action.app, slot, name, "done", action.reason, detail)
 
     def apply(self, action: Action) -> str:
         """One action, as the steps of docs/protocol.md; the detail a person reads, or an exception."""
@@ -182,7 +200,9 @@ class AppExecutor:
     def resume(self, action: ResumePending) -> str:
         spec = self._slot(action.slot)
         value = self.vault.get_value(spec.pending_secret, action.version)
-        token = next((t for t in self.iotc.list_tokens() if t.id == action.token_id), None)
+        listed = self.observed.tokens if self.observed is not None else None
+        listed = listed if listed is not None else tuple(self.iotc.list_tokens())
+        token = next((t for t in listed if t.id == action.token_id), None)
         if token is None:
             raise RotationError(f"staged token {action.token_id}: got nothing in the app, expected it to exist")
         self._verify_and_promote(spec, token, value, staged_version=action.version, staged_tags=action.tags, extra={})
@@ -232,7 +252,7 @@ class AppExecutor:
             raise VerificationError(
                 f"new token {token.id} failed verification, revoked and abandoned; the current token stays: {exc}"
             ) from None
-        old = SlotState(tuple(self.vault.list_versions(spec.secret))).current
+        old = self._current(spec)
         self.vault.set_value(
             spec.secret,
             value,
@@ -240,9 +260,16 @@ class AppExecutor:
             expires_on=token.expiry,
             content_type=CONTENT_TYPE_API_TOKEN,
         )
-        if old is not None:
-            self.vault.update(spec.secret, old.version, tags=superseded_tags(old.tags, self.now()))
         self.vault.update(spec.pending_secret, staged_version, tags=restaged(staged_tags, STAGE_PROMOTED))
+        if old is not None:  # last: a retired predecessor of the current version says 5 was done (observe)
+            self.vault.update(spec.secret, old.version, tags=superseded_tags(old.tags, self.now()))
+
+    def _current(self, spec: SlotSpec) -> SecretVersion | None:
+        """The slot's current version before this promotion: as observed (nothing else changes the app under
+        its lock, and no action of this run makes another version current first), else listed now."""
+        if self.observed is not None and self.observed.vault_complete and spec.slot in self.observed.slots:
+            return self.observed.slots[spec.slot].current
+        return SlotState(tuple(self.vault.list_versions(spec.secret))).current
 
     def revoke(self, action: Revoke) -> str:
         spec = self._slot(action.slot)

@@ -8,13 +8,20 @@ two runs never change the same app at once. An app whose lock another run holds 
 as such (one `skipped` outcome), which is not a failure: the other run does the work. A lock that cannot be
 checked (storage down) fails the app closed; a lease lost while working fails it too. A dry run (plan) only
 reads and takes no lock.
+
+Within an app, independent reads (and different slots' actions) run concurrently on one inner pool shared
+by the job's apps: `READS_PER_APP` threads per app worker, so a job never holds more than
+`max_concurrency * (1 + READS_PER_APP)` threads however many slots its apps declare; the app's own thread
+does one of each round's calls itself. At `max_concurrency` 1 nothing runs concurrently: one request at
+a time, in the protocol's order (the fault matrix enumerates requests by their index in that order).
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,12 +29,13 @@ from rotation.domain.model import AppSpec, AppState
 from rotation.engine.actions import Action, ActionKind, Blocked
 from rotation.engine.executor import AppExecutor, Outcome, VerifyPolicy
 from rotation.engine.observe import observe_app
-from rotation.engine.planner import plan_revocation, plan_rotation
+from rotation.engine.planner import plan_revocation, plan_rotation, replaced_anyway
 from rotation.engine.ports import AppLock, Connections
 
 Job = Literal["rotate", "revoke"]
 LEASE = ActionKind.LEASE  # the outcome's action for lock markers
 HELD_ELSEWHERE = "another run holds the lease"
+READS_PER_APP = 3  # a slot pair's listings + the token listing (the bench's apps): more waits its turn
 
 
 @dataclass
@@ -98,6 +106,7 @@ class _AppWorker:
     verify_policy: VerifyPolicy | None
     on_app_done: Callable[[AppRun], None] | None
     on_app_locked: Callable[[AppSpec], None] | None
+    pool: Executor | None = None
 
     def one(self, app: AppSpec) -> AppRun:
         run = self.guarded(app) if self.dry_run else self.locked(app)
@@ -143,11 +152,27 @@ class _AppWorker:
     def attempt(self, app: AppSpec) -> AppRun:
         iotc = self.runtime.iotcentral(app)
         vault = self.runtime.vault(app.vault)
-        state = observe_app(app, iotc, vault, verify_current=self.job == "rotate")
+        now = self.runtime.now()
+        state = observe_app(
+            app,
+            iotc,
+            vault,
+            verify_current=self.job == "rotate",
+            all_role_names=False,
+            pool=self.pool,
+            unverified=lambda seen: replaced_anyway(app, seen, now, self.forced),
+        )
         run = AppRun(app.name, state, _plan(self.job, app, state, self.runtime, self.forced))
         if not self.dry_run:
             executor = AppExecutor(
-                app, iotc, vault, self.runtime.now, random.SystemRandom(), self.verify_policy or VerifyPolicy()
+                app,
+                iotc,
+                vault,
+                self.runtime.now,
+                random.SystemRandom(),
+                self.verify_policy or VerifyPolicy(),
+                observed=state,
+                pool=self.pool,
             )
             run.outcomes = executor.run(run.planned)
         return run
@@ -167,7 +192,13 @@ def run_job(
     """`on_app_locked(app)` runs while the app's lock is held, before anything is read: a hook for tests
     (hold the lock while a second runner tries) and progress displays."""
     selected = list(apps if apps is not None else runtime.apps)
+    concurrency = runtime.settings.max_concurrency
     worker = _AppWorker(runtime, job, list(forced), dry_run, verify_policy, on_app_done, on_app_locked)
-    with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix=job) as pool:
+    with contextlib.ExitStack() as stack:
+        if concurrency > 1:
+            worker.pool = stack.enter_context(
+                ThreadPoolExecutor(max_workers=concurrency * READS_PER_APP, thread_name_prefix=f"{job}-reads")
+            )
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=job))
         runs = list(pool.map(worker.one, selected))
     return JobResult(job, runs, dry_run)

@@ -106,6 +106,10 @@ class InMemoryVault:
     def list_versions(self, name: str) -> list[SecretVersion]:
         return self.read_versions(name) or []
 
+    def confirm_absent(self, name: str) -> None:
+        if self.versions(name):
+            raise IncompleteListingError(f"list versions of {name}: got no versions of a secret that exists")
+
     def get_value(self, name: str, version: str | None = None) -> Secret:
         record = self._version(name, version)
         if not record.props.enabled:

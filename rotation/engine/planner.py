@@ -193,6 +193,15 @@ def plan_rotation(
     return actions
 
 
+def replaced_anyway(
+    app: AppSpec, state: AppState, now: datetime, forced: Iterable[tuple[str, str]] = ()
+) -> frozenset[str]:
+    """The slots whose current token the rotation replaces whatever a check of it says (a mint or a resumed
+    staging is planned without one): rotate does not verify those (a refused check only adds a reason)."""
+    planned = plan_rotation([app], {app.name: state}, now, forced)
+    return frozenset(a.slot for a in planned if isinstance(a, Mint | ResumePending))
+
+
 def plan_revocation(apps: Sequence[AppSpec], observed: Mapping[str, AppState], now: datetime) -> list[RevokeAction]:
     actions: list[RevokeAction] = []
     for app in apps:

@@ -51,6 +51,12 @@ class VaultPort(Protocol):
         A listing that cannot be trusted raises `IncompleteListingError`."""
         ...
 
+    def confirm_absent(self, name: str) -> None:
+        """Returns only on positive evidence that the secret does not exist (what an empty listing is
+        taken to mean); raises `IncompleteListingError` when it exists or that cannot be told. One
+        GetSecret: `read_versions` is this after an empty listing."""
+        ...
+
     def get_value(self, name: str, version: str | None = None) -> Secret: ...
 
     def set_value(

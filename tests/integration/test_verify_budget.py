@@ -28,7 +28,9 @@ LINE = re.compile(r"(verified|verification failed) token=(rot-auditor-\S+) after
 def _contoso(world: RunningWorld, budget: timedelta | None = None) -> Runtime:
     [app] = [s for s in sample_specs(world) if s.name == "contoso-fleet"]
     slots = tuple(dataclasses.replace(s, verify_budget=budget) if s.slot == "auditor" else s for s in app.slots)
-    settings = Settings.from_env({"ROTATION_CA_BUNDLE": str(world.ca.pem_path)})
+    # One request at a time: every emulated sleep advances the one clock, so two slots verifying at once
+    # would each see the other's waits as their own time passing (a real clock does not: threads sleep at once).
+    settings = Settings.from_env({"ROTATION_CA_BUNDLE": str(world.ca.pem_path), "ROTATION_MAX_CONCURRENCY": "1"})
     return Runtime(settings, [AppSpec(**{**vars(app), "slots": slots})])
 
 
