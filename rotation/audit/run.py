@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from rotation.audit.report.ocsf import event_finding, iter_events, parse_lines, 
 from rotation.domain.events import WINDOW, ManualEvent
 from rotation.domain.model import AppSpec, AppState, IottlyAppSpec, KeyCheck, SlotState, VerifyCheck
 from rotation.domain.severity import SEVERITIES, at_or_above
+from rotation.engine.jobs import reads_pool
 from rotation.engine.observe import observe_app
 from rotation.errors import RotationError, UserError
 
@@ -76,11 +77,13 @@ class AuditRun:
         return 1 if self.over_threshold else 0
 
 
-def _observe_app(runtime: AuditRuntime, app: AppSpec) -> tuple[AppState, list[VerifyCheck]]:
+def _observe_app(runtime: AuditRuntime, app: AppSpec, reads: Executor | None) -> tuple[AppState, list[VerifyCheck]]:
     """Read-only; whatever fails (ours or not) becomes an incomplete state, so the audit records AUDIT-001
-    for the app instead of raising (its fail-closed promise)."""
+    for the app instead of raising (its fail-closed promise). `reads`: the job's inner pool
+    (`rotation.engine.jobs.reads_pool`), so an app's listings and checks run side by side as rotate's do."""
     try:
-        state = observe_app(app, runtime.iotcentral(app), runtime.vault(app.vault), verify_current=True)
+        iotc, vault = runtime.iotcentral(app), runtime.vault(app.vault)
+        state = observe_app(app, iotc, vault, verify_current=True, pool=reads)
     except Exception as exc:  # noqa: BLE001 -- fail closed: any failure is an incomplete observation
         return AppState(app.name, None, vault_complete=False, errors=(f"{type(exc).__name__}: {exc}",)), []
     return state, list(state.checks.values())
@@ -129,8 +132,9 @@ def gather(
         on_app_done(name)
         return result
 
-    with ThreadPoolExecutor(max_workers=runtime.settings.max_concurrency, thread_name_prefix="audit") as pool:
-        apps = list(pool.map(lambda app: done(app.name, _observe_app(runtime, app)), runtime.apps))
+    concurrency = runtime.settings.max_concurrency
+    with reads_pool(concurrency, "audit") as reads, ThreadPoolExecutor(concurrency, "audit") as pool:
+        apps = list(pool.map(lambda app: done(app.name, _observe_app(runtime, app, reads)), runtime.apps))
         keys = [
             c
             for checks in pool.map(lambda app: done(app.name, _check_keys(runtime, app)), runtime.iottly_apps)

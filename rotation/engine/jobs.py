@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -194,11 +194,17 @@ def run_job(
     selected = list(apps if apps is not None else runtime.apps)
     concurrency = runtime.settings.max_concurrency
     worker = _AppWorker(runtime, job, list(forced), dry_run, verify_policy, on_app_done, on_app_locked)
-    with contextlib.ExitStack() as stack:
-        if concurrency > 1:
-            worker.pool = stack.enter_context(
-                ThreadPoolExecutor(max_workers=concurrency * READS_PER_APP, thread_name_prefix=f"{job}-reads")
-            )
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=job))
+    with reads_pool(concurrency, job) as worker.pool, ThreadPoolExecutor(concurrency, job) as pool:
         runs = list(pool.map(worker.one, selected))
     return JobResult(job, runs, dry_run)
+
+
+@contextlib.contextmanager
+def reads_pool(concurrency: int, job: str) -> Iterator[Executor | None]:
+    """The inner pool shared by a job's app workers for the reads within an app (`READS_PER_APP` each);
+    none at concurrency 1, where requests keep one fixed order (the fault matrix counts on it)."""
+    if concurrency <= 1:
+        yield None
+        return
+    with ThreadPoolExecutor(max_workers=concurrency * READS_PER_APP, thread_name_prefix=f"{job}-reads") as pool:
+        yield pool
