@@ -1,6 +1,7 @@
 """One measured job in its own process: `python -m bench.worker rotate|audit --env-file F --first I --count N
 --concurrency C --reports D` rotates or audits apps I..I+N-1 of the fleet server's fleet and prints one JSON
-line: wall seconds, whether it succeeded, and this process's peak RSS (getrusage, KiB on Linux).
+line: wall seconds, CPU seconds (user + system, all threads), whether it succeeded, and this process's peak
+RSS (getrusage, KiB on Linux).
 
 Own process per job, so that each peak RSS is the job's alone (the emulators and the other jobs live
 elsewhere) and the cold caches of a fresh interpreter are part of what is measured.
@@ -88,14 +89,15 @@ def main(argv: list[str] | None = None) -> int:
         reports_dir=args.reports,
     )
     runtime = Runtime(settings, fleet_specs(endpoints, args.first, args.count))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         ok, why = run(args.job, runtime)
     finally:
         runtime.close()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    sys.stdout.write(json.dumps({"job": args.job, "wall": wall, "ok": ok, "why": why, "peak_rss_kib": peak}) + "\n")
+    line = {"job": args.job, "wall": wall, "cpu": cpu, "ok": ok, "why": why, "peak_rss_kib": peak}
+    sys.stdout.write(json.dumps(line) + "\n")
     return 0 if ok else 1
 
 
