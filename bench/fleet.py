@@ -14,7 +14,8 @@ each rotation and audit runs in its own process too (bench.worker), which report
   cannot drift apart; one more listing page per 100 tokens beyond the first, shared by the app's 2 slots;
 - CPU: the worker's own CPU seconds, per call, and the CPU bound (the client's Python code runs on one
   core at a time: CPU seconds are a floor under the wall), so a reader can tell a network-bound run from a
-  CPU-bound one;
+  CPU-bound one; the emulator process's CPU too, and the share of the machine's cores both used
+  (near 1: the machine, not the code's waiting, set the wall);
 - peak RSS of the audit and of the rotation; `evaluate` and `plan_rotation` (pure, bench.synthetic) CPU time
   at 10k and 100k tokens and the 10x ratio; cold start `import function_app` / `import azure.functions`
   (fresh interpreters, median of 5); the emulators' own ceiling (req/s at zero latency, 8 client threads on
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -53,9 +55,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 def _job(
     server: FleetServer, job: str, *, first: int, count: int, concurrency: int, latency: float, reports: Path
 ) -> dict[str, Any]:
-    before = server.counters()
+    before, server_cpu = server.counters(), server.cpu_seconds()
     result = worker(server, job, first=first, count=count, concurrency=concurrency, reports=reports)
     calls, by_route = calls_between(before, server.counters())
+    emulator_cpu = None if server_cpu is None else (server.cpu_seconds() or 0.0) - server_cpu
     bound = calls / min(concurrency, count) * latency  # apps are the unit of concurrency
     return {
         "apps": count,
@@ -69,7 +72,16 @@ def _job(
         "cpu_s": round(result["cpu"], 3),
         "cpu_ms_per_call": round(1000 * result["cpu"] / calls, 2) if calls else None,
         "wall_over_cpu": round(result["wall"] / result["cpu"], 2) if result["cpu"] else None,
+        "emulator_cpu_s": None if emulator_cpu is None else round(emulator_cpu, 3),
+        "machine_cpu_share": _cpu_share(result["cpu"], emulator_cpu, result["wall"]),
     }
+
+
+def _cpu_share(client: float, emulator: float | None, wall: float) -> float | None:
+    """(client + emulator CPU) / (wall x cores): near 1, the machine's cores were busy all along and no
+    concurrency setting can bring the wall closer to the network bound on it."""
+    cores = os.cpu_count() or 1
+    return None if emulator is None or not wall else round((client + emulator) / (wall * cores), 2)
 
 
 def fleet_figures(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -135,6 +147,11 @@ def table(results: dict[str, Any]) -> str:
             "-",
         ),
         _row("wall / client CPU, audit / rotate (1 = CPU-bound)", f"{a['wall_over_cpu']} / {r['wall_over_cpu']}", "-"),
+        _row(
+            f"CPU share of the machine's {os.cpu_count()} cores (client + emulators), audit / rotate",
+            f"{a['machine_cpu_share']} / {r['machine_cpu_share']}",
+            "-",
+        ),
         _row(
             "calls per rotation (2 due slots per app)",
             r["calls_per_rotation"],

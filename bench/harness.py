@@ -78,6 +78,14 @@ class FleetServer:
         finally:
             connection.close()
 
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds (user + system) the emulator process has used so far; None off Linux (no /proc)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+
     def counters(self) -> dict[str, int]:
         """Requests per API route (IoT Central and Key Vault; identity apart), admin routes excluded."""
         found: dict[str, int] = {}

@@ -20,6 +20,8 @@ FLEET_KEYS = {
     "cpu_s",
     "cpu_ms_per_call",
     "wall_over_cpu",
+    "emulator_cpu_s",
+    "machine_cpu_share",
     "concurrency_1",
     "speed_up_over_concurrency_1",
 }
