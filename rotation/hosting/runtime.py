@@ -18,6 +18,7 @@ from azure.storage.blob import BlobServiceClient
 
 from rotation.adapters.blobstore import BlobReportStore, build_blob_service, build_container_client
 from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
+from rotation.adapters.identity import SharedCredential
 from rotation.adapters.iotcentral import SCOPE, IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
@@ -27,6 +28,7 @@ from rotation.adapters.storage import MessageQueue, build_queue_client
 from rotation.domain.events import ManualEvent
 from rotation.domain.model import AppSpec, IottlyAppSpec, SlotState
 from rotation.domain.secret import Secret
+from rotation.engine.jobs import READS_PER_APP
 from rotation.engine.ports import AppLock
 from rotation.errors import ConfigError
 from rotation.hosting import manual
@@ -68,6 +70,8 @@ class Runtime:
     lease_options: LeaseOptions = field(default_factory=LeaseOptions)
     _locks: BlobLeaseLocks | FileLocks | None = None
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _build: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    """Held while the shared clients are built (credential, HTTP client, vault clients), each once."""
 
     def __post_init__(self) -> None:
         for app in self.apps:
@@ -94,25 +98,36 @@ class Runtime:
     def credential_object(self) -> Any:
         return self._cred()
 
-    def _cred(self) -> Any:
-        if self.credential is None:
-            self.credential = build_credential(self.settings)
-        return self.credential
+    def _cred(self) -> SharedCredential:
+        """The one credential of the process (built, or injected, then wrapped once): every client shares
+        its token cache, so N threads starting together make one identity request per scope."""
+        shared = self.credential
+        if isinstance(shared, SharedCredential):
+            return shared
+        with self._build:
+            if not isinstance(self.credential, SharedCredential):
+                inner = self.credential if self.credential is not None else build_credential(self.settings)
+                self.credential = SharedCredential(inner)
+            return self.credential
 
     def http(self) -> httpx.Client:
-        if self._http is None:
-            verify: ssl.SSLContext | bool = True
-            if self.settings.ca_bundle:
-                verify = ssl.create_default_context(cafile=self.settings.ca_bundle)
-            connect, read = timeouts(self.settings.http_timeout)
-            self._http = httpx.Client(
-                verify=verify,
-                timeout=httpx.Timeout(read, connect=connect),
-                limits=httpx.Limits(max_connections=32),
-                trust_env=False,
-                follow_redirects=False,
-            )
-        return self._http
+        """One httpx client (one connection pool) for every IoT Central and iottly call, built once."""
+        if self._http is not None:
+            return self._http
+        with self._build:
+            if self._http is None:
+                verify: ssl.SSLContext | bool = True
+                if self.settings.ca_bundle:
+                    verify = ssl.create_default_context(cafile=self.settings.ca_bundle)
+                connect, read = timeouts(self.settings.http_timeout)
+                self._http = httpx.Client(
+                    verify=verify,
+                    timeout=httpx.Timeout(read, connect=connect),
+                    limits=httpx.Limits(max_connections=32),
+                    trust_env=False,
+                    follow_redirects=False,
+                )
+            return self._http
 
     def iotcentral(self, app: AppSpec) -> IoTCentralClient:
         if app.api_token_slot is None:
@@ -255,16 +270,24 @@ class Runtime:
         return IottlyClient(base_url, self.http())
 
     def vault(self, url: str) -> KeyVaultSecrets:
-        if url not in self._vaults:
-            client = build_secret_client(
-                url,
-                self._cred(),
-                ca_bundle=self.settings.ca_bundle,
-                timeout=self.settings.http_timeout,
-                logging_enable=self.sdk_logging,
-            )
-            self._vaults[url] = KeyVaultSecrets(client)
-        return self._vaults[url]
+        """The vault's one client, built once: one SecretClient per vault is one Key Vault challenge per
+        vault (its `FirstRequestGate` holds the other first requests), and one connection pool sized for the
+        job's threads (`max_concurrency` apps x `1 + READS_PER_APP`)."""
+        found = self._vaults.get(url)
+        if found is not None:
+            return found
+        with self._build:
+            if url not in self._vaults:
+                client = build_secret_client(
+                    url,
+                    self._cred(),
+                    ca_bundle=self.settings.ca_bundle,
+                    timeout=self.settings.http_timeout,
+                    logging_enable=self.sdk_logging,
+                    connections=self.settings.max_concurrency * (1 + READS_PER_APP),
+                )
+                self._vaults[url] = KeyVaultSecrets(client)
+            return self._vaults[url]
 
     def close(self) -> None:
         if self._http is not None:
