@@ -14,27 +14,27 @@ from urllib.parse import urlsplit
 
 import httpx
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-from azure.storage.blob import BlobServiceClient
 
-from rotation.adapters.blobstore import BlobReportStore, build_blob_service, build_container_client
 from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
 from rotation.adapters.identity import SharedCredential
 from rotation.adapters.iotcentral import SCOPE, IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
-from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions
 from rotation.adapters.sdk import timeouts
-from rotation.adapters.storage import MessageQueue, build_queue_client
 from rotation.domain.events import ManualEvent
 from rotation.domain.model import AppSpec, IottlyAppSpec, SlotState
 from rotation.domain.secret import Secret
 from rotation.engine.jobs import READS_PER_APP
 from rotation.engine.ports import AppLock
 from rotation.errors import ConfigError
-from rotation.hosting import manual
 from rotation.hosting.config import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the storage SDK (~0.4 s to import) only when a method builds a storage client
+    from azure.storage.blob import BlobServiceClient
+
+    from rotation.adapters.blobstore import BlobReportStore
+    from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions
+    from rotation.adapters.storage import MessageQueue
     from rotation.hosting.fanout import PoisonEntry
 
 
@@ -67,7 +67,8 @@ class Runtime:
     _http: httpx.Client | None = None
     _vaults: dict[str, KeyVaultSecrets] = field(default_factory=dict)
     _limiter: RateLimiter | None = None
-    lease_options: LeaseOptions = field(default_factory=LeaseOptions)
+    lease_options: LeaseOptions | None = None
+    """The blob leases' timings; None: `LeaseOptions()`."""
     _locks: BlobLeaseLocks | FileLocks | None = None
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _build: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -151,6 +152,7 @@ class Runtime:
         settings = self.settings
         if not (settings.reports_account_url or settings.reports_connection_string):
             return None
+        from rotation.adapters.blobstore import BlobReportStore, build_container_client  # noqa: PLC0415 -- storage SDK
         from rotation.audit.report.files import content_type  # noqa: PLC0415 -- jinja2 only when the audit runs
 
         container = build_container_client(
@@ -172,12 +174,14 @@ class Runtime:
         """The app's lock: a blob lease in the host storage account when AzureWebJobsStorage is configured
         (Azure, or Azurite locally), else a file lock in the per-user state folder (`ROTATION_STATE_DIR`: a
         local CLI run)."""
+        from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions  # noqa: PLC0415 -- storage SDK
+
         with self._guard:
             if self._locks is None:
                 host = self.settings.host_storage
                 if host is not None and host.has_blob:
                     container = self.host_blob_service().get_container_client(self.settings.lease_container)
-                    self._locks = BlobLeaseLocks(container, self.lease_options)
+                    self._locks = BlobLeaseLocks(container, self.lease_options or LeaseOptions())
                 else:
                     self._locks = FileLocks(self.settings.state_dir / "locks")
             if isinstance(self._locks, FileLocks):
@@ -194,6 +198,8 @@ class Runtime:
     def host_blob_service(self) -> BlobServiceClient:
         """The host storage's Blob service (leases); a ConfigError when it is not configured."""
         host = self.settings.host_storage
+        from rotation.adapters.blobstore import build_blob_service  # noqa: PLC0415 -- storage SDK when used
+
         what = "host storage (AzureWebJobsStorage)"
         if host is not None and host.connection_string:
             return build_blob_service(
@@ -221,6 +227,8 @@ class Runtime:
     def host_queue(self, name: str, *, decode: bool = True) -> MessageQueue:
         """A queue of the host storage, base64 text as the Functions queue trigger reads and writes it
         (`decode=False`: contents as stored, for reading messages that someone else may have written)."""
+        from rotation.adapters.storage import build_queue_client  # noqa: PLC0415 -- storage SDK when used
+
         host = self.settings.host_storage
         if host is not None and host.connection_string:
             return build_queue_client(
@@ -257,6 +265,8 @@ class Runtime:
 
     def manual_events(self, since: datetime) -> list[ManualEvent]:
         """The manual-action events of this runtime's apps since `since` (`rotation.hosting.manual`)."""
+        from rotation.hosting import manual  # noqa: PLC0415 -- its event log imports the storage SDK
+
         names = [a.name for a in self.apps] + [a.name for a in self.iottly_apps]
         return manual.read_events(self, since, names)
 
