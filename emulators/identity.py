@@ -11,8 +11,10 @@ Run alone: ``python -m emulators.identity`` prints IDENTITY_ENDPOINT and IDENTIT
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,7 +58,15 @@ class IdentityEmulator(EmulatorApp):
         self.user_assigned: dict[str, ManagedIdentity] = {}
         self.token_lifetime = token_lifetime
         self.header_secret = header_secret or secrets.token_urlsafe(24)
+        self._issued: Counter[str] = Counter()
+        self._issued_lock = threading.Lock()
         super().__init__(clock=clock, faults=faults)
+
+    def issued(self) -> dict[str, int]:
+        """Tokens issued per resource (the scope without `/.default`): tests count identity requests per
+        scope, which the per-route counters cannot tell apart."""
+        with self._issued_lock:
+            return dict(self._issued)
 
     def add_user_assigned(self, identity: ManagedIdentity) -> ManagedIdentity:
         self.user_assigned[identity.client_id] = identity
@@ -97,6 +107,8 @@ class IdentityEmulator(EmulatorApp):
         if not resource:
             raise HttpError(400, "invalid_request", "resource: got nothing, expected a resource URI")
         identity = self._select(request)
+        with self._issued_lock:
+            self._issued[resource] += 1
         token, _ = self.authority.issue(
             audience=resource,
             oid=identity.object_id,

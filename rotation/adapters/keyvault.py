@@ -35,7 +35,13 @@ from rotation.adapters.http import check_base_url, is_loopback_host
 from rotation.adapters.keyvault_wire import KeyVaultWirePolicy
 from rotation.adapters.origin import Origin, SameOriginPolicy
 from rotation.adapters.retries import RetryLogPolicy
-from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
+from rotation.adapters.sdk import (
+    DEFAULT_TIMEOUT,
+    FirstRequestGate,
+    RedactedTraceLoggingPolicy,
+    client_options,
+    pooled_transport,
+)
 from rotation.adapters.tls import certificate_hint
 from rotation.domain.model import SecretVersion
 from rotation.domain.secret import Secret
@@ -53,13 +59,17 @@ def build_secret_client(
     ca_bundle: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     logging_enable: bool = False,
+    connections: int = 10,
 ) -> SecretClient:
+    """The vault's client; `connections`: how many threads may use it at once (its connection pool)."""
     url = check_base_url(vault_url, "vault URL")
     loopback = is_loopback_host(urlsplit(url).hostname or "")
     kwargs: dict[str, Any] = {
         "retry_total": 4,
         "retry_backoff_factor": 0.2,
         **client_options(timeout),
+        "transport": pooled_transport(timeout, connections=connections, verify=ca_bundle or True),
+        "per_call_policies": [FirstRequestGate()],
         "per_retry_policies": [
             RetryLogPolicy(f"vault {url}"),
             SameOriginPolicy(url, f"vault {url}"),
@@ -67,8 +77,6 @@ def build_secret_client(
         ],
         "logging_policy": RedactedTraceLoggingPolicy(logging_enable),
     }
-    if ca_bundle:
-        kwargs["connection_verify"] = ca_bundle
     if loopback:
         kwargs["verify_challenge_resource"] = False
     return SecretClient(url, credential, **kwargs)

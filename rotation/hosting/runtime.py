@@ -14,25 +14,27 @@ from urllib.parse import urlsplit
 
 import httpx
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-from azure.storage.blob import BlobServiceClient
 
-from rotation.adapters.blobstore import BlobReportStore, build_blob_service, build_container_client
 from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
+from rotation.adapters.identity import SharedCredential
 from rotation.adapters.iotcentral import SCOPE, IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
-from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions
 from rotation.adapters.sdk import timeouts
-from rotation.adapters.storage import MessageQueue, build_queue_client
 from rotation.domain.events import ManualEvent
 from rotation.domain.model import AppSpec, IottlyAppSpec, SlotState
 from rotation.domain.secret import Secret
+from rotation.engine.jobs import READS_PER_APP
 from rotation.engine.ports import AppLock
 from rotation.errors import ConfigError
-from rotation.hosting import manual
 from rotation.hosting.config import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the storage SDK (~0.4 s to import) only when a method builds a storage client
+    from azure.storage.blob import BlobServiceClient
+
+    from rotation.adapters.blobstore import BlobReportStore
+    from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions
+    from rotation.adapters.storage import MessageQueue
     from rotation.hosting.fanout import PoisonEntry
 
 
@@ -65,9 +67,12 @@ class Runtime:
     _http: httpx.Client | None = None
     _vaults: dict[str, KeyVaultSecrets] = field(default_factory=dict)
     _limiter: RateLimiter | None = None
-    lease_options: LeaseOptions = field(default_factory=LeaseOptions)
+    lease_options: LeaseOptions | None = None
+    """The blob leases' timings; None: `LeaseOptions()`."""
     _locks: BlobLeaseLocks | FileLocks | None = None
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _build: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    """Held while the shared clients are built (credential, HTTP client, vault clients), each once."""
 
     def __post_init__(self) -> None:
         for app in self.apps:
@@ -94,25 +99,36 @@ class Runtime:
     def credential_object(self) -> Any:
         return self._cred()
 
-    def _cred(self) -> Any:
-        if self.credential is None:
-            self.credential = build_credential(self.settings)
-        return self.credential
+    def _cred(self) -> SharedCredential:
+        """The one credential of the process (built, or injected, then wrapped once): every client shares
+        its token cache, so N threads starting together make one identity request per scope."""
+        shared = self.credential
+        if isinstance(shared, SharedCredential):
+            return shared
+        with self._build:
+            if not isinstance(self.credential, SharedCredential):
+                inner = self.credential if self.credential is not None else build_credential(self.settings)
+                self.credential = SharedCredential(inner)
+            return self.credential
 
     def http(self) -> httpx.Client:
-        if self._http is None:
-            verify: ssl.SSLContext | bool = True
-            if self.settings.ca_bundle:
-                verify = ssl.create_default_context(cafile=self.settings.ca_bundle)
-            connect, read = timeouts(self.settings.http_timeout)
-            self._http = httpx.Client(
-                verify=verify,
-                timeout=httpx.Timeout(read, connect=connect),
-                limits=httpx.Limits(max_connections=32),
-                trust_env=False,
-                follow_redirects=False,
-            )
-        return self._http
+        """One httpx client (one connection pool) for every IoT Central and iottly call, built once."""
+        if self._http is not None:
+            return self._http
+        with self._build:
+            if self._http is None:
+                verify: ssl.SSLContext | bool = True
+                if self.settings.ca_bundle:
+                    verify = ssl.create_default_context(cafile=self.settings.ca_bundle)
+                connect, read = timeouts(self.settings.http_timeout)
+                self._http = httpx.Client(
+                    verify=verify,
+                    timeout=httpx.Timeout(read, connect=connect),
+                    limits=httpx.Limits(max_connections=32),
+                    trust_env=False,
+                    follow_redirects=False,
+                )
+            return self._http
 
     def iotcentral(self, app: AppSpec) -> IoTCentralClient:
         if app.api_token_slot is None:
@@ -136,6 +152,7 @@ class Runtime:
         settings = self.settings
         if not (settings.reports_account_url or settings.reports_connection_string):
             return None
+        from rotation.adapters.blobstore import BlobReportStore, build_container_client  # noqa: PLC0415 -- storage SDK
         from rotation.audit.report.files import content_type  # noqa: PLC0415 -- jinja2 only when the audit runs
 
         container = build_container_client(
@@ -157,12 +174,14 @@ class Runtime:
         """The app's lock: a blob lease in the host storage account when AzureWebJobsStorage is configured
         (Azure, or Azurite locally), else a file lock in the per-user state folder (`ROTATION_STATE_DIR`: a
         local CLI run)."""
+        from rotation.adapters.locks import BlobLeaseLocks, FileLocks, LeaseOptions  # noqa: PLC0415 -- storage SDK
+
         with self._guard:
             if self._locks is None:
                 host = self.settings.host_storage
                 if host is not None and host.has_blob:
                     container = self.host_blob_service().get_container_client(self.settings.lease_container)
-                    self._locks = BlobLeaseLocks(container, self.lease_options)
+                    self._locks = BlobLeaseLocks(container, self.lease_options or LeaseOptions())
                 else:
                     self._locks = FileLocks(self.settings.state_dir / "locks")
             if isinstance(self._locks, FileLocks):
@@ -179,6 +198,8 @@ class Runtime:
     def host_blob_service(self) -> BlobServiceClient:
         """The host storage's Blob service (leases); a ConfigError when it is not configured."""
         host = self.settings.host_storage
+        from rotation.adapters.blobstore import build_blob_service  # noqa: PLC0415 -- storage SDK when used
+
         what = "host storage (AzureWebJobsStorage)"
         if host is not None and host.connection_string:
             return build_blob_service(
@@ -206,6 +227,8 @@ class Runtime:
     def host_queue(self, name: str, *, decode: bool = True) -> MessageQueue:
         """A queue of the host storage, base64 text as the Functions queue trigger reads and writes it
         (`decode=False`: contents as stored, for reading messages that someone else may have written)."""
+        from rotation.adapters.storage import build_queue_client  # noqa: PLC0415 -- storage SDK when used
+
         host = self.settings.host_storage
         if host is not None and host.connection_string:
             return build_queue_client(
@@ -242,6 +265,8 @@ class Runtime:
 
     def manual_events(self, since: datetime) -> list[ManualEvent]:
         """The manual-action events of this runtime's apps since `since` (`rotation.hosting.manual`)."""
+        from rotation.hosting import manual  # noqa: PLC0415 -- its event log imports the storage SDK
+
         names = [a.name for a in self.apps] + [a.name for a in self.iottly_apps]
         return manual.read_events(self, since, names)
 
@@ -255,16 +280,24 @@ class Runtime:
         return IottlyClient(base_url, self.http())
 
     def vault(self, url: str) -> KeyVaultSecrets:
-        if url not in self._vaults:
-            client = build_secret_client(
-                url,
-                self._cred(),
-                ca_bundle=self.settings.ca_bundle,
-                timeout=self.settings.http_timeout,
-                logging_enable=self.sdk_logging,
-            )
-            self._vaults[url] = KeyVaultSecrets(client)
-        return self._vaults[url]
+        """The vault's one client, built once: one SecretClient per vault is one Key Vault challenge per
+        vault (its `FirstRequestGate` holds the other first requests), and one connection pool sized for the
+        job's threads (`max_concurrency` apps x `1 + READS_PER_APP`)."""
+        found = self._vaults.get(url)
+        if found is not None:
+            return found
+        with self._build:
+            if url not in self._vaults:
+                client = build_secret_client(
+                    url,
+                    self._cred(),
+                    ca_bundle=self.settings.ca_bundle,
+                    timeout=self.settings.http_timeout,
+                    logging_enable=self.sdk_logging,
+                    connections=self.settings.max_concurrency * (1 + READS_PER_APP),
+                )
+                self._vaults[url] = KeyVaultSecrets(client)
+            return self._vaults[url]
 
     def close(self) -> None:
         if self._http is not None:

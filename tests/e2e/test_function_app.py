@@ -75,6 +75,17 @@ def test_importing_the_app_builds_no_sdk_client() -> None:
     assert all(m == "azure" or m.startswith("azure.functions") for m in loaded), loaded
 
 
+def test_the_runtime_imports_no_storage_sdk() -> None:
+    """A rotate invocation imports the runtime; the storage SDK (~0.4 s) comes only with a storage client."""
+    probe = "import json, sys, rotation.hosting.runtime; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = json.loads(done.stdout)
+    assert "azure.keyvault.secrets" in loaded, done.stderr
+    assert not [m for m in loaded if m.startswith("azure.storage")]
+
+
 def test_rotate_then_revoke_timers_act_on_the_sandbox(
     world: RunningWorld, sandbox_env: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
