@@ -68,6 +68,9 @@ def test_bench_harness_on_a_tiny_fleet(tmp_path: Path) -> None:
         not_calls = ("identity:", "challenge:")  # token requests and Key Vault's 401 challenges
         assert job["calls"] == sum(n for route, n in routes.items() if not route.startswith(not_calls))
         assert routes["iotc:Devices_List"] == 2 * job["apps"]  # one verification per slot
+        # each worker process: one token per scope (IoT Central, Key Vault), one challenge for its one vault
+        assert routes["identity:msi.token"] == 2
+        assert sum(n for route, n in routes.items() if route.startswith("challenge:")) == 1
     # 4 never-minted slots: one mint, one staging and one promotion write each; the audit writes nothing
     assert rotate["calls_by_route"]["iotc:ApiTokens_Create"] == 4
     assert rotate["calls_by_route"]["kv:SetSecret"] == 8
