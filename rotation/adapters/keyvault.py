@@ -37,6 +37,7 @@ from rotation.adapters.origin import Origin, SameOriginPolicy
 from rotation.adapters.retries import RetryLogPolicy
 from rotation.adapters.sdk import DEFAULT_TIMEOUT, RedactedTraceLoggingPolicy, client_options
 from rotation.adapters.tls import certificate_hint
+from rotation.adapters.vault_limits import SHARED, VaultRateLimiter, VaultRatePolicy
 from rotation.domain.model import SecretVersion
 from rotation.domain.secret import Secret
 from rotation.errors import IncompleteListingError, InvalidVersionError, ServiceError
@@ -53,7 +54,10 @@ def build_secret_client(
     ca_bundle: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     logging_enable: bool = False,
+    vault_limiter: VaultRateLimiter = SHARED,
 ) -> SecretClient:
+    """The service's SecretClient; every attempt waits for its slot in the vault's budget (`vault_limits`:
+    the process-wide `SHARED` one unless a test brings its own)."""
     url = check_base_url(vault_url, "vault URL")
     loopback = is_loopback_host(urlsplit(url).hostname or "")
     kwargs: dict[str, Any] = {
@@ -64,6 +68,7 @@ def build_secret_client(
             RetryLogPolicy(f"vault {url}"),
             SameOriginPolicy(url, f"vault {url}"),
             KeyVaultWirePolicy(f"vault {url}"),
+            VaultRatePolicy(vault_limiter),
         ],
         "logging_policy": RedactedTraceLoggingPolicy(logging_enable),
     }
