@@ -12,6 +12,7 @@ or bodies, so a credential cannot leak through an exception.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,16 @@ from rotation.errors import (
     WireError,
 )
 
-__all__ = ["Answer", "RateLimiter", "RetryPolicy", "check_base_url", "check_client", "is_loopback_host", "send"]
+__all__ = [
+    "Answer",
+    "RateLimiter",
+    "RetryPolicy",
+    "check_base_url",
+    "check_client",
+    "is_loopback_host",
+    "send",
+    "shared_rate_limiter",
+]
 
 AMBIGUOUS_STATUS = frozenset({500, 502, 504})
 """A 429 or 503 means the service refused before acting; after these it may have acted."""
@@ -119,6 +129,17 @@ class RateLimiter(SlidingWindowLimiter):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(per_second, 1.0, clock=clock, sleep=sleep)
+
+
+_SHARED: dict[int, RateLimiter] = {}
+_SHARED_GUARD = threading.Lock()
+
+
+def shared_rate_limiter(per_second: int) -> RateLimiter:
+    """The process's one limiter at this rate: a Runtime is built per invocation, and overlapping ones (two
+    timers, queue messages) calling one app must draw from that app's one budget, not one each."""
+    with _SHARED_GUARD:
+        return _SHARED.setdefault(per_second, RateLimiter(per_second))
 
 
 def check_client(http: httpx.Client) -> httpx.Client:

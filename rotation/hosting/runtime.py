@@ -17,7 +17,7 @@ from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.storage.blob import BlobServiceClient
 
 from rotation.adapters.blobstore import BlobReportStore, build_blob_service, build_container_client
-from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
+from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host, shared_rate_limiter
 from rotation.adapters.iotcentral import SCOPE, IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
@@ -81,7 +81,7 @@ class Runtime:
                 "ROTATION_CLOCK_OFFSET: got a clock offset with non-loopback endpoints, "
                 "expected it only against the sandbox's loopback emulators"
             )
-        self._limiter = RateLimiter(self.settings.rate_limit)
+        self._limiter = shared_rate_limiter(self.settings.rate_limit)  # per app, for the whole process
 
     def now(self) -> datetime:
         """Real time; plus the configured offset only in the sandbox (checked in __post_init__)."""

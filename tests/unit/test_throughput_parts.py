@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from emulators.conformance import SpecConformance
 from emulators.core import Fault, SandboxAuthority, SandboxCA
 from emulators.identity import ManagedIdentity
-from rotation.adapters.http import RateLimiter
+from rotation.adapters.http import RateLimiter, shared_rate_limiter
 from rotation.adapters.keyvault import KeyVaultSecrets, build_secret_client
 from rotation.adapters.ratelimit import SlidingWindowLimiter
 from rotation.adapters.vault_limits import CLIENT, DOCUMENTED, VaultLimits, VaultRateLimiter, operation_kind
 from rotation.domain.secret import Secret
 from rotation.hosting.config import Settings
+from rotation.hosting.runtime import Runtime
 from tests.integration.keyvault_support import running_vault
 
 
@@ -140,6 +141,15 @@ def test_never_more_than_the_limit_in_any_window(limit: int, gaps: list[int]) ->
         slots.append(slot)
     assert slots == sorted(slots)
     assert all(slots[i] - slots[i - limit] >= 1000.0 for i in range(limit, len(slots)))
+
+
+def test_every_runtime_of_the_process_shares_the_iot_central_budget() -> None:
+    """A Runtime is built per invocation: overlapping timers (or queue messages) on one app must not each
+    get their own 15 requests/s of IoT Central's 20 per app."""
+    settings = Settings.from_env({})
+    first, second = Runtime(settings, []), Runtime(settings, [])
+    assert first._limiter is second._limiter is shared_rate_limiter(15)
+    assert shared_rate_limiter(10) is not shared_rate_limiter(15)
 
 
 # -- Key Vault ---------------------------------------------------------------------------------------------
