@@ -58,10 +58,10 @@ param failOn string = 'high'
 ])
 param fanout string = 'inline'
 
-@description('Applications handled at once (ROTATION_MAX_CONCURRENCY, 1-64).')
+@description('Applications handled at once (ROTATION_MAX_CONCURRENCY, 1-64; 16 measured: a worker is CPU-bound past it, see docs/deploy.md).')
 @minValue(1)
 @maxValue(64)
-param maxConcurrency int = 4
+param maxConcurrency int = 16
 
 @description('Client-side requests per second per application (ROTATION_RATE_LIMIT, IoT Central allows 20).')
 @minValue(1)

@@ -12,18 +12,17 @@ or bodies, so a credential cannot leak through an exception.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from rotation.adapters.errors import error_for
 from rotation.adapters.origin import Origin
+from rotation.adapters.ratelimit import SlidingWindowLimiter
 from rotation.adapters.retries import record_retry
 from rotation.adapters.tls import certificate_hint
 from rotation.adapters.wire import MAX_BODY, is_json
@@ -36,7 +35,16 @@ from rotation.errors import (
     WireError,
 )
 
-__all__ = ["Answer", "RateLimiter", "RetryPolicy", "check_base_url", "check_client", "is_loopback_host", "send"]
+__all__ = [
+    "Answer",
+    "RateLimiter",
+    "RetryPolicy",
+    "check_base_url",
+    "check_client",
+    "is_loopback_host",
+    "send",
+    "shared_rate_limiter",
+]
 
 AMBIGUOUS_STATUS = frozenset({500, 502, 504})
 """A 429 or 503 means the service refused before acting; after these it may have acted."""
@@ -109,17 +117,29 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, RetryableStatusError | NoAnswerError)
 
 
-class RateLimiter:
-    """A moving window of `per_second` requests per key, shared by the threads of one process."""
+class RateLimiter(SlidingWindowLimiter):
+    """`per_second` requests per one-second sliding window per key (IoT Central: per application base
+    URL), shared by the threads of one process; the exact wait for the next free slot, no polling."""
 
-    def __init__(self, per_second: int) -> None:
-        self._item = RateLimitItemPerSecond(per_second)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+    def __init__(
+        self,
+        per_second: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(per_second, 1.0, clock=clock, sleep=sleep)
 
-    def acquire(self, key: str, sleep: Callable[[float], None] = time.sleep) -> None:
-        while not self._limiter.hit(self._item, key):
-            stats = self._limiter.get_window_stats(self._item, key)
-            sleep(max(0.01, stats.reset_time - time.time()))
+
+_SHARED: dict[int, RateLimiter] = {}
+_SHARED_GUARD = threading.Lock()
+
+
+def shared_rate_limiter(per_second: int) -> RateLimiter:
+    """The process's one limiter at this rate: a Runtime is built per invocation, and overlapping ones (two
+    timers, queue messages) calling one app must draw from that app's one budget, not one each."""
+    with _SHARED_GUARD:
+        return _SHARED.setdefault(per_second, RateLimiter(per_second))
 
 
 def check_client(http: httpx.Client) -> httpx.Client:

@@ -43,6 +43,7 @@ from rotation.adapters.sdk import (
     pooled_transport,
 )
 from rotation.adapters.tls import certificate_hint
+from rotation.adapters.vault_limits import SHARED, VaultRateLimiter, VaultRatePolicy
 from rotation.domain.model import SecretVersion
 from rotation.domain.secret import Secret
 from rotation.errors import IncompleteListingError, InvalidVersionError, ServiceError
@@ -60,8 +61,11 @@ def build_secret_client(
     timeout: float = DEFAULT_TIMEOUT,
     logging_enable: bool = False,
     connections: int = 10,
+    vault_limiter: VaultRateLimiter = SHARED,
 ) -> SecretClient:
-    """The vault's client; `connections`: how many threads may use it at once (its connection pool)."""
+    """The service's SecretClient. `connections`: how many threads may use it at once (its connection pool);
+    every attempt waits for its slot in the vault's budget (`vault_limits`: the process-wide `SHARED` one
+    unless a test brings its own)."""
     url = check_base_url(vault_url, "vault URL")
     loopback = is_loopback_host(urlsplit(url).hostname or "")
     kwargs: dict[str, Any] = {
@@ -74,6 +78,7 @@ def build_secret_client(
             RetryLogPolicy(f"vault {url}"),
             SameOriginPolicy(url, f"vault {url}"),
             KeyVaultWirePolicy(f"vault {url}"),
+            VaultRatePolicy(vault_limiter),
         ],
         "logging_policy": RedactedTraceLoggingPolicy(logging_enable),
     }

@@ -8,7 +8,7 @@
 | ROTATION_STATE_DIR | local runs' per-app lock files (in `locks/`); made absolute at load | per-user state folder |
 | AZURE_CLIENT_ID | user-assigned managed identity client id | system-assigned / DefaultAzureCredential |
 | ROTATION_CA_BUNDLE | PEM bundle for HTTPS (sandbox CA); unset = system trust | unset |
-| ROTATION_MAX_CONCURRENCY | apps handled at once | 4 |
+| ROTATION_MAX_CONCURRENCY | apps handled at once (16: measured, see docs/deploy.md) | 16 |
 | ROTATION_RATE_LIMIT | client-side requests/s per app (IoT Central allows 20) | 15 |
 | ROTATION_HTTP_TIMEOUT | read timeout in seconds of every HTTP client (connect: the smaller of 5 and it) | 15 |
 | ROTATION_CLOCK_OFFSET | ISO 8601 duration added to now; honoured only when every endpoint is loopback | unset |
@@ -79,7 +79,7 @@ class Settings:
             reports_dir=Path(env.get("ROTATION_REPORTS_DIR", "reports")),
             client_id=env.get("AZURE_CLIENT_ID") or None,
             ca_bundle=ca_bundle,
-            max_concurrency=_int(env, "ROTATION_MAX_CONCURRENCY", 4, 1, 64),
+            max_concurrency=_int(env, "ROTATION_MAX_CONCURRENCY", 16, 1, 64),
             rate_limit=_int(env, "ROTATION_RATE_LIMIT", 15, 1, 19),
             clock_offset=_duration(env, "ROTATION_CLOCK_OFFSET"),
             http_timeout=_seconds(env, "ROTATION_HTTP_TIMEOUT", 15.0, 300.0),

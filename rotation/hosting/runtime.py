@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host
+from rotation.adapters.http import RateLimiter, check_base_url, is_loopback_host, shared_rate_limiter
 from rotation.adapters.identity import SharedCredential
 from rotation.adapters.iotcentral import SCOPE, IoTCentralClient
 from rotation.adapters.iottly import IottlyClient
@@ -86,7 +86,7 @@ class Runtime:
                 "ROTATION_CLOCK_OFFSET: got a clock offset with non-loopback endpoints, "
                 "expected it only against the sandbox's loopback emulators"
             )
-        self._limiter = RateLimiter(self.settings.rate_limit)
+        self._limiter = shared_rate_limiter(self.settings.rate_limit)  # per app, for the whole process
 
     def now(self) -> datetime:
         """Real time; plus the configured offset only in the sandbox (checked in __post_init__)."""
@@ -112,7 +112,8 @@ class Runtime:
             return self.credential
 
     def http(self) -> httpx.Client:
-        """One httpx client (one connection pool) for every IoT Central and iottly call, built once."""
+        """One httpx client for every IoT Central and iottly call, built once; its pool holds a connection
+        per thread of a job (`threads`), so no thread waits for one nor opens one to throw it away."""
         if self._http is not None:
             return self._http
         with self._build:
@@ -124,11 +125,16 @@ class Runtime:
                 self._http = httpx.Client(
                     verify=verify,
                     timeout=httpx.Timeout(read, connect=connect),
-                    limits=httpx.Limits(max_connections=32),
+                    limits=httpx.Limits(max_connections=max(32, self.threads)),
                     trust_env=False,
                     follow_redirects=False,
                 )
             return self._http
+
+    @property
+    def threads(self) -> int:
+        """The most threads a job runs at once (`engine.jobs`): every connection pool holds that many."""
+        return self.settings.max_concurrency * (1 + READS_PER_APP)
 
     def iotcentral(self, app: AppSpec) -> IoTCentralClient:
         if app.api_token_slot is None:
@@ -294,7 +300,7 @@ class Runtime:
                     ca_bundle=self.settings.ca_bundle,
                     timeout=self.settings.http_timeout,
                     logging_enable=self.sdk_logging,
-                    connections=self.settings.max_concurrency * (1 + READS_PER_APP),
+                    connections=self.threads,
                 )
                 self._vaults[url] = KeyVaultSecrets(client)
             return self._vaults[url]
