@@ -16,6 +16,8 @@ FLEET_KEYS = {
     "calls_by_route",
     "network_bound_s",
     "wall_over_bound",
+    "limit_bound_s",
+    "wall_over_limit_bound",
     "peak_rss_mib",
     "cpu_s",
     "cpu_ms_per_call",
